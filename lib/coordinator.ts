@@ -1,0 +1,445 @@
+import { EventEmitter } from 'node:events';
+import { backoffDelay, unrefTimer } from './backoff.js';
+import { type SealedCredentials, fingerprint, sameCredentials, sealCredentials } from './credentials.js';
+import {
+  ClosedError,
+  CredentialsUnavailableError,
+  ProviderError,
+  RotationCooldownError,
+  RotationTimeoutError,
+  isCredswapError,
+} from './errors.js';
+import { duration, expectObject, rejectUnknownKeys } from './options.js';
+import { type CredentialsProvider, type FetchReason, type HotSwapFunction, toProvider } from './provider.js';
+
+/** @defaultValue 10000 */
+export const DEFAULT_TIMEOUT_MS = 10_000;
+/** @defaultValue 1000 */
+export const DEFAULT_COOLDOWN_MS = 1_000;
+/** @defaultValue 60000 */
+export const DEFAULT_MAX_COOLDOWN_MS = 60_000;
+/** @defaultValue 60000 */
+export const DEFAULT_REFRESH_BEFORE_EXPIRY_MS = 60_000;
+
+/** Why a generation started. `push`: the provider reported a change itself (a file watch). */
+export type RotateReason = FetchReason | 'push';
+
+/** Payload of the `rotate` event. Carries no secret: `fingerprint` is a keyed hash. */
+export interface RotateEvent {
+  /** The new generation (1 for the first credentials). */
+  readonly generation: number;
+  readonly previousGeneration: number;
+  readonly reason: RotateReason;
+  /** The provider's name. */
+  readonly provider: string;
+  /** The new credentials' user name. */
+  readonly user: string;
+  /** 8 hex characters that change when the credentials change (see `fingerprint`). */
+  readonly fingerprint: string;
+  /** When the new credentials expire (epoch ms), if the provider said. */
+  readonly expiresAt?: number;
+}
+
+/** What the coordinator hands out: credentials and the generation they belong to. */
+export interface CredentialsSnapshot {
+  readonly generation: number;
+  readonly credentials: SealedCredentials;
+}
+
+/** Timing options of the coordinator (the `rotation` option of `createPool` includes these). */
+export interface CoordinatorTimingOptions {
+  /**
+   * How long one provider call may take. At this point its AbortSignal fires, waiting callers
+   * get a `RotationTimeoutError`, and a late result is ignored.
+   * @defaultValue 10000
+   */
+  timeoutMs?: number;
+  /**
+   * The first cooldown after a rotation that did not produce working credentials (the provider
+   * returned nothing new, threw, timed out, or its new credentials were refused too). Each
+   * further failure doubles it, with jitter, up to `maxCooldownMs`; a successful connection
+   * resets it. Inside a cooldown a 1045 is returned to the caller without calling the provider.
+   * @defaultValue 1000
+   */
+  cooldownMs?: number;
+  /** The cap of the exponential cooldown. @defaultValue 60000 */
+  maxCooldownMs?: number;
+  /**
+   * Credentials with `expiresAt` are refreshed this long before they expire (at most a third of
+   * their lifetime before, for short-lived credentials), with up to 10% jitter.
+   * @defaultValue 60000
+   */
+  refreshBeforeExpiryMs?: number;
+}
+
+/** Options of {@link RotationCoordinator}. */
+export interface CoordinatorOptions extends CoordinatorTimingOptions {
+  /** A provider object, or a hot-swap function. */
+  provider: CredentialsProvider | HotSwapFunction;
+}
+
+const TIMING_KEYS = ['timeoutMs', 'cooldownMs', 'maxCooldownMs', 'refreshBeforeExpiryMs'] as const;
+/** The option names of {@link CoordinatorTimingOptions}. */
+export const COORDINATOR_TIMING_KEYS: readonly string[] = TIMING_KEYS;
+
+/** Validated timings, defaults applied. */
+export type ResolvedTimings = Required<CoordinatorTimingOptions>;
+
+/** Validates timing options found at `prefix` (e.g. `rotation.`) and applies defaults. */
+export function resolveTimings(bag: Record<string, unknown>, prefix: string): ResolvedTimings {
+  const timings = {
+    timeoutMs: duration(bag, 'timeoutMs', prefix, DEFAULT_TIMEOUT_MS, 1),
+    cooldownMs: duration(bag, 'cooldownMs', prefix, DEFAULT_COOLDOWN_MS),
+    maxCooldownMs: duration(bag, 'maxCooldownMs', prefix, DEFAULT_MAX_COOLDOWN_MS),
+    refreshBeforeExpiryMs: duration(bag, 'refreshBeforeExpiryMs', prefix, DEFAULT_REFRESH_BEFORE_EXPIRY_MS),
+  };
+  if (timings.maxCooldownMs < timings.cooldownMs) timings.maxCooldownMs = timings.cooldownMs;
+  return timings;
+}
+
+interface Flight {
+  readonly reason: FetchReason;
+  readonly startedGeneration: number;
+  readonly controller: AbortController;
+  readonly promise: Promise<CredentialsSnapshot>;
+  /** Settles the flight's promise early when a newer generation supersedes it. */
+  supersede(snapshot: CredentialsSnapshot): void;
+}
+
+const SUPERSEDED = 'credswap: superseded by newer credentials';
+
+/**
+ * Decides when credentials change. It calls the provider once per rotation however many
+ * connections fail at once, under a timeout, with cooldown and backoff, and proactively
+ * before credentials expire. Every change starts a new *generation*; pools tag each
+ * connection with the generation it was opened with.
+ *
+ * Events: `rotate` ({@link RotateEvent}) and `rotation-error` (the error, and
+ * `{ reason, provider }`).
+ *
+ * @example
+ * ```ts
+ * const coordinator = new RotationCoordinator({ provider: new FileProvider({ path }) });
+ * const { credentials } = await coordinator.acquire();
+ * coordinator.on('rotate', (e) => console.log('now generation', e.generation, e.fingerprint));
+ * ```
+ */
+export class RotationCoordinator extends EventEmitter {
+  /** The provider this coordinator calls. */
+  readonly provider: CredentialsProvider;
+  readonly #timings: ResolvedTimings;
+  #generation = 0;
+  #credentials: SealedCredentials | undefined;
+  #snapshot: CredentialsSnapshot | undefined;
+  #flight: Flight | undefined;
+  #streak = 0;
+  #cooldownUntil = 0;
+  #lastFailure: Error | undefined;
+  #refreshStreak = 0;
+  #refreshTimer: NodeJS.Timeout | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: CoordinatorOptions) {
+    super();
+    const bag = expectObject(options, 'coordinator options')!;
+    rejectUnknownKeys(bag, new Set(['provider', ...TIMING_KEYS]), '');
+    this.provider = toProvider(bag.provider, 'provider');
+    this.#timings = resolveTimings(bag, '');
+  }
+
+  /** @internal Builds a coordinator from options already validated by a pool. */
+  static fromResolved(provider: CredentialsProvider, timings: ResolvedTimings): RotationCoordinator {
+    const { timeoutMs, cooldownMs, maxCooldownMs, refreshBeforeExpiryMs } = timings;
+    return new RotationCoordinator({ provider, timeoutMs, cooldownMs, maxCooldownMs, refreshBeforeExpiryMs });
+  }
+
+  /** The current generation: 0 before the first credentials arrive. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** The current snapshot, or `undefined` before the first fetch. Synchronous: the hot path. */
+  get current(): CredentialsSnapshot | undefined {
+    return this.#snapshot;
+  }
+
+  /** True once `close()` was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * The current credentials, fetching them first if there are none yet (the first fetch happens
+   * before the first connection). Concurrent callers share one fetch.
+   */
+  acquire(): Promise<CredentialsSnapshot> {
+    if (this.#closed) return Promise.reject(new ClosedError('the rotation coordinator'));
+    if (this.#snapshot) return Promise.resolve(this.#snapshot);
+    if (this.#flight) return this.#flight.promise;
+    const blocked = this.#cooldownError();
+    if (blocked) return Promise.reject(blocked);
+    return this.#start('initial').promise;
+  }
+
+  /**
+   * Reports that the server refused `generation`'s credentials with 1045. Resolves with
+   * credentials to retry with, or rejects: with `accessDenied` itself (annotated with the
+   * provider's name) when the provider has nothing new or the coordinator is cooling down,
+   * with a `ProviderError` or `RotationTimeoutError` when the provider failed.
+   *
+   * - an older generation: resolves at once with the newest credentials (no provider call);
+   * - a call in flight: joins it;
+   * - otherwise: calls the provider once.
+   */
+  reportRejected(generation: number, accessDenied: Error): Promise<CredentialsSnapshot> {
+    if (this.#closed) return Promise.reject(new ClosedError('the rotation coordinator'));
+    if (this.#snapshot && generation < this.#generation) return Promise.resolve(this.#snapshot);
+    let flight = this.#flight;
+    if (!flight) {
+      if (Date.now() < this.#cooldownUntil) {
+        return Promise.reject(annotateAccessDenied(accessDenied, `provider '${this.provider.name}' is cooling down after a failed rotation`));
+      }
+      flight = this.#start('rejected');
+    }
+    return flight.promise.then((snapshot) => {
+      if (snapshot.generation === generation) {
+        throw annotateAccessDenied(accessDenied, `provider '${this.provider.name}' returned no new credentials`);
+      }
+      return snapshot;
+    });
+  }
+
+  /** Reports a successful connection with `generation`: resets the cooldown and backoff. */
+  reportSuccess(generation: number): void {
+    if (generation === this.#generation && (this.#streak !== 0 || this.#cooldownUntil !== 0)) {
+      this.#streak = 0;
+      this.#cooldownUntil = 0;
+      this.#lastFailure = undefined;
+    }
+  }
+
+  /** Asks the provider for new credentials now (joins a call in flight). */
+  refresh(): Promise<CredentialsSnapshot> {
+    if (this.#closed) return Promise.reject(new ClosedError('the rotation coordinator'));
+    if (this.#flight) return this.#flight.promise;
+    return this.#start(this.#snapshot ? 'manual' : 'initial').promise;
+  }
+
+  /**
+   * Stops everything: aborts a provider call in flight (its waiters get a `ClosedError`),
+   * clears timers, unsubscribes from the provider and calls its `close()`.
+   */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#closed = true;
+    if (this.#refreshTimer) clearTimeout(this.#refreshTimer);
+    this.#refreshTimer = undefined;
+    this.#flight?.controller.abort(new ClosedError('the rotation coordinator'));
+    const unsubscribe = this.#unsubscribe;
+    this.#unsubscribe = undefined;
+    this.#closing = (async () => {
+      try {
+        unsubscribe?.();
+        await this.provider.close?.();
+      } catch (error) {
+        this.#reportError(new ProviderError(this.provider.name, error), 'manual');
+      }
+    })();
+    return this.#closing;
+  }
+
+  #cooldownError(): Error | undefined {
+    if (Date.now() >= this.#cooldownUntil) return undefined;
+    return new RotationCooldownError(this.provider.name, this.#cooldownUntil, { cause: this.#lastFailure });
+  }
+
+  #start(reason: FetchReason): Flight {
+    const startedGeneration = this.#generation;
+    const controller = new AbortController();
+    const timeoutMs = this.#timings.timeoutMs;
+    const providerName = this.provider.name;
+    let settleEarly: ((snapshot: CredentialsSnapshot) => void) | undefined;
+
+    const promise = new Promise<CredentialsSnapshot>((resolve, reject) => {
+      settleEarly = resolve;
+      const timer = unrefTimer(() => controller.abort(new RotationTimeoutError(providerName, timeoutMs)), timeoutMs);
+      const onAbort = () => reject(controller.signal.reason);
+      controller.signal.addEventListener('abort', onAbort, { once: true });
+      const done = () => {
+        clearTimeout(timer);
+        controller.signal.removeEventListener('abort', onAbort);
+      };
+      let call: Promise<unknown>;
+      try {
+        call = Promise.resolve(this.provider.getCredentials(controller.signal, this.#credentials, { reason }));
+      } catch (error) {
+        call = Promise.reject(error);
+      }
+      call.then(
+        (result) => {
+          done();
+          if (controller.signal.aborted) return; // abandoned: a late result is ignored
+          try {
+            resolve(this.#accept(result, reason, startedGeneration));
+          } catch (error) {
+            reject(error);
+          }
+        },
+        (error: unknown) => {
+          done();
+          if (controller.signal.aborted) return;
+          reject(isCredswapError(error) ? error : new ProviderError(providerName, error));
+        },
+      );
+    });
+
+    const flight: Flight = {
+      reason,
+      startedGeneration,
+      controller,
+      promise,
+      supersede: (snapshot) => {
+        settleEarly?.(snapshot);
+        controller.abort(new DOMException(SUPERSEDED, 'AbortError'));
+      },
+    };
+    this.#flight = flight;
+    promise.then(
+      () => {
+        if (this.#flight === flight) this.#flight = undefined;
+        this.#afterCall(reason, undefined);
+      },
+      (error: Error) => {
+        if (this.#flight === flight) this.#flight = undefined;
+        this.#afterCall(reason, error);
+      },
+    );
+    return flight;
+  }
+
+  /** Turns a provider result into the current snapshot; runs synchronously when the call returns. */
+  #accept(result: unknown, reason: FetchReason, startedGeneration: number): CredentialsSnapshot {
+    if (this.#closed) throw new ClosedError('the rotation coordinator');
+    if (this.#generation !== startedGeneration) return this.#snapshot!; // a newer generation won
+    if (result === undefined || result === null) {
+      if (!this.#snapshot) throw new CredentialsUnavailableError(this.provider.name);
+      return this.#snapshot;
+    }
+    const sealed = sealCredentials(result as SealedCredentials, `provider '${this.provider.name}'`);
+    if (this.#credentials && sameCredentials(sealed, this.#credentials)) {
+      if (sealed.expiresAt !== this.#credentials.expiresAt) {
+        this.#credentials = sealed;
+        this.#snapshot = { generation: this.#generation, credentials: sealed };
+        this.#scheduleRefresh();
+      }
+      return this.#snapshot!;
+    }
+    return this.#advance(sealed, reason);
+  }
+
+  #advance(credentials: SealedCredentials, reason: RotateReason): CredentialsSnapshot {
+    const previousGeneration = this.#generation;
+    this.#generation += 1;
+    this.#credentials = credentials;
+    const snapshot: CredentialsSnapshot = { generation: this.#generation, credentials };
+    this.#snapshot = snapshot;
+    this.#refreshStreak = 0;
+    this.#scheduleRefresh();
+    this.#subscribeOnce();
+    const event: RotateEvent = {
+      generation: this.#generation,
+      previousGeneration,
+      reason,
+      provider: this.provider.name,
+      user: credentials.user,
+      fingerprint: fingerprint(credentials),
+      ...(credentials.expiresAt !== undefined ? { expiresAt: credentials.expiresAt } : {}),
+    };
+    this.emit('rotate', event);
+    return snapshot;
+  }
+
+  #afterCall(reason: FetchReason, error: Error | undefined): void {
+    if (this.#closed) return;
+    if (reason === 'rejected' || error) {
+      // A rotation that has not yet been followed by a successful connection: space out the
+      // next one. reportSuccess() clears this as soon as a connection works.
+      this.#streak += 1;
+      this.#cooldownUntil = Date.now() + backoffDelay(this.#streak, this.#timings.cooldownMs, this.#timings.maxCooldownMs);
+    }
+    if (error) {
+      this.#lastFailure = error;
+      this.#reportError(error, reason);
+      if (reason === 'expiring') this.#retryRefresh();
+    } else if (reason === 'expiring' && this.#refreshTimer === undefined) {
+      // Nothing new and no later expiry: ask again after a backoff while time remains.
+      this.#retryRefresh();
+    }
+  }
+
+  #reportError(error: Error, reason: FetchReason): void {
+    this.emit('rotation-error', error, { reason, provider: this.provider.name });
+  }
+
+  #scheduleRefresh(): void {
+    if (this.#refreshTimer) clearTimeout(this.#refreshTimer);
+    this.#refreshTimer = undefined;
+    const expiresAt = this.#credentials?.expiresAt;
+    if (expiresAt === undefined || this.#closed) return;
+    const now = Date.now();
+    const lifetime = Math.max(0, expiresAt - now);
+    const lead = Math.min(this.#timings.refreshBeforeExpiryMs, lifetime / 3);
+    const delay = expiresAt - now - lead * (1 + 0.1 * Math.random());
+    this.#refreshTimer = unrefTimer(() => this.#refreshNow(), delay);
+  }
+
+  #retryRefresh(): void {
+    const expiresAt = this.#credentials?.expiresAt;
+    if (expiresAt === undefined || this.#closed || Date.now() >= expiresAt) return;
+    this.#refreshStreak += 1;
+    const delay = backoffDelay(this.#refreshStreak, Math.max(this.#timings.cooldownMs, 100), this.#timings.maxCooldownMs);
+    this.#refreshTimer = unrefTimer(() => this.#refreshNow(), Math.min(delay, expiresAt - Date.now()));
+  }
+
+  #refreshNow(): void {
+    this.#refreshTimer = undefined;
+    if (this.#closed || this.#flight) return;
+    // Errors are reported through `rotation-error` by #afterCall.
+    this.#start('expiring').promise.catch(() => {});
+  }
+
+  #subscribeOnce(): void {
+    if (this.#unsubscribe || !this.provider.subscribe || this.#closed) return;
+    this.#unsubscribe = this.provider.subscribe(
+      (credentials) => this.#onPush(credentials),
+      (error) => this.#reportError(error, 'manual'),
+    );
+  }
+
+  #onPush(input: unknown): void {
+    if (this.#closed) return;
+    let sealed: SealedCredentials;
+    try {
+      sealed = sealCredentials(input as SealedCredentials, `provider '${this.provider.name}'`);
+    } catch (error) {
+      this.#reportError(error as Error, 'manual');
+      return;
+    }
+    if (this.#credentials && sameCredentials(sealed, this.#credentials)) return;
+    const snapshot = this.#advance(sealed, 'push');
+    // The push beat a provider call in flight: abandon it; its waiters retry with these.
+    this.#flight?.supersede(snapshot);
+  }
+}
+
+/**
+ * Adds credswap's explanation to a server's 1045 error without changing its class, `errno`,
+ * `code` or `sqlState`, so existing handlers keep working. Idempotent.
+ */
+export function annotateAccessDenied(error: Error, why: string): Error {
+  const marker = ' [credswap: ';
+  if (!error.message.includes(marker)) error.message = `${error.message}${marker}${why}]`;
+  return error;
+}

@@ -1,0 +1,38 @@
+/**
+ * `credswap`: the rotation coordinator, the provider contract and the error classes.
+ * Pools live in `credswap/mysql2` and `credswap/mysql2/promise`; providers in `credswap/file`
+ * and friends.
+ */
+export {
+  RotationCoordinator,
+  annotateAccessDenied,
+  DEFAULT_TIMEOUT_MS,
+  DEFAULT_COOLDOWN_MS,
+  DEFAULT_MAX_COOLDOWN_MS,
+  DEFAULT_REFRESH_BEFORE_EXPIRY_MS,
+} from './coordinator.js';
+export type {
+  CoordinatorOptions,
+  CoordinatorTimingOptions,
+  CredentialsSnapshot,
+  RotateEvent,
+  RotateReason,
+} from './coordinator.js';
+export { fromFunction, isProvider } from './provider.js';
+export type { CredentialsProvider, HotSwapFunction, FetchContext, FetchReason, FromFunctionOptions } from './provider.js';
+export { sealCredentials, sameCredentials, fingerprint } from './credentials.js';
+export type { Credentials, SealedCredentials } from './credentials.js';
+export {
+  CredswapError,
+  InvalidOptionError,
+  InvalidCredentialsError,
+  CredentialsUnavailableError,
+  ProviderError,
+  RotationTimeoutError,
+  RotationCooldownError,
+  ClosedError,
+  FileProviderError,
+  ERROR_CODES,
+  isCredswapError,
+} from './errors.js';
+export type { CredswapErrorCode } from './errors.js';

@@ -1,0 +1,50 @@
+/**
+ * `credswap/mysql2`: a callback-style pool with mysql2's Pool surface whose credentials rotate.
+ * Loads mysql2 only: never the AWS SDK or node-vault.
+ *
+ * @example
+ * ```ts
+ * import { createPool } from 'credswap/mysql2';
+ * const pool = createPool({ host: '127.0.0.1', database: 'app', credentials: hotSwap });
+ * pool.query('SELECT 1', (err, rows) => { ... });
+ * ```
+ */
+import type { Pool as Mysql2Pool } from 'mysql2';
+import type { RotateEvent, RotationCoordinator } from '../coordinator.js';
+import { CallbackPool, type PoolOptions } from './pool.js';
+import type { PromisePool } from './promise.js';
+
+/** credswap's additions to a mysql2 pool. */
+export interface PoolExtras {
+  /** The coordinator deciding when credentials change; `undefined` without `credentials`. */
+  readonly coordinator: RotationCoordinator | undefined;
+  /** Connection counts and the current generation. */
+  readonly stats: CallbackPool['stats'];
+  on(event: 'rotate', listener: (event: RotateEvent) => void): this;
+  on(event: 'rotation-error', listener: (error: Error, info: { reason: string; provider: string }) => void): this;
+  on(event: 'discard', listener: (connection: unknown, reason: string) => void): this;
+  /** The promise flavour of this pool, sharing its connections. */
+  promise(): PromisePool;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** The pool `createPool` returns: mysql2's Pool plus {@link PoolExtras}. */
+export type Pool = Omit<Mysql2Pool, 'promise'> & PoolExtras;
+
+/**
+ * Creates a callback-style pool that drops into code and libraries taking a mysql2 pool.
+ *
+ * @throws InvalidOptionError (a TypeError) naming an unknown or invalid option.
+ * @example
+ * ```ts
+ * const pool = createPool({ host: 'db.internal', credentials: new FileProvider({ path: '/etc/db/creds.json' }) });
+ * pool.on('rotate', (e) => log.info({ generation: e.generation, fingerprint: e.fingerprint }, 'credentials rotated'));
+ * ```
+ */
+export function createPool(options: PoolOptions | string): Pool {
+  return new CallbackPool(options) as unknown as Pool;
+}
+
+export { CallbackPool, connectionGeneration } from './pool.js';
+export type { PoolOptions, RotationOptions, DrainMode, CallbackPoolConfig } from './pool.js';
+export { READ_ONLY_ERRNOS, ER_ACCESS_DENIED, isAccessDenied, isReadOnlyError } from './classify.js';

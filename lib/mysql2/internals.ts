@@ -1,0 +1,148 @@
+/**
+ * Everything credswap relies on in mysql2 beyond its documented API lives in this file, and
+ * test/mysql2/internals.test.ts fails loudly when mysql2 changes any of it. The peer range in
+ * package.json is pinned to the versions that test passes on.
+ *
+ * What we use:
+ * - `mysql2.PoolConnection` (exported, undocumented): a Connection that calls back into its
+ *   pool: `pool.releaseConnection(conn)` on `release()`, `pool._removeConnection(conn)` on
+ *   `destroy()`/`end`/`error`, and reads `pool._closed`. It has `_pool`, `_released` and
+ *   `_realEnd` (the real COM_QUIT `end`).
+ * - `Connection.prototype.addCommand(cmd)`: every command passes through it; a command reports
+ *   its error to `cmd.onResult(err)` when it has a callback, otherwise by `cmd.emit('error')`.
+ * - `mysql2.ConnectionConfig` (exported) and the list of option names it accepts
+ *   (`validOptions`, private; mirrored in `MYSQL2_OPTION_NAMES`).
+ */
+import * as mysql2 from 'mysql2';
+import { EventEmitter } from 'node:events';
+
+/** A mysql2 command object (Query, Execute, ...), as far as credswap touches it. */
+export interface Mysql2Command extends EventEmitter {
+  onResult?: ((err: Error | null, ...rest: unknown[]) => unknown) | undefined;
+}
+
+/** The ConnectionConfig instance a connection is created from. */
+export interface Mysql2ConnectionConfig {
+  user?: string;
+  password?: string;
+  host?: string;
+  port?: number;
+  database?: string;
+  namedPlaceholders?: boolean;
+  stringifyObjects?: boolean;
+  timezone?: string;
+  multipleStatements?: boolean;
+  trace?: boolean;
+  [key: string]: unknown;
+}
+
+/** The pool side of mysql2's PoolConnection contract. */
+export interface PoolConnectionHost {
+  readonly _closed: boolean;
+  releaseConnection(connection: never): void;
+  _removeConnection(connection: never): void;
+}
+
+/** mysql2's PoolConnection, as far as credswap touches it. */
+export interface Mysql2PoolConnection extends EventEmitter {
+  config: Mysql2ConnectionConfig;
+  threadId: number | null;
+  _pool: PoolConnectionHost | null;
+  _released: boolean;
+  _closing?: boolean;
+  lastActiveTime: number;
+  connect(cb: (err: Error | null) => void): void;
+  query(...args: unknown[]): Mysql2Command;
+  execute(...args: unknown[]): Mysql2Command;
+  addCommand(cmd: Mysql2Command): Mysql2Command;
+  reset(cb: (err: Error | null) => void): unknown;
+  release(): void;
+  destroy(): void;
+  _realEnd(cb?: (err?: Error | null) => void): unknown;
+}
+
+type PoolConnectionCtor = new (pool: PoolConnectionHost, options: { config: Mysql2ConnectionConfig }) => Mysql2PoolConnection;
+
+/** mysql2's PoolConnection class. */
+export const PoolConnection = (mysql2 as unknown as { PoolConnection: PoolConnectionCtor }).PoolConnection;
+
+type ConnectionConfigCtor = (new (options: Record<string, unknown>) => Mysql2ConnectionConfig) & {
+  parseUrl(url: string): Record<string, unknown>;
+};
+
+/** mysql2's ConnectionConfig class. */
+export const ConnectionConfig = (mysql2 as unknown as { ConnectionConfig: ConnectionConfigCtor }).ConnectionConfig;
+
+/** mysql2's public `createQuery(sql, values, cb, config)`. */
+export const createQuery = (
+  mysql2 as unknown as {
+    createQuery(sql: unknown, values: unknown, cb: unknown, config: Mysql2ConnectionConfig): Mysql2Command & {
+      namedPlaceholders?: boolean;
+    };
+  }
+).createQuery;
+
+/**
+ * The option names mysql2's ConnectionConfig/PoolConfig accept (mysql2 3.24). Checked against
+ * mysql2's own list by the internals test.
+ */
+export const MYSQL2_OPTION_NAMES: readonly string[] = [
+  'authPlugins', 'authSwitchHandler', 'bigNumberStrings', 'charset', 'charsetNumber', 'compress',
+  'connectAttributes', 'connectTimeout', 'database', 'dateStrings', 'debug', 'decimalNumbers',
+  'enableKeepAlive', 'flags', 'host', 'insecureAuth', 'infileStreamFactory', 'isServer',
+  'keepAliveInitialDelay', 'localAddress', 'maxPreparedStatements', 'multipleStatements',
+  'namedPlaceholders', 'nestTables', 'password', 'password1', 'password2', 'password3',
+  'passwordSha1', 'pool', 'port', 'queryFormat', 'rowsAsArray', 'socketPath', 'ssl', 'stream',
+  'stringifyObjects', 'supportBigNumbers', 'timezone', 'trace', 'typeCast', 'uri', 'user',
+  'disableEval', 'enableCleartextPlugin', 'connectionLimit', 'maxIdle', 'idleTimeout', 'Promise',
+  'queueLimit', 'resetOnRelease', 'waitForConnections', 'jsonStrings', 'gracefulEnd',
+];
+
+/** Password-bearing keys of a ConnectionConfig: made non-enumerable so they never print. */
+export const SECRET_CONFIG_KEYS = ['password', 'password1', 'password2', 'password3', 'passwordSha1'] as const;
+
+/** Hides a config's password fields from `util.inspect` and `JSON.stringify`, in place. */
+export function hideSecrets<T extends object>(config: T): T {
+  for (const key of SECRET_CONFIG_KEYS) {
+    const descriptor = Object.getOwnPropertyDescriptor(config, key);
+    if (descriptor && descriptor.enumerable) {
+      Object.defineProperty(config, key, { ...descriptor, enumerable: false });
+    }
+  }
+  return config;
+}
+
+/**
+ * A per-connection copy of a ConnectionConfig (commands like `changeUser` mutate a
+ * connection's config in place). Keeps the prototype and the non-enumerable password.
+ */
+export function cloneConfig(config: Mysql2ConnectionConfig): Mysql2ConnectionConfig {
+  return Object.create(Object.getPrototypeOf(config), Object.getOwnPropertyDescriptors(config));
+}
+
+/**
+ * Calls `observe(err)` with every error a command reports, without changing how the command
+ * reports it (an `error` event with no listener still throws as before).
+ */
+export function observeCommandErrors(cmd: Mysql2Command, observe: (err: Error) => void): void {
+  const onResult = cmd.onResult;
+  if (typeof onResult === 'function') {
+    cmd.onResult = function observed(this: unknown, err: Error | null, ...rest: unknown[]) {
+      if (err) observe(err);
+      return onResult.call(this, err, ...rest);
+    };
+    return;
+  }
+  const emit = cmd.emit;
+  cmd.emit = function observedEmit(this: Mysql2Command, event: string | symbol, ...args: unknown[]) {
+    if (event === 'error') observe(args[0] as Error);
+    return emit.call(this, event, ...args);
+  } as typeof cmd.emit;
+}
+
+/** mysql2's exported SQL formatting helpers (public API). */
+export const sqlString = mysql2 as unknown as {
+  format(sql: string, values: unknown, stringifyObjects?: boolean, timezone?: string): string;
+  escape(value: unknown, stringifyObjects?: boolean, timezone?: string): string;
+  escapeId(value: string, forbidQualified?: boolean): string;
+};

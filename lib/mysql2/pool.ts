@@ -1,0 +1,712 @@
+import { EventEmitter } from 'node:events';
+import { inspect } from 'node:util';
+import type { PoolOptions as Mysql2PoolOptions } from 'mysql2';
+import { unrefTimer } from '../backoff.js';
+import {
+  COORDINATOR_TIMING_KEYS,
+  type CoordinatorTimingOptions,
+  type CredentialsSnapshot,
+  RotationCoordinator,
+  resolveTimings,
+} from '../coordinator.js';
+import { ClosedError, InvalidOptionError } from '../errors.js';
+import { bool, duration, expectObject, integer, oneOf, rejectUnknownKeys } from '../options.js';
+import { type CredentialsProvider, type HotSwapFunction, toProvider } from '../provider.js';
+import type { PromisePool } from './promise.js';
+import { isAccessDenied, isReadOnlyError } from './classify.js';
+import {
+  ConnectionConfig,
+  MYSQL2_OPTION_NAMES,
+  sqlString,
+  type Mysql2Command,
+  type Mysql2ConnectionConfig,
+  type Mysql2PoolConnection,
+  PoolConnection,
+  cloneConfig,
+  createQuery,
+  hideSecrets,
+  observeCommandErrors,
+} from './internals.js';
+
+/** How old connections are retired when a new generation of credentials starts. */
+export type DrainMode = 'graceful' | 'force' | 'none';
+
+/** @defaultValue 3 */
+export const DEFAULT_MAX_ATTEMPTS = 3;
+/** @defaultValue 'graceful' */
+export const DEFAULT_DRAIN: DrainMode = 'graceful';
+/** @defaultValue 30000 */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+/** How long a retired connection may take to say goodbye before its socket is destroyed. */
+const RETIRE_TIMEOUT_MS = 5_000;
+
+/** The `rotation` option of `createPool`. */
+export interface RotationOptions extends CoordinatorTimingOptions {
+  /**
+   * Connection attempts for one request when the server answers 1045, counting the first:
+   * after each 1045 the attempt is repeated with the newest credentials. The statement that
+   * waited for the connection runs once, on the connection that succeeded.
+   * @defaultValue 3
+   */
+  maxAttempts?: number;
+  /**
+   * What happens to connections opened with older credentials when a new generation starts.
+   * `graceful`: idle ones close at once, busy ones when released. `force`: as graceful, and busy
+   * ones still checked out after `drainTimeoutMs` are destroyed. `none`: they stay in the pool.
+   * @defaultValue 'graceful'
+   */
+  drain?: DrainMode;
+  /** With `drain: 'force'`: how long a busy old connection may live on. @defaultValue 30000 */
+  drainTimeoutMs?: number;
+}
+
+/** Options of `createPool`: every mysql2 pool option, plus credswap's. */
+export interface PoolOptions extends Mysql2PoolOptions {
+  /**
+   * Where credentials come from: a provider (`FileProvider`, `fromFunction(...)`, ...) or a
+   * hot-swap function. Without it, `user` and `password` behave exactly as in mysql2.
+   */
+  credentials?: CredentialsProvider | HotSwapFunction;
+  /** When and how credentials rotate. Requires `credentials`. */
+  rotation?: RotationOptions;
+  /**
+   * Destroy, instead of reusing, a connection that received a read-only error (1290, 1792,
+   * 1836), on every path; `query`/`execute` on the pool retry the statement once on a freshly
+   * opened connection.
+   * @defaultValue true
+   */
+  rejectReadOnly?: boolean;
+}
+
+const CREDSWAP_KEYS = ['credentials', 'rotation', 'rejectReadOnly'];
+const ALLOWED_KEYS: ReadonlySet<string> = new Set([...MYSQL2_OPTION_NAMES, ...CREDSWAP_KEYS]);
+const ROTATION_KEYS: ReadonlySet<string> = new Set([...COORDINATOR_TIMING_KEYS, 'maxAttempts', 'drain', 'drainTimeoutMs']);
+const DRAIN_MODES: readonly DrainMode[] = ['graceful', 'force', 'none'];
+
+interface ResolvedPoolOptions {
+  readonly mysqlOptions: Record<string, unknown>;
+  readonly provider: CredentialsProvider | undefined;
+  readonly rotation: Required<RotationOptions>;
+  readonly rejectReadOnly: boolean;
+  readonly connectionLimit: number;
+  readonly waitForConnections: boolean;
+  readonly queueLimit: number;
+  readonly maxIdle: number;
+  readonly idleTimeout: number;
+  readonly resetOnRelease: boolean;
+}
+
+/** Validates `createPool` options; throws InvalidOptionError naming the option. */
+export function resolvePoolOptions(input: PoolOptions | string): ResolvedPoolOptions {
+  const bag = typeof input === 'string' ? { uri: input } : expectObject(input, 'options')!;
+  rejectUnknownKeys(bag, ALLOWED_KEYS, '');
+  const mysqlOptions: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(bag)) {
+    if (!CREDSWAP_KEYS.includes(key)) mysqlOptions[key] = value;
+  }
+  for (const key of ['host', 'user', 'password', 'database', 'socketPath', 'uri'] as const) {
+    if (bag[key] !== undefined && typeof bag[key] !== 'string') {
+      throw new InvalidOptionError(key, 'must be a string');
+    }
+  }
+  if (bag.port !== undefined && !(Number.isInteger(bag.port) || (typeof bag.port === 'string' && /^\d+$/.test(bag.port)))) {
+    throw new InvalidOptionError('port', 'must be an integer');
+  }
+  duration(bag, 'connectTimeout', '', 10_000);
+  const provider = bag.credentials === undefined ? undefined : toProvider(bag.credentials);
+  if (provider) {
+    for (const key of ['password', 'password1', 'passwordSha1'] as const) {
+      if (bag[key] !== undefined) throw new InvalidOptionError(key, "must not be set together with 'credentials'");
+    }
+  }
+  const rotationBag = expectObject(bag.rotation, 'rotation', true) ?? {};
+  if (bag.rotation !== undefined && !provider) {
+    throw new InvalidOptionError('rotation', "has no effect without 'credentials'");
+  }
+  rejectUnknownKeys(rotationBag, ROTATION_KEYS, 'rotation.');
+  const connectionLimit = integer(bag, 'connectionLimit', '', 10, 0);
+  return {
+    mysqlOptions,
+    provider,
+    rotation: {
+      ...resolveTimings(rotationBag, 'rotation.'),
+      maxAttempts: integer(rotationBag, 'maxAttempts', 'rotation.', DEFAULT_MAX_ATTEMPTS, 1),
+      drain: oneOf(rotationBag, 'drain', 'rotation.', DRAIN_MODES, DEFAULT_DRAIN),
+      drainTimeoutMs: duration(rotationBag, 'drainTimeoutMs', 'rotation.', DEFAULT_DRAIN_TIMEOUT_MS),
+    },
+    rejectReadOnly: bool(bag, 'rejectReadOnly', '', true),
+    connectionLimit,
+    waitForConnections: bool(bag, 'waitForConnections', '', true),
+    queueLimit: integer(bag, 'queueLimit', '', 0, 0),
+    maxIdle: integer(bag, 'maxIdle', '', connectionLimit, 0),
+    idleTimeout: duration(bag, 'idleTimeout', '', 60_000),
+    resetOnRelease: bool(bag, 'resetOnRelease', '', false),
+  };
+}
+
+// Per-connection state, on symbol keys (set after mysql2's constructor has run).
+const OWNER = Symbol('credswap.pool');
+const GENERATION = Symbol('credswap.generation');
+const ESTABLISHED = Symbol('credswap.established');
+const DISCARD = Symbol('credswap.discard');
+const RETIRING = Symbol('credswap.retiring');
+
+/** A pooled connection: mysql2's PoolConnection, tagged with its credentials' generation. */
+export interface CredswapPoolConnection extends Mysql2PoolConnection {
+  [OWNER]?: CallbackPool;
+  [GENERATION]: number;
+  [ESTABLISHED]?: boolean;
+  [DISCARD]?: 'read-only';
+  [RETIRING]?: boolean;
+}
+
+/** The generation of credentials a pooled connection was opened with (0 without `credentials`). */
+export function connectionGeneration(connection: object): number | undefined {
+  return (connection as Partial<CredswapPoolConnection>)[GENERATION];
+}
+
+class Connection extends (PoolConnection as unknown as new (...args: unknown[]) => Mysql2PoolConnection) {
+  // Called by mysql2's constructor for the handshake, before OWNER is set: not observed.
+  override addCommand(cmd: Mysql2Command): Mysql2Command {
+    const owner = (this as unknown as CredswapPoolConnection)[OWNER];
+    if (owner !== undefined && owner.rejectReadOnly) {
+      observeCommandErrors(cmd, (err) => {
+        if (isReadOnlyError(err)) (this as unknown as CredswapPoolConnection)[DISCARD] = 'read-only';
+      });
+    }
+    return super.addCommand(cmd);
+  }
+}
+
+type ConnectionCallback = (err: Error | null, connection?: CredswapPoolConnection) => void;
+
+interface Waiter {
+  readonly cb: ConnectionCallback;
+  attempt: number;
+  /** Must get a newly opened connection (the retry after a read-only error). */
+  readonly fresh: boolean;
+}
+
+type QueryCallback = (err: Error | null, ...rest: unknown[]) => void;
+
+interface StatementArgs {
+  readonly sql: unknown;
+  readonly values: unknown;
+  readonly cb: QueryCallback | undefined;
+}
+
+/** `retryable`: may be retried once after a read-only error; `retry`: that retry; `once`: never. */
+type RetryMode = 'retryable' | 'retry' | 'once';
+
+/** The pool config, shaped like mysql2's `pool.config` (libraries read `config.connectionConfig`). */
+export interface CallbackPoolConfig {
+  readonly connectionConfig: Mysql2ConnectionConfig;
+  readonly connectionLimit: number;
+  readonly waitForConnections: boolean;
+  readonly queueLimit: number;
+  readonly maxIdle: number;
+  readonly idleTimeout: number;
+  readonly resetOnRelease: boolean;
+}
+
+/**
+ * The callback-style pool returned by `credswap/mysql2`'s `createPool`. It has mysql2's Pool
+ * surface and hands out mysql2 PoolConnections, so it drops into code that takes a mysql2 pool.
+ */
+export class CallbackPool extends EventEmitter {
+  /** Shaped like mysql2's `pool.config`. */
+  readonly config: CallbackPoolConfig;
+  /** The coordinator deciding when credentials change; `undefined` without `credentials`. */
+  readonly coordinator: RotationCoordinator | undefined;
+  /** @internal read by mysql2's PoolConnection. */
+  _closed = false;
+  /** @internal */
+  readonly rejectReadOnly: boolean;
+
+  readonly #options: ResolvedPoolOptions;
+  readonly #all = new Set<CredswapPoolConnection>();
+  readonly #free: CredswapPoolConnection[] = [];
+  readonly #queue: Waiter[] = [];
+  /** Connections counted against connectionLimit: open, opening, or a 1045 retry in progress. */
+  #slots = 0;
+  #generationConfig: { generation: number; config: Mysql2ConnectionConfig } | undefined;
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #idleTimer: NodeJS.Timeout | undefined;
+  #ending: Promise<Error | undefined> | undefined;
+
+  constructor(options: PoolOptions | string) {
+    super();
+    const resolved = resolvePoolOptions(options);
+    this.#options = resolved;
+    this.rejectReadOnly = resolved.rejectReadOnly;
+    const connectionConfig = hideSecrets(new ConnectionConfig(resolved.mysqlOptions));
+    this.config = Object.freeze({
+      connectionConfig,
+      connectionLimit: resolved.connectionLimit,
+      waitForConnections: resolved.waitForConnections,
+      queueLimit: resolved.queueLimit,
+      maxIdle: resolved.maxIdle,
+      idleTimeout: resolved.idleTimeout,
+      resetOnRelease: resolved.resetOnRelease,
+    });
+    if (resolved.provider) {
+      const coordinator = RotationCoordinator.fromResolved(resolved.provider, resolved.rotation);
+      coordinator.on('rotate', (event) => {
+        if (event.previousGeneration > 0) this.#drain(event.generation);
+        this.emit('rotate', event);
+      });
+      coordinator.on('rotation-error', (error, info) => this.emit('rotation-error', error, info));
+      this.coordinator = coordinator;
+    }
+    if (resolved.maxIdle < resolved.connectionLimit) this.#scheduleIdleCheck();
+  }
+
+  /** Counts of the pool's connections, for monitoring and tests. */
+  get stats(): { total: number; idle: number; queued: number; generation: number } {
+    return {
+      total: this.#slots,
+      idle: this.#free.length,
+      queued: this.#queue.length,
+      generation: this.coordinator?.generation ?? 0,
+    };
+  }
+
+  /** Takes a connection from the pool; give it back with `connection.release()`. */
+  getConnection(cb: ConnectionCallback): void {
+    this.#acquire({ cb, attempt: 1, fresh: false }, false);
+  }
+
+  /** @internal called by mysql2's PoolConnection.release(). */
+  releaseConnection(connection: CredswapPoolConnection): void {
+    if (!this.#all.has(connection) || connection[RETIRING]) return;
+    if (connection[DISCARD] || this.#isStale(connection)) {
+      this.#retire(connection, connection[DISCARD] ?? 'stale');
+      return;
+    }
+    if (this.#options.resetOnRelease) {
+      connection.reset((err) => (err ? connection.destroy() : this.#handOut(connection)));
+      return;
+    }
+    this.#handOut(connection);
+  }
+
+  /** @internal called by mysql2's PoolConnection when a connection ends, errors or is destroyed. */
+  _removeConnection(connection: CredswapPoolConnection): void {
+    if (!this.#all.delete(connection)) return;
+    if (!connection[ESTABLISHED]) return; // a failed connect: its callback owns the slot
+    const index = this.#free.indexOf(connection);
+    if (index !== -1) this.#free.splice(index, 1);
+    this.#slots -= 1;
+    this.#serveQueue();
+  }
+
+  /**
+   * Runs a query on a pooled connection, like mysql2's `pool.query`. A read-only error is retried
+   * once on a freshly opened connection (callback form, without `multipleStatements`).
+   */
+  query(sql: unknown, values?: unknown, cb?: QueryCallback): Mysql2Command {
+    const args = { sql, values, cb };
+    const cmd = this.#createQuery(args);
+    this.#runQuery(cmd, args, this.#retryMode(cmd.onResult));
+    return cmd;
+  }
+
+  /** Prepares and executes a statement on a pooled connection, like mysql2's `pool.execute`. */
+  execute(sql: unknown, values?: unknown, cb?: QueryCallback): void {
+    if (typeof values === 'function') {
+      cb = values as QueryCallback;
+      values = [];
+    }
+    if (typeof cb !== 'function') throw new TypeError('credswap: pool.execute() needs a callback');
+    this.#runExecute({ sql, values, cb }, this.#retryMode(cb));
+  }
+
+  /**
+   * Closes the pool: queued requests fail, the coordinator and provider stop, and every
+   * connection is ended (checked-out ones too, as in mysql2). Idempotent.
+   */
+  end(cb?: (err?: Error | null) => void): void {
+    if (!this.#ending) this.#ending = this.#end();
+    this.#ending.then((err) => cb?.(err ?? null));
+  }
+
+  /** Like mysql2: `pool.format(sql, values)`. */
+  format(sql: string, values?: unknown): string {
+    const { stringifyObjects, timezone } = this.config.connectionConfig;
+    return sqlString.format(sql, values, stringifyObjects, timezone);
+  }
+
+  /** Like mysql2: `pool.escape(value)`. */
+  escape(value: unknown): string {
+    const { stringifyObjects, timezone } = this.config.connectionConfig;
+    return sqlString.escape(value, stringifyObjects, timezone);
+  }
+
+  /** Like mysql2: `pool.escapeId(name)`. */
+  escapeId(value: string): string {
+    return sqlString.escapeId(value, false);
+  }
+
+  /** The promise flavour of this pool (shares connections and state with it). */
+  promise(): PromisePool {
+    // Loaded on demand: the callback flavour does not load mysql2/promise.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { wrapPromisePool } = require('./promise.js') as typeof import('./promise.js');
+    return wrapPromisePool(this);
+  }
+
+  /** Like mysql2: `using pool = ...` ends the pool without waiting. */
+  [Symbol.dispose](): void {
+    if (!this._closed) this.end();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await new Promise<void>((resolve, reject) => this.end((err) => (err ? reject(err) : resolve())));
+  }
+
+  [inspect.custom](): string {
+    const s = this.stats;
+    return `CredswapPool { total: ${s.total}, idle: ${s.idle}, queued: ${s.queued}, generation: ${s.generation}, closed: ${this._closed} }`;
+  }
+
+  toJSON(): object {
+    return { ...this.stats, closed: this._closed };
+  }
+
+  // --- acquisition -------------------------------------------------------------------------
+
+  #acquire(waiter: Waiter, front: boolean): void {
+    if (this._closed) {
+      process.nextTick(waiter.cb, new ClosedError('the pool'));
+      return;
+    }
+    if (!waiter.fresh && this.#free.length > 0) {
+      const connection = this.#free.pop()!;
+      connection._released = false;
+      this.emit('acquire', connection);
+      process.nextTick(waiter.cb, null, connection);
+      return;
+    }
+    const limit = this.#options.connectionLimit;
+    if (limit === 0 || this.#slots < limit) {
+      this.#slots += 1;
+      this.#open(waiter);
+      return;
+    }
+    if (!this.#options.waitForConnections) {
+      process.nextTick(waiter.cb, new Error('No connections available.'));
+      return;
+    }
+    if (this.#options.queueLimit && this.#queue.length >= this.#options.queueLimit && !front) {
+      process.nextTick(waiter.cb, new Error('Queue limit reached.'));
+      return;
+    }
+    this.emit('enqueue');
+    if (front) this.#queue.unshift(waiter);
+    else this.#queue.push(waiter);
+    // A fresh connection needs a slot: make one by retiring an idle connection.
+    if (waiter.fresh && this.#free.length > 0) this.#retire(this.#free[0], 'make-room');
+  }
+
+  /** Opens a connection for `waiter` in a slot already counted. */
+  #open(waiter: Waiter): void {
+    const coordinator = this.coordinator;
+    if (!coordinator) {
+      this.#connect(waiter, undefined);
+      return;
+    }
+    const snapshot = coordinator.current;
+    if (snapshot) {
+      this.#connect(waiter, snapshot);
+      return;
+    }
+    coordinator.acquire().then(
+      (first) => this.#connect(waiter, first),
+      (error: Error) => this.#failWaiter(waiter, error),
+    );
+  }
+
+  #connect(waiter: Waiter, snapshot: CredentialsSnapshot | undefined): void {
+    if (this._closed) {
+      this.#failWaiter(waiter, new ClosedError('the pool'));
+      return;
+    }
+    const generation = snapshot?.generation ?? 0;
+    const connection = new Connection(this, { config: cloneConfig(this.#configFor(snapshot)) }) as unknown as CredswapPoolConnection;
+    connection[OWNER] = this;
+    connection[GENERATION] = generation;
+    this.#all.add(connection);
+    connection.connect((err) => {
+      if (err) {
+        this.#all.delete(connection);
+        this.#onConnectError(waiter, generation, err);
+        return;
+      }
+      if (this._closed) {
+        connection.destroy();
+        this.#failWaiter(waiter, new ClosedError('the pool'));
+        return;
+      }
+      connection[ESTABLISHED] = true;
+      this.coordinator?.reportSuccess(generation);
+      this.emit('connection', connection);
+      this.emit('acquire', connection);
+      waiter.cb(null, connection);
+    });
+  }
+
+  #onConnectError(waiter: Waiter, generation: number, err: Error): void {
+    const coordinator = this.coordinator;
+    if (!coordinator || !isAccessDenied(err) || waiter.attempt >= this.#options.rotation.maxAttempts || this._closed) {
+      this.#failWaiter(waiter, err);
+      return;
+    }
+    // Keep the slot while the coordinator finds credentials that work.
+    coordinator.reportRejected(generation, err).then(
+      (snapshot) => {
+        waiter.attempt += 1;
+        this.#connect(waiter, snapshot);
+      },
+      (error: Error) => this.#failWaiter(waiter, error),
+    );
+  }
+
+  /** Gives up a slot held for `waiter` and reports `error` to it. */
+  #failWaiter(waiter: Waiter, error: Error): void {
+    this.#slots -= 1;
+    this.#serveQueue();
+    waiter.cb(error);
+  }
+
+  #handOut(connection: CredswapPoolConnection): void {
+    const next = this.#queue[0];
+    if (next?.fresh) {
+      // The head of the queue needs a new connection: free this one's slot for it.
+      this.#retire(connection, 'make-room');
+      return;
+    }
+    if (next) {
+      this.#queue.shift();
+      connection._released = false;
+      process.nextTick(next.cb, null, connection);
+      return;
+    }
+    this.#free.push(connection);
+    this.emit('release', connection);
+  }
+
+  #serveQueue(): void {
+    const limit = this.#options.connectionLimit;
+    while (this.#queue.length > 0 && !this._closed) {
+      if (this.#free.length > 0 && !this.#queue[0].fresh) {
+        const connection = this.#free.pop()!;
+        connection._released = false;
+        process.nextTick(this.#queue.shift()!.cb, null, connection);
+        continue;
+      }
+      if (limit !== 0 && this.#slots >= limit) return;
+      this.#slots += 1;
+      this.#open(this.#queue.shift()!);
+    }
+  }
+
+  #configFor(snapshot: CredentialsSnapshot | undefined): Mysql2ConnectionConfig {
+    if (!snapshot) return this.config.connectionConfig;
+    const cached = this.#generationConfig;
+    if (cached && cached.generation === snapshot.generation) return cached.config;
+    const { user, password, host, port, database } = snapshot.credentials;
+    const config = hideSecrets(
+      new ConnectionConfig({
+        ...this.#options.mysqlOptions,
+        user,
+        password,
+        ...(host !== undefined ? { host } : {}),
+        ...(port !== undefined ? { port } : {}),
+        ...(database !== undefined ? { database } : {}),
+      }),
+    );
+    this.#generationConfig = { generation: snapshot.generation, config };
+    return config;
+  }
+
+  // --- retiring connections ----------------------------------------------------------------
+
+  #isStale(connection: CredswapPoolConnection): boolean {
+    return (
+      this.coordinator !== undefined &&
+      this.#options.rotation.drain !== 'none' &&
+      connection[GENERATION] < this.coordinator.generation
+    );
+  }
+
+  /**
+   * Closes a connection politely (COM_QUIT). It keeps its slot until the socket is closed, so
+   * the server never sees more than `connectionLimit` connections from this pool.
+   */
+  #retire(connection: CredswapPoolConnection, reason: string): void {
+    if (connection[RETIRING]) return;
+    connection[RETIRING] = true;
+    const index = this.#free.indexOf(connection);
+    if (index !== -1) this.#free.splice(index, 1);
+    this.emit('discard', connection, reason);
+    const timer = unrefTimer(() => {
+      this.#timers.delete(timer);
+      connection.destroy();
+    }, RETIRE_TIMEOUT_MS);
+    this.#timers.add(timer);
+    connection.once('end', () => {
+      clearTimeout(timer);
+      this.#timers.delete(timer);
+    });
+    connection._realEnd(() => {});
+  }
+
+  #drain(generation: number): void {
+    const mode = this.#options.rotation.drain;
+    if (mode === 'none') return;
+    for (const connection of [...this.#free]) {
+      if (connection[GENERATION] < generation) this.#retire(connection, 'stale');
+    }
+    if (mode !== 'force') return;
+    const busy = [...this.#all].filter((c) => c[ESTABLISHED] && !c[RETIRING] && c[GENERATION] < generation);
+    if (busy.length === 0) return;
+    const timer = unrefTimer(() => {
+      this.#timers.delete(timer);
+      for (const connection of busy) {
+        if (this.#all.has(connection) && !connection[RETIRING]) {
+          this.emit('discard', connection, 'drain-timeout');
+          connection.destroy();
+        }
+      }
+    }, this.#options.rotation.drainTimeoutMs);
+    this.#timers.add(timer);
+  }
+
+  #scheduleIdleCheck(): void {
+    this.#idleTimer = unrefTimer(() => {
+      const { maxIdle, idleTimeout } = this.#options;
+      const now = Date.now();
+      while (
+        this.#free.length > maxIdle ||
+        (this.#free.length > 0 && now - this.#free[0].lastActiveTime > idleTimeout)
+      ) {
+        this.#retire(this.#free[0], 'idle');
+      }
+      if (!this._closed) this.#scheduleIdleCheck();
+    }, 1000);
+  }
+
+  // --- statements --------------------------------------------------------------------------
+
+  #createQuery(args: StatementArgs) {
+    const cmd = createQuery(args.sql, args.values, args.cb, this.config.connectionConfig);
+    if (cmd.namedPlaceholders === undefined) cmd.namedPlaceholders = this.config.connectionConfig.namedPlaceholders;
+    return cmd;
+  }
+
+  /** Pool statements may be retried after a read-only error: the server did not run them. */
+  #retryMode(callback: unknown): RetryMode {
+    const retryable = this.rejectReadOnly && typeof callback === 'function' && !this.config.connectionConfig.multipleStatements;
+    return retryable ? 'retryable' : 'once';
+  }
+
+  #runQuery(cmd: Mysql2Command, args: StatementArgs, mode: RetryMode): void {
+    const fresh = mode === 'retry';
+    this.#acquire(
+      {
+        attempt: 1,
+        fresh,
+        cb: (err, connection) => {
+          if (err || !connection) {
+            deliverError(cmd, err!);
+            return;
+          }
+          if (mode === 'retryable') {
+            const onResult = cmd.onResult!;
+            cmd.onResult = (error: Error | null, ...rest: unknown[]) => {
+              if (error && isReadOnlyError(error) && !this._closed) {
+                this.#runQuery(this.#createQuery(args), args, 'retry');
+                return;
+              }
+              onResult(error, ...rest);
+            };
+          }
+          try {
+            connection.query(cmd).once('end', () => connection.release());
+          } catch (error) {
+            connection.release();
+            deliverError(cmd, error as Error);
+          }
+        },
+      },
+      fresh,
+    );
+  }
+
+  #runExecute(args: StatementArgs & { cb: QueryCallback }, mode: RetryMode): void {
+    const fresh = mode === 'retry';
+    this.#acquire(
+      {
+        attempt: 1,
+        fresh,
+        cb: (err, connection) => {
+          if (err || !connection) {
+            args.cb(err);
+            return;
+          }
+          const done: QueryCallback = (error, ...rest) => {
+            if (mode === 'retryable' && error && isReadOnlyError(error) && !this._closed) {
+              this.#runExecute(args, 'retry');
+              return;
+            }
+            args.cb(error, ...rest);
+          };
+          try {
+            connection.execute(args.sql, args.values, done).once('end', () => connection.release());
+          } catch (error) {
+            connection.release();
+            args.cb(error as Error);
+          }
+        },
+      },
+      fresh,
+    );
+  }
+
+  // --- shutdown ----------------------------------------------------------------------------
+
+  async #end(): Promise<Error | undefined> {
+    this._closed = true;
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    for (const waiter of this.#queue.splice(0)) process.nextTick(waiter.cb, new ClosedError('the pool'));
+    const closing = this.coordinator?.close();
+    let firstError: Error | undefined;
+    await Promise.all(
+      [...this.#all].map(
+        (connection) =>
+          new Promise<void>((resolve) => {
+            if (!connection[ESTABLISHED] || connection._closing) {
+              connection.destroy();
+              resolve();
+              return;
+            }
+            connection._realEnd((err) => {
+              if (err && !firstError) firstError = err;
+              resolve();
+            });
+          }),
+      ),
+    );
+    this.#all.clear();
+    this.#free.length = 0;
+    await closing;
+    return firstError;
+  }
+}
+
+function deliverError(cmd: Mysql2Command, err: Error): void {
+  if (typeof cmd.onResult === 'function') cmd.onResult(err);
+  else cmd.emit('error', err);
+}
