@@ -1,0 +1,76 @@
+/** A small load generator for tests: N workers run `task` until `stop()` and record outcomes. */
+export interface LoadResult {
+  ok: number;
+  failed: Error[];
+}
+
+export interface Load {
+  /** Stops the workers and resolves once every worker finished its current task. */
+  stop(): Promise<LoadResult>;
+  /** Resolves once at least `n` tasks have succeeded in total. */
+  untilOk(n: number): Promise<void>;
+  readonly result: LoadResult;
+}
+
+export function startLoad(workers: number, task: (worker: number, iteration: number) => Promise<unknown>): Load {
+  const result: LoadResult = { ok: 0, failed: [] };
+  let running = true;
+  const waiters: Array<{ n: number; resolve: () => void }> = [];
+  const loops = Array.from({ length: workers }, async (_, worker) => {
+    for (let i = 0; running; i++) {
+      try {
+        await task(worker, i);
+        result.ok += 1;
+        for (const w of waiters.splice(0)) {
+          if (result.ok >= w.n) w.resolve();
+          else waiters.push(w);
+        }
+      } catch (error) {
+        result.failed.push(error as Error);
+      }
+      // Let timers and I/O callbacks run between tasks.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  });
+  return {
+    result,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      return result;
+    },
+    untilOk(n) {
+      if (result.ok >= n) return Promise.resolve();
+      return new Promise((resolve) => waiters.push({ n, resolve }));
+    },
+  };
+}
+
+/** Samples `sample()` every `intervalMs` until stopped; returns the maximum seen. */
+export function sampleMax(intervalMs: number, sample: () => Promise<number>): { stop(): Promise<number> } {
+  let max = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      max = Math.max(max, await sample());
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return max;
+    },
+  };
+}
+
+/** Waits until `check()` is true, polling. Fails after `timeoutMs` (a hang guard, not a speed check). */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

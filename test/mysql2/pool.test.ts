@@ -1,0 +1,425 @@
+import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Credentials } from '../../lib/credentials.js';
+import { InvalidOptionError, RotationTimeoutError } from '../../lib/errors.js';
+import type { RotateEvent } from '../../lib/coordinator.js';
+import { createPool as createCallbackPool } from '../../lib/mysql2/index.js';
+import { createPool, type PromisePool } from '../../lib/mysql2/promise.js';
+import type { PoolOptions } from '../../lib/mysql2/pool.js';
+import { type MariaDBServer, startTestServer } from '../../lib/testing/mariadb.js';
+import { eventually, sampleMax, startLoad } from '../helpers/load.js';
+
+/** A function provider over a mutable password, counting its calls. */
+function passwordSource(user: string, password: string) {
+  const source = {
+    user,
+    password,
+    calls: 0,
+    provider: async (): Promise<Credentials> => {
+      source.calls += 1;
+      return { user: source.user, password: source.password };
+    },
+  };
+  return source;
+}
+
+describe('credswap/mysql2 pool', function () {
+  let server: MariaDBServer;
+  let database: string;
+  const pools: Array<{ end(): Promise<void> }> = [];
+
+  before(async function () {
+    server = await startTestServer();
+    database = await server.createDatabase('pool');
+    await server.query(`CREATE TABLE ${database}.t (id INT AUTO_INCREMENT PRIMARY KEY, v INT)`);
+  });
+
+  after(async function () {
+    await server?.stop();
+  });
+
+  afterEach(async function () {
+    await Promise.all(pools.splice(0).map((p) => p.end()));
+  });
+
+  async function newUser(): Promise<{ user: string; password: string }> {
+    return server.createUser({ prefix: 'app', grants: `ALL ON ${database}.*` });
+  }
+
+  function pool(options: PoolOptions): PromisePool {
+    const p = createPool({ host: server.host, port: server.port, database, ...options });
+    pools.push(p);
+    return p;
+  }
+
+  describe('password rotation', function () {
+    it('survives single-user rotations under concurrent load with zero failed queries and one provider call each', async function () {
+      const account = await newUser();
+      const source = passwordSource(account.user, account.password);
+      const p = pool({ connectionLimit: 8, credentials: source.provider });
+      const rotations: RotateEvent[] = [];
+      p.on('rotate', (e) => rotations.push(e));
+      // Some work destroys its connection (as code does after errors), so new logins happen all along.
+      const load = startLoad(16, async (worker, i) => {
+        if ((worker + i) % 5 === 0) {
+          const conn = await p.getConnection();
+          await conn.query('SELECT 1');
+          conn.destroy();
+          return;
+        }
+        await p.query('SELECT SLEEP(0.001)');
+      });
+      const peak = sampleMax(20, async () => (await server.processlist(account.user)).length);
+      await load.untilOk(200);
+      for (let r = 1; r <= 3; r++) {
+        // The source knows the new password before the server does, as a secret store's
+        // pending version does during a rotation.
+        const next = `rotated-${r}-${Math.random().toString(36).slice(2)}`;
+        source.password = next;
+        await server.setPassword(account.user, next);
+        const before = load.result.ok;
+        await eventually(() => rotations.length === r + 1, 10_000, `rotation ${r}`);
+        await load.untilOk(before + 200);
+      }
+      const result = await load.stop();
+      const maxOpen = await peak.stop();
+      assert.deepEqual(result.failed.map((e) => e.message), []);
+      assert.equal(source.calls, 4, 'one initial fetch + one call per rotation');
+      assert.deepEqual(rotations.map((e) => e.reason), ['initial', 'rejected', 'rejected', 'rejected']);
+      assert.ok(maxOpen <= 8, `at most connectionLimit connections open, saw ${maxOpen}`);
+    });
+
+    it('serves 200 connection attempts that fail with 1045 at once with one provider call', async function () {
+      await server.query('SET GLOBAL max_connections = 500');
+      const account = await newUser();
+      const source = passwordSource(account.user, 'wrong-at-first');
+      const p = pool({
+        connectionLimit: 200,
+        credentials: async () => {
+          source.calls += 1;
+          await sleep(50);
+          return { user: account.user, password: source.calls === 1 ? 'wrong-at-first' : account.password };
+        },
+      });
+      const conns = await Promise.all(Array.from({ length: 200 }, () => p.getConnection()));
+      assert.equal(conns.length, 200);
+      assert.equal(new Set(conns.map((c) => c.threadId)).size, 200);
+      for (const c of conns) c.release();
+      assert.equal(source.calls, 2, 'the initial fetch and one rotation');
+      assert.equal(p.stats.generation, 2);
+    });
+
+    it('returns the server 1045, naming the provider, when the provider has nothing new, then cools down', async function () {
+      const account = await newUser();
+      const source = passwordSource(account.user, 'not-the-password');
+      const p = pool({ connectionLimit: 2, credentials: source.provider, rotation: { cooldownMs: 60_000 } });
+      const first = await p.query('SELECT 1').then(
+        () => assert.fail('expected 1045'),
+        (e: NodeJS.ErrnoException & { errno: number }) => e,
+      );
+      assert.equal(first.errno, 1045);
+      assert.equal(first.code, 'ER_ACCESS_DENIED_ERROR');
+      assert.match(first.message, /provider 'function:provider' returned no new credentials/);
+      assert.ok(!first.message.includes('not-the-password'));
+      assert.equal(source.calls, 2);
+      const second = await p.query('SELECT 1').then(
+        () => assert.fail('expected 1045'),
+        (e: Error & { errno: number }) => e,
+      );
+      assert.equal(second.errno, 1045);
+      assert.match(second.message, /cooling down/);
+      assert.equal(source.calls, 2, 'no provider call inside the cooldown');
+    });
+
+    it('times out a hung provider, recovers later, and ignores the late result', async function () {
+      const account = await newUser();
+      let mode: 'ok' | 'hang' = 'ok';
+      let password = account.password;
+      const late: Array<() => void> = [];
+      const p = pool({
+        connectionLimit: 2,
+        rotation: { timeoutMs: 200, cooldownMs: 50, maxCooldownMs: 50 },
+        credentials: () => {
+          if (mode === 'hang') {
+            // Ignores its signal; answers with stale credentials much later.
+            return new Promise((resolve) => late.push(() => resolve({ user: account.user, password: 'stale' })));
+          }
+          return Promise.resolve({ user: account.user, password });
+        },
+      });
+      await p.query('SELECT 1');
+      password = `new-${Math.random()}`;
+      await server.setPassword(account.user, password);
+      mode = 'hang';
+      const conn = await p.getConnection();
+      conn.destroy(); // the pool must log in again
+      await p.getConnection().then(
+        () => assert.fail('expected a timeout'),
+        (e) => assert.ok(e instanceof RotationTimeoutError, String(e)),
+      );
+      mode = 'ok';
+      await sleep(60); // past the cooldown
+      await p.query('SELECT 1');
+      const generation = p.stats.generation;
+      for (const resolve of late) resolve();
+      await sleep(10);
+      assert.equal(p.stats.generation, generation, 'the late result did not start a generation');
+      await p.query('SELECT 1');
+    });
+  });
+
+  describe('drain', function () {
+    async function rotatingPool(drain: 'graceful' | 'force', extra: PoolOptions['rotation'] = {}) {
+      const account = await newUser();
+      const source = passwordSource(account.user, account.password);
+      const p = pool({ connectionLimit: 4, credentials: source.provider, rotation: { drain, ...extra } });
+      return { p, account, source };
+    }
+
+    it('graceful drain keeps an open transaction alive and closes its connection after release', async function () {
+      const { p, account, source } = await rotatingPool('graceful');
+      const conn = await p.getConnection();
+      const idle = await p.getConnection();
+      idle.release();
+      const idleId = idle.threadId;
+      await conn.beginTransaction();
+      await conn.query(`INSERT INTO t (v) VALUES (1)`);
+      source.password = `next-${Math.random()}`;
+      await server.setPassword(account.user, source.password);
+      await p.coordinator!.refresh();
+      await eventually(async () => !(await server.processlist(account.user)).some((r) => r.id === idleId), 5000, 'idle connection closed');
+      await conn.query(`INSERT INTO t (v) VALUES (2)`);
+      await conn.commit();
+      const id = conn.threadId;
+      conn.release();
+      await eventually(async () => !(await server.processlist(account.user)).some((r) => r.id === id), 5000, 'drained connection closed');
+      const [rows] = await p.query(`SELECT COUNT(*) AS n FROM t WHERE v IN (1, 2)`);
+      assert.ok((rows as Array<{ n: number }>)[0].n >= 2);
+    });
+
+    it('force drain destroys a busy connection after drainTimeoutMs', async function () {
+      const { p, account, source } = await rotatingPool('force', { drainTimeoutMs: 100 });
+      const conn = await p.getConnection();
+      await conn.beginTransaction();
+      source.password = `next-${Math.random()}`;
+      await server.setPassword(account.user, source.password);
+      await p.coordinator!.refresh();
+      const id = conn.threadId;
+      await eventually(async () => !(await server.processlist(account.user)).some((r) => r.id === id), 5000, 'forced close');
+      await assert.rejects(conn.query('SELECT 1'));
+      conn.release();
+      await p.query('SELECT 1');
+    });
+
+    it("drain 'none' keeps old connections in use", async function () {
+      const account = await newUser();
+      const source = passwordSource(account.user, account.password);
+      const p = pool({ connectionLimit: 1, credentials: source.provider, rotation: { drain: 'none' } });
+      const c1 = await p.getConnection();
+      const id = c1.threadId;
+      c1.release();
+      source.password = `next-${Math.random()}`;
+      await server.setPassword(account.user, source.password);
+      await p.coordinator!.refresh();
+      const c2 = await p.getConnection();
+      assert.equal(c2.threadId, id);
+      c2.release();
+    });
+  });
+
+  describe('read-only servers', function () {
+    afterEach(async function () {
+      await server.setReadOnly(false);
+    });
+
+    it('pool.query retries a statement refused as read-only once, on a fresh connection', async function () {
+      const account = await newUser();
+      const p = pool({ connectionLimit: 2, user: account.user, password: account.password });
+      const conn = await p.getConnection();
+      await conn.query('SET SESSION TRANSACTION READ ONLY');
+      const readOnlyId = conn.threadId;
+      conn.release();
+      const discarded: string[] = [];
+      p.on('discard', (_c, reason) => discarded.push(reason));
+      const marker = Math.floor(Math.random() * 1e9);
+      await p.query('INSERT INTO t (v) VALUES (?)', [marker]);
+      const [rows] = await p.query('SELECT COUNT(*) AS n FROM t WHERE v = ?', [marker]);
+      assert.equal((rows as Array<{ n: number }>)[0].n, 1, 'the statement ran exactly once');
+      assert.deepEqual(discarded, ['read-only']);
+      const ids = (await server.processlist(account.user)).map((r) => r.id);
+      assert.ok(!ids.includes(readOnlyId), 'the read-only connection was closed');
+    });
+
+    it('SET GLOBAL read_only=ON: the connection is destroyed and the next query opens a fresh one', async function () {
+      const account = await newUser();
+      const p = pool({ connectionLimit: 2, user: account.user, password: account.password });
+      let opened = 0;
+      p.on('connection', () => opened++);
+      await p.query('SELECT 1');
+      assert.equal(opened, 1);
+      await server.setReadOnly(true);
+      await assert.rejects(p.query('INSERT INTO t (v) VALUES (0)'), (e: Error & { errno: number }) => e.errno === 1290);
+      assert.equal(opened, 2, 'the retry ran on a fresh connection');
+      await server.setReadOnly(false);
+      await p.query('INSERT INTO t (v) VALUES (0)');
+      assert.equal(opened, 3, 'the read-only connections were not reused');
+    });
+
+    it('a connection from getConnection that hits a read-only error is destroyed on release, never retried', async function () {
+      const account = await newUser();
+      const p = pool({ connectionLimit: 2, user: account.user, password: account.password });
+      const conn = await p.getConnection();
+      const id = conn.threadId;
+      await server.setReadOnly(true);
+      await conn.beginTransaction();
+      await assert.rejects(conn.query('INSERT INTO t (v) VALUES (0)'), (e: Error & { errno: number }) => e.errno === 1290);
+      await conn.rollback();
+      conn.release();
+      await server.setReadOnly(false);
+      const next = await p.getConnection();
+      assert.notEqual(next.threadId, id);
+      next.release();
+      await eventually(async () => !(await server.processlist(account.user)).some((r) => r.id === id), 5000, 'closed');
+    });
+
+    it('keeps read-only connections when rejectReadOnly is false', async function () {
+      const account = await newUser();
+      const p = pool({ connectionLimit: 1, user: account.user, password: account.password, rejectReadOnly: false });
+      const conn = await p.getConnection();
+      const id = conn.threadId;
+      conn.release();
+      await server.setReadOnly(true);
+      await assert.rejects(p.query('INSERT INTO t (v) VALUES (0)'));
+      await server.setReadOnly(false);
+      const again = await p.getConnection();
+      assert.equal(again.threadId, id);
+      again.release();
+    });
+  });
+
+  describe('mysql2 compatibility', function () {
+    it('works without credentials exactly like mysql2, callback style', async function () {
+      const account = await newUser();
+      const p = createCallbackPool({ host: server.host, port: server.port, database, user: account.user, password: account.password });
+      pools.push({ end: () => new Promise<void>((resolve) => p.end(() => resolve())) });
+      const rows = await new Promise<unknown>((resolve, reject) =>
+        p.query('SELECT ? AS x', [42], (err, r) => (err ? reject(err) : resolve(r))),
+      );
+      assert.deepEqual(rows, [{ x: 42 }]);
+      const executed = await new Promise<unknown>((resolve, reject) =>
+        p.execute('SELECT ? AS x', [7], (err, r) => (err ? reject(err) : resolve(r))),
+      );
+      assert.deepEqual(executed, [{ x: 7 }]);
+      assert.equal(p.escape("a'b"), "'a\\'b'");
+      assert.equal(p.escapeId('t'), '`t`');
+      assert.equal(p.format('SELECT ?', [1]), 'SELECT 1');
+      const [promised] = await p.promise().query('SELECT 1 AS one');
+      assert.deepEqual(promised, [{ one: 1 }]);
+    });
+
+    it('streams rows from pool.query without a callback', async function () {
+      const account = await newUser();
+      const p = createCallbackPool({ host: server.host, port: server.port, database, user: account.user, password: account.password });
+      pools.push({ end: () => new Promise<void>((resolve) => p.end(() => resolve())) });
+      const rows: unknown[] = [];
+      await new Promise<void>((resolve, reject) => {
+        p.query('SELECT 1 AS a UNION ALL SELECT 2')
+          .on('result', (row: unknown) => rows.push(row))
+          .on('error', reject)
+          .on('end', () => resolve());
+      });
+      assert.deepEqual(rows, [{ a: 1 }, { a: 2 }]);
+    });
+
+    it('queues requests beyond connectionLimit in order and loses none', async function () {
+      const account = await newUser();
+      const p = pool({ connectionLimit: 2, user: account.user, password: account.password });
+      const order: number[] = [];
+      await Promise.all(Array.from({ length: 20 }, (_, i) => p.query('SELECT ? AS i', [i]).then(() => order.push(i))));
+      assert.equal(order.length, 20);
+    });
+
+    it('fails queued requests with a ClosedError when the pool ends', async function () {
+      const account = await newUser();
+      const p = createPool({ host: server.host, port: server.port, database, user: account.user, password: account.password, connectionLimit: 1 });
+      const held = await p.getConnection();
+      const queued = p.query('SELECT 1');
+      const ended = p.end();
+      await assert.rejects(queued, (e: Error & { code: string }) => e.code === 'CREDSWAP_CLOSED');
+      held.release();
+      await ended;
+    });
+
+    it('supports await using through Symbol.asyncDispose', async function () {
+      const account = await newUser();
+      let ref: PromisePool;
+      {
+        await using p = createPool({ host: server.host, port: server.port, database, user: account.user, password: account.password });
+        ref = p;
+        await p.query('SELECT 1');
+      }
+      await assert.rejects(ref.query('SELECT 1'), (e: Error & { code: string }) => e.code === 'CREDSWAP_CLOSED');
+    });
+  });
+
+  describe('secrets', function () {
+    it('never shows a password in errors, inspect output, JSON or events', async function () {
+      const account = await newUser();
+      const secret = `Secret-${Math.random().toString(36).slice(2)}`;
+      await server.setPassword(account.user, secret);
+      const events: unknown[] = [];
+      const p = pool({ connectionLimit: 2, credentials: async () => ({ user: account.user, password: secret }) });
+      p.on('rotate', (e) => events.push(e));
+      const conn = await p.getConnection();
+      const shown = [
+        inspect(p, { depth: 5 }),
+        inspect(p.pool, { depth: 5 }),
+        JSON.stringify(p.pool),
+        inspect(conn.connection.config, { depth: 5 }),
+        JSON.stringify(conn.connection.config),
+        inspect(p.pool.config, { depth: 5 }),
+        inspect(p.coordinator!.current, { depth: 5 }),
+        JSON.stringify(p.coordinator!.current),
+        inspect(events, { depth: 5 }),
+        JSON.stringify(events),
+      ];
+      conn.release();
+      await server.setPassword(account.user, 'something-else');
+      const held = await p.getConnection();
+      held.destroy();
+      const err = await p.query('SELECT 1').then(() => undefined, (e: Error) => e);
+      assert.ok(err, 'expected a 1045');
+      shown.push(err.message, inspect(err), JSON.stringify(err), String(err.stack));
+      for (const text of shown) assert.ok(!text.includes(secret), `password leaked in: ${text.slice(0, 200)}`);
+    });
+  });
+
+  describe('options', function () {
+    const cases: Array<[string, PoolOptions, RegExp]> = [
+      ['an unknown key', { hots: 'x' } as PoolOptions, /'hots' is not a known option/],
+      ['an unknown rotation key', { credentials: async () => undefined, rotation: { timeout: 5 } as never }, /'rotation.timeout'/],
+      ['a negative duration', { credentials: async () => undefined, rotation: { timeoutMs: -1 } }, /'rotation.timeoutMs'/],
+      ['a wrong type', { connectionLimit: '10' as never }, /'connectionLimit' must be an integer/],
+      ['a bad drain mode', { credentials: async () => undefined, rotation: { drain: 'soft' as never } }, /'rotation.drain'/],
+      ['a password with credentials', { credentials: async () => undefined, password: 'x' }, /'password' must not be set/],
+      ['rotation without credentials', { rotation: {} }, /'rotation' has no effect/],
+      ['credentials of the wrong type', { credentials: 'secret' as never }, /'credentials'/],
+    ];
+    for (const [what, options, message] of cases) {
+      it(`rejects ${what} with a TypeError naming the option`, function () {
+        assert.throws(
+          () => createPool(options),
+          (e: Error) => e instanceof TypeError && e instanceof InvalidOptionError && message.test(e.message),
+        );
+      });
+    }
+
+    it('never echoes an option value in its error', function () {
+      assert.throws(
+        () => createPool({ credentials: async () => undefined, password: 'hunter2' }),
+        (e: Error) => !e.message.includes('hunter2'),
+      );
+    });
+  });
+});
