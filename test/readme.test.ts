@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as errors from '../lib/errors.js';
+import { DEFAULT_COOLDOWN_MS, DEFAULT_MAX_COOLDOWN_MS, DEFAULT_REFRESH_BEFORE_EXPIRY_MS, DEFAULT_TIMEOUT_MS } from '../lib/coordinator.js';
+import { DEFAULT_DRAIN, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_MAX_ATTEMPTS } from '../lib/mysql2/pool.js';
+
+const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+
+describe('README', function () {
+  it('lists every error code with its class, and no other', function () {
+    const rows = [...readme.matchAll(/^\| `(CREDSWAP_[A-Z_]+)` \| `([A-Za-z]+)`/gm)].map((m) => [m[1], m[2]] as const);
+    assert.deepEqual(rows.map(([code]) => code).sort(), [...errors.ERROR_CODES].sort());
+    for (const [code, className] of rows) {
+      const cls = (errors as unknown as Record<string, new (...args: never[]) => Error>)[className];
+      assert.equal(typeof cls, 'function', `${className} is exported`);
+      assert.equal((cls.prototype as { name: string }).name, className);
+      assert.ok(errors.ERROR_CODES.includes(code as errors.CredswapErrorCode));
+    }
+  });
+
+  it('documents each rotation option once, with the default the code applies', function () {
+    const defaults: Record<string, string> = {
+      'rotation.timeoutMs': `\`${DEFAULT_TIMEOUT_MS}\``,
+      'rotation.cooldownMs': `\`${DEFAULT_COOLDOWN_MS}\``,
+      'rotation.maxCooldownMs': `\`${DEFAULT_MAX_COOLDOWN_MS}\``,
+      'rotation.refreshBeforeExpiryMs': `\`${DEFAULT_REFRESH_BEFORE_EXPIRY_MS}\``,
+      'rotation.maxAttempts': `\`${DEFAULT_MAX_ATTEMPTS}\``,
+      'rotation.drain': `\`'${DEFAULT_DRAIN}'\``,
+      'rotation.drainTimeoutMs': `\`${DEFAULT_DRAIN_TIMEOUT_MS}\``,
+      rejectReadOnly: '`true`',
+    };
+    for (const [option, value] of Object.entries(defaults)) {
+      const rows = readme.split('\n').filter((line) => line.startsWith(`| \`${option}\` |`));
+      assert.equal(rows.length, 1, `${option} is documented once`);
+      assert.equal(rows[0].split('|')[2].trim(), value, `${option} default`);
+    }
+  });
+});
