@@ -265,7 +265,10 @@ export class RotationCoordinator extends EventEmitter {
     const promise = new Promise<CredentialsSnapshot>((resolve, reject) => {
       settleEarly = resolve;
       const timer = unrefTimer(() => controller.abort(new RotationTimeoutError(providerName, timeoutMs)), timeoutMs);
-      const onAbort = () => reject(controller.signal.reason);
+      const onAbort = () => {
+        clearTimeout(timer); // close() or a push may abort a call that ignores its signal
+        reject(controller.signal.reason);
+      };
       controller.signal.addEventListener('abort', onAbort, { once: true });
       const done = () => {
         clearTimeout(timer);
@@ -329,14 +332,19 @@ export class RotationCoordinator extends EventEmitter {
     }
     const sealed = sealCredentials(result as SealedCredentials, `provider '${this.provider.name}'`);
     if (this.#credentials && sameCredentials(sealed, this.#credentials)) {
-      if (sealed.expiresAt !== this.#credentials.expiresAt) {
-        this.#credentials = sealed;
-        this.#snapshot = { generation: this.#generation, credentials: sealed };
-        this.#scheduleRefresh();
-      }
+      this.#renew(sealed);
       return this.#snapshot!;
     }
     return this.#advance(sealed, reason);
+  }
+
+  /** The same credentials with another `expiresAt`: no new generation, only a new refresh time. */
+  #renew(sealed: SealedCredentials): void {
+    if (sealed.expiresAt === this.#credentials?.expiresAt) return;
+    this.#credentials = sealed;
+    this.#snapshot = { generation: this.#generation, credentials: sealed };
+    this.#refreshStreak = 0;
+    this.#scheduleRefresh();
   }
 
   #advance(credentials: SealedCredentials, reason: RotateReason): CredentialsSnapshot {
@@ -372,11 +380,10 @@ export class RotationCoordinator extends EventEmitter {
     if (error) {
       this.#lastFailure = error;
       this.#reportError(error, reason);
-      if (reason === 'expiring') this.#retryRefresh();
-    } else if (reason === 'expiring' && this.#refreshTimer === undefined) {
-      // Nothing new and no later expiry: ask again after a backoff while time remains.
-      this.#retryRefresh();
     }
+    // A refresh that failed, brought nothing new, or fell due during this call (#refreshNow
+    // skips it then) has no timer left: ask again after a backoff while time remains.
+    if (this.#refreshTimer === undefined) this.#retryRefresh();
   }
 
   #reportError(error: Error, reason: FetchReason): void {
@@ -427,7 +434,10 @@ export class RotationCoordinator extends EventEmitter {
       this.#reportError(error as Error, 'manual');
       return;
     }
-    if (this.#credentials && sameCredentials(sealed, this.#credentials)) return;
+    if (this.#credentials && sameCredentials(sealed, this.#credentials)) {
+      this.#renew(sealed);
+      return;
+    }
     const snapshot = this.#advance(sealed, 'push');
     // The push beat a provider call in flight: abandon it; its waiters retry with these.
     this.#flight?.supersede(snapshot);

@@ -56,6 +56,7 @@ export class CredswapError extends Error {
     return brandedHasInstance(undefined, value);
   }
 }
+Object.defineProperty(CredswapError.prototype, 'name', { value: 'CredswapError', writable: true, configurable: true });
 
 function defineCode<T extends abstract new (...args: never[]) => Error>(
   cls: T,
@@ -141,8 +142,7 @@ defineCode(ProviderError, 'CREDSWAP_PROVIDER_FAILED', 'ProviderError');
 
 /**
  * The provider did not settle within `rotation.timeoutMs`. Its signal was aborted and its
- * result, should it arrive later, is ignored. `cause` is the error that led to the call (a
- * 1045), if any.
+ * result, should it arrive later, is ignored.
  */
 export class RotationTimeoutError extends CredswapError {
   readonly provider: string;
