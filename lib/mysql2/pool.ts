@@ -233,6 +233,7 @@ export class CallbackPool extends EventEmitter {
   readonly #timers = new Set<NodeJS.Timeout>();
   #idleTimer: NodeJS.Timeout | undefined;
   #ending: Promise<Error | undefined> | undefined;
+  #promisePool: PromisePool | undefined;
 
   constructor(options: PoolOptions | string) {
     super();
@@ -347,12 +348,17 @@ export class CallbackPool extends EventEmitter {
     return sqlString.escapeId(value, false);
   }
 
-  /** The promise flavour of this pool (shares connections and state with it). */
+  /**
+   * The promise flavour of this pool, sharing its connections and state. The same object is
+   * returned on every call (its event forwarding is set up once).
+   */
   promise(): PromisePool {
-    // Loaded on demand: the callback flavour does not load mysql2/promise.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { wrapPromisePool } = require('./promise.js') as typeof import('./promise.js');
-    return wrapPromisePool(this);
+    if (!this.#promisePool) {
+      // Loaded on demand: the callback flavour does not load mysql2/promise.
+      const { wrapPromisePool } = require('./promise.js') as typeof import('./promise.js');
+      this.#promisePool = wrapPromisePool(this);
+    }
+    return this.#promisePool;
   }
 
   /** Like mysql2: `using pool = ...` ends the pool without waiting. */

@@ -81,7 +81,7 @@ export function wrapPromisePool(pool: CallbackPool): PromisePool {
  * ```
  */
 export function createPool(options: PoolOptions | string): PromisePool {
-  return wrapPromisePool(new CallbackPool(options));
+  return new CallbackPool(options).promise();
 }
 
 export type { PoolOptions, RotationOptions, DrainMode } from './pool.js';

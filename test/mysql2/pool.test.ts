@@ -316,6 +316,7 @@ describe('credswap/mysql2 pool', function () {
       assert.equal(p.format('SELECT ?', [1]), 'SELECT 1');
       const [promised] = await p.promise().query('SELECT 1 AS one');
       assert.deepEqual(promised, [{ one: 1 }]);
+      assert.equal(p.promise(), p.promise(), 'one promise wrapper per pool');
     });
 
     it('streams rows from pool.query without a callback', async function () {

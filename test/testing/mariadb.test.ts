@@ -1,0 +1,186 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import { createConnection, type Connection } from 'mysql2/promise';
+import {
+  ServerNotFoundError,
+  startMariaDB,
+  startTestServer,
+  type MariaDBServer,
+} from '../../lib/testing/mariadb.js';
+
+const ER_ACCESS_DENIED_ERROR = 1045;
+const ER_OPTION_PREVENTS_STATEMENT = 1290;
+
+/** Set when MYSQL_URL names an existing server: throwaway-only tests are skipped then. */
+const external = (process.env.MYSQL_URL ?? '') !== '';
+
+function connect(server: MariaDBServer, user: string, password: string, database?: string): Promise<Connection> {
+  return createConnection({ host: server.host, port: server.port, user, password, database });
+}
+
+async function withConnection<T>(
+  server: MariaDBServer,
+  user: string,
+  password: string,
+  use: (connection: Connection) => Promise<T>,
+): Promise<T> {
+  const connection = await connect(server, user, password);
+  try {
+    return await use(connection);
+  } finally {
+    await connection.end();
+  }
+}
+
+function selectOne(server: MariaDBServer, user: string, password: string): Promise<unknown> {
+  return withConnection(server, user, password, async (connection) => {
+    const [rows] = await connection.query('SELECT 1 AS one');
+    return rows;
+  });
+}
+
+function errno(expected: number): (error: unknown) => boolean {
+  return (error) => {
+    assert.equal((error as { errno?: unknown }).errno, expected);
+    return true;
+  };
+}
+
+function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
+
+describe('testing/mariadb', function () {
+  describe('startTestServer()', function () {
+    let server: MariaDBServer;
+
+    before(async function () {
+      server = await startTestServer();
+    });
+
+    after(async function () {
+      await server?.stop();
+    });
+
+    it('answers SELECT 1 as the admin over TCP on a loopback address', async function () {
+      assert.deepEqual(await selectOne(server, server.adminUser, server.adminPassword), [{ one: 1 }]);
+    });
+
+    it('lets a created user log in with its password', async function () {
+      const { user, password } = await server.createUser();
+
+      assert.deepEqual(await selectOne(server, user, password), [{ one: 1 }]);
+    });
+
+    it('makes the old password fail with errno 1045 for new connections after setPassword', async function () {
+      const { user, password } = await server.createUser();
+
+      await server.setPassword(user, 'new-password-1');
+
+      await assert.rejects(selectOne(server, user, password), errno(ER_ACCESS_DENIED_ERROR));
+      assert.deepEqual(await selectOne(server, user, 'new-password-1'), [{ one: 1 }]);
+    });
+
+    it('makes an INSERT by a non-admin user fail with errno 1290 while read-only', async function () {
+      const database = await server.createDatabase();
+      await server.query(`CREATE TABLE ${database}.t (id INT PRIMARY KEY)`);
+      const { user, password } = await server.createUser({ grants: `ALL ON ${database}.*` });
+
+      await server.setReadOnly(true);
+      try {
+        await withConnection(server, user, password, async (connection) => {
+          await assert.rejects(connection.query(`INSERT INTO ${database}.t VALUES (1)`), errno(ER_OPTION_PREVENTS_STATEMENT));
+        });
+      } finally {
+        await server.setReadOnly(false);
+      }
+    });
+
+    it("lists a user's connections in processlist", async function () {
+      const { user, password } = await server.createUser();
+
+      const ids = await withConnection(server, user, password, async (connection) => {
+        const listed = await server.processlist(user);
+        return { own: connection.threadId, listed: listed.map((row) => row.id) };
+      });
+
+      assert.deepEqual(ids.listed, [ids.own]);
+    });
+  });
+
+  describe('startMariaDB()', function () {
+    beforeEach(function () {
+      if (external) {
+        this.currentTest!.title += ' (skipped: needs a throwaway server, and MYSQL_URL is set)';
+        this.skip();
+      }
+    });
+
+    it('starts a server that answers SELECT 1 as root with no password over TCP on 127.0.0.1', async function () {
+      const server = await startMariaDB();
+      try {
+        assert.equal(server.host, '127.0.0.1');
+        assert.equal(server.external, false);
+        assert.deepEqual(await selectOne(server, 'root', ''), [{ one: 1 }]);
+      } finally {
+        await server.stop();
+      }
+    });
+
+    it('runs two servers at once on different ports', async function () {
+      const [first, second] = await Promise.all([startMariaDB(), startMariaDB()]);
+      try {
+        assert.notEqual(first.port, second.port);
+        const database = await first.createDatabase();
+
+        const onSecond = await second.query<unknown[]>('SHOW DATABASES LIKE ?', [database]);
+
+        assert.deepEqual(onSecond, []);
+        assert.deepEqual(await selectOne(second, 'root', ''), [{ one: 1 }]);
+      } finally {
+        await Promise.all([first.stop(), second.stop()]);
+      }
+    });
+
+    it('keeps data and port across restart', async function () {
+      const server = await startMariaDB();
+      try {
+        const database = await server.createDatabase();
+        await server.query(`CREATE TABLE ${database}.t (id INT PRIMARY KEY)`);
+        await server.query(`INSERT INTO ${database}.t VALUES (42)`);
+        const port = server.port;
+
+        await server.restart();
+
+        assert.equal(server.port, port);
+        assert.deepEqual(await server.query(`SELECT id FROM ${database}.t`), [{ id: 42 }]);
+      } finally {
+        await server.stop();
+      }
+    });
+
+    it('removes the data directory and frees the port on stop', async function () {
+      const server = await startMariaDB();
+      const [{ dataDir }] = await server.query<Array<{ dataDir: string }>>('SELECT @@datadir AS dataDir');
+      assert.ok(fs.existsSync(dataDir));
+
+      await server.stop();
+
+      assert.equal(fs.existsSync(dataDir), false);
+      assert.equal(await isPortFree(server.port), true);
+    });
+  });
+
+  it('rejects with ServerNotFoundError when the binary option names a missing file', async function () {
+    await assert.rejects(startMariaDB({ binary: '/nonexistent/mariadbd' }), (error: unknown) => {
+      assert.ok(error instanceof ServerNotFoundError);
+      assert.match(error.message, /apt-get install mariadb-server/);
+      return true;
+    });
+  });
+});
