@@ -1,16 +1,32 @@
 /**
  * Loaded by mocha before the test files (see .mocharc.json). Unhandled promise rejections and
- * process warnings (deprecations included) fail the run: the test during which they happen
- * fails in the root afterEach hook, and any that come after the last hook set a failing exit
+ * process warnings (deprecations included) fail the run: a root afterEach hook throws for the
+ * test during which they happened, and any that come after the last hook set a failing exit
  * code. Mocha alone would let an unhandled rejection pass silently.
  */
 
 import { inspect } from 'node:util';
 
-const problems: string[] = [];
+/** Only the first few are kept: a runaway loop can raise thousands, and these tell the story. */
+const MAX_KEPT = 10;
+let problems: string[] = [];
+let dropped = 0;
 
 function record(kind: string, detail: unknown): void {
-  problems.push(`${kind}: ${detail instanceof Error ? (detail.stack ?? detail.message) : inspect(detail)}`);
+  if (problems.length >= MAX_KEPT) dropped += 1;
+  else problems.push(`${kind}: ${detail instanceof Error ? (detail.stack ?? detail.message) : inspect(detail)}`);
+}
+
+/** Describes the problems recorded so far and forgets them; `undefined` when there are none. */
+function takeProblems(): string | undefined {
+  if (problems.length === 0) return undefined;
+  const text =
+    `${problems.length + dropped} unhandled rejection(s) or process warning(s):\n` +
+    problems.join('\n') +
+    (dropped > 0 ? `\n... and ${dropped} more` : '');
+  problems = [];
+  dropped = 0;
+  return text;
 }
 
 // Mocha re-emits each unhandled rejection it sees, so count each promise once.
@@ -24,22 +40,22 @@ process.on('unhandledRejection', (reason, promise) => {
 process.on('warning', (warning) => record('process warning', warning));
 
 function failOnProblems(): void {
-  if (problems.length === 0) return;
-  const found = problems.splice(0);
-  throw new Error(`${found.length} unhandled rejection(s) or warning(s) since the last check:\n${found.join('\n')}`);
+  const found = takeProblems();
+  if (found !== undefined) throw new Error(found);
 }
 
-function failLateProblems(): void {
-  if (problems.length === 0) return;
-  console.error(`test run failed: ${problems.length} problem(s) after the last test:\n${problems.join('\n')}`);
+function failOnLateProblems(): void {
+  const found = takeProblems();
+  if (found === undefined) return;
+  console.error(`test run failed: after the last test, ${found}`);
   process.exitCode = 1;
 }
-process.on('exit', failLateProblems);
+process.on('exit', failOnLateProblems);
 // Mocha sets the exit code in an 'exit' listener of its own, added when the run ends; move ours
 // behind it so that a problem after the last test still fails the run.
 process.on('beforeExit', () => {
-  process.removeListener('exit', failLateProblems);
-  process.on('exit', failLateProblems);
+  process.removeListener('exit', failOnLateProblems);
+  process.on('exit', failOnLateProblems);
 });
 
 /** Root hooks, picked up by mocha from a `--require`d file. */

@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events';
+import * as mysql2 from 'mysql2';
+import type { Socket } from 'node:net';
 import { inspect } from 'node:util';
 import type { PoolOptions as Mysql2PoolOptions } from 'mysql2';
 import { unrefTimer } from '../backoff.js';
@@ -176,7 +178,22 @@ class Connection extends (PoolConnection as unknown as new (...args: unknown[]) 
     }
     return super.addCommand(cmd);
   }
+
+  // A destroyed connection keeps its slot until its socket is closed, so the server never sees
+  // more than connectionLimit connections from this pool.
+  override destroy(): void {
+    const self = this as unknown as CredswapPoolConnection;
+    const owner = self[OWNER];
+    if (owner !== undefined && self[ESTABLISHED] && !owner._closed && self._pool !== null) {
+      owner._retireConnection(self, 'destroy');
+      return;
+    }
+    super.destroy();
+  }
 }
+
+/** mysql2's plain Connection.destroy: closes the socket without telling the pool. */
+const closeSocket = (mysql2.Connection.prototype as unknown as { destroy(this: Mysql2PoolConnection): void }).destroy;
 
 type ConnectionCallback = (err: Error | null, connection?: CredswapPoolConnection) => void;
 
@@ -546,25 +563,33 @@ export class CallbackPool extends EventEmitter {
   }
 
   /**
-   * Closes a connection politely (COM_QUIT). It keeps its slot until the socket is closed, so
-   * the server never sees more than `connectionLimit` connections from this pool.
+   * @internal Closes a connection: politely with COM_QUIT (`quit`), or by closing its socket
+   * (`destroy`). It keeps its slot until the socket is closed, so the server never sees more
+   * than `connectionLimit` connections from this pool; a socket that does not close within a
+   * few seconds is destroyed.
    */
-  #retire(connection: CredswapPoolConnection, reason: string): void {
+  _retireConnection(connection: CredswapPoolConnection, how: 'quit' | 'destroy', reason?: string): void {
     if (connection[RETIRING]) return;
     connection[RETIRING] = true;
     const index = this.#free.indexOf(connection);
     if (index !== -1) this.#free.splice(index, 1);
-    this.emit('discard', connection, reason);
-    const timer = unrefTimer(() => {
-      this.#timers.delete(timer);
-      connection.destroy();
-    }, RETIRE_TIMEOUT_MS);
+    if (reason) this.emit('discard', connection, reason);
+    const stream = (connection as unknown as { stream: Socket }).stream;
+    const timer = unrefTimer(() => stream.destroy(), RETIRE_TIMEOUT_MS);
     this.#timers.add(timer);
-    connection.once('end', () => {
+    const closed = () => {
       clearTimeout(timer);
       this.#timers.delete(timer);
-    });
-    connection._realEnd(() => {});
+      this._removeConnection(connection);
+    };
+    if (stream.destroyed || stream.closed) closed();
+    else stream.once('close', closed);
+    if (how === 'quit' && !connection._closing) connection._realEnd(() => {});
+    else closeSocket.call(connection);
+  }
+
+  #retire(connection: CredswapPoolConnection, reason: string): void {
+    this._retireConnection(connection, 'quit', reason);
   }
 
   #drain(generation: number): void {
@@ -580,8 +605,7 @@ export class CallbackPool extends EventEmitter {
       this.#timers.delete(timer);
       for (const connection of busy) {
         if (this.#all.has(connection) && !connection[RETIRING]) {
-          this.emit('discard', connection, 'drain-timeout');
-          connection.destroy();
+          this._retireConnection(connection, 'destroy', 'drain-timeout');
         }
       }
     }, this.#options.rotation.drainTimeoutMs);

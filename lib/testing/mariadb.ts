@@ -177,6 +177,7 @@ export class ServerNotFoundError extends Error {
   /** The binary that was asked for, when one was named. */
   readonly binary: string | undefined;
 
+  /** @param binary - the binary that was asked for; omit when none was found by searching */
   constructor(binary?: string) {
     super(
       binary === undefined
@@ -193,8 +194,13 @@ export class ServerStartError extends Error {
   /** The last lines of the server's error log (or of the setup tool's output), if any. */
   readonly logTail: string;
 
+  /**
+   * @param message - what failed
+   * @param logTail - the last lines of the relevant log, appended to the message
+   * @param options - the underlying error, if any, as `cause`
+   */
   constructor(message: string, logTail = '', options?: { cause?: unknown }) {
-    super(logTail === '' ? message : `${message}\n--- last lines of the server log ---\n${logTail}`, options);
+    super(logTail === '' ? message : `${message}\n--- last lines of its log ---\n${logTail}`, options);
     this.name = 'ServerStartError';
     this.logTail = logTail;
   }
@@ -355,9 +361,11 @@ const TEMPLATE_MARKER = 'template.json';
 
 async function ensureTemplate(binary: string, dir: string): Promise<string> {
   const data = path.join(dir, 'data');
-  if (await isUsableTemplate(dir)) return data;
-  // Left over from a build that was interrupted after the rename, or damaged by a tmp cleaner.
-  await fsp.rm(dir, { recursive: true, force: true });
+  const state = await templateState(dir);
+  if (state === 'ready') return data;
+  // The marker is written before the rename, so a template without it was damaged (by a tmp
+  // cleaner, say).
+  if (state === 'damaged') await fsp.rm(dir, { recursive: true, force: true });
 
   const staging = await fsp.mkdtemp(path.join(os.tmpdir(), 'credswap-mariadb-staging-'));
   try {
@@ -382,7 +390,7 @@ async function ensureTemplate(binary: string, dir: string): Promise<string> {
       await fsp.rename(staging, dir);
     } catch (error) {
       // Another process finished first: use its template.
-      if (!(await isUsableTemplate(dir))) throw error;
+      if ((await templateState(dir)) !== 'ready') throw error;
     }
     return data;
   } finally {
@@ -390,18 +398,18 @@ async function ensureTemplate(binary: string, dir: string): Promise<string> {
   }
 }
 
-async function isUsableTemplate(dir: string): Promise<boolean> {
+async function templateState(dir: string): Promise<'missing' | 'ready' | 'damaged'> {
   let stat: fs.Stats;
   try {
     stat = await fsp.lstat(dir);
   } catch {
-    return false;
+    return 'missing';
   }
   const uid = process.getuid?.();
   if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid)) {
     throw new ServerStartError(`${dir} is not a directory owned by this user; remove it and try again`);
   }
-  return fs.existsSync(path.join(dir, TEMPLATE_MARKER));
+  return fs.existsSync(path.join(dir, TEMPLATE_MARKER)) ? 'ready' : 'damaged';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -509,7 +517,16 @@ async function answersQuery(port: number): Promise<boolean> {
   } catch {
     return false;
   } finally {
-    connection?.destroy();
+    if (connection !== undefined) await close(connection);
+  }
+}
+
+/** Closes a connection politely (COM_QUIT), so the server does not log an aborted connection. */
+async function close(connection: Connection): Promise<void> {
+  try {
+    await connection.end();
+  } catch {
+    connection.destroy();
   }
 }
 
@@ -571,14 +588,15 @@ async function launch(
   const failure = async (reason: string): Promise<ServerStartError> => {
     await terminate(child);
     const log = await readLog(files.errorLog, logStart);
-    const Failure = /address already in use|errno: 98|error: 98/i.test(log) ? PortInUseError : ServerStartError;
+    const Failure = /address already in use/i.test(log) ? PortInUseError : ServerStartError;
     return new Failure(`mariadbd on ${LOOPBACK}:${port} ${reason}`, lastLines(log), { cause: spawnError });
   };
 
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (spawnError !== undefined || hasExited(child)) {
-      throw await failure(`exited during startup (${child.exitCode ?? child.signalCode ?? spawnError?.message})`);
+      const how = spawnError?.message ?? (child.exitCode !== null ? `exit code ${child.exitCode}` : child.signalCode);
+      throw await failure(`exited during startup (${how})`);
     }
     if ((await canConnect(port)) && (await answersQuery(port))) return child;
     if (Date.now() >= deadline) throw await failure(`did not answer SELECT 1 within ${timeoutMs} ms`);
@@ -609,8 +627,13 @@ abstract class BaseServer implements MariaDBServer {
   /** Databases and users created here, with the hosts of each user's accounts. */
   protected readonly databases = new Set<string>();
   protected readonly users = new Map<string, string[]>();
-  /** Open admin connections, so processlist() can leave them out and stop() can close them. */
+  /** Open admin connections, for stop() to close. */
   private readonly adminConnections = new Set<Connection>();
+  /**
+   * Connection ids of every admin connection since the server (re)started, for processlist() to
+   * leave out: one that just closed may still be listed for a moment.
+   */
+  private adminThreadIds = new Set<number>();
   protected stopping: Promise<void> | undefined;
 
   constructor(access: AdminAccess) {
@@ -639,6 +662,7 @@ abstract class BaseServer implements MariaDBServer {
       connectTimeout: 10_000,
     });
     this.adminConnections.add(connection);
+    this.adminThreadIds.add(connection.threadId);
     try {
       const [rows] = await connection.query(sql, values);
       return rows as T;
@@ -647,13 +671,18 @@ abstract class BaseServer implements MariaDBServer {
       throw error;
     } finally {
       this.adminConnections.delete(connection);
-      connection.destroy();
+      await close(connection);
     }
   }
 
   protected closeAdminConnections(): void {
     for (const connection of this.adminConnections) connection.destroy();
     this.adminConnections.clear();
+  }
+
+  /** Connection ids start again from 1 when the server restarts. */
+  protected forgetAdminThreadIds(): void {
+    this.adminThreadIds = new Set();
   }
 
   async createDatabase(prefix = 'test'): Promise<string> {
@@ -692,16 +721,16 @@ abstract class BaseServer implements MariaDBServer {
   }
 
   async processlist(user?: string): Promise<ProcessInfo[]> {
-    const own = [...this.adminConnections].map((connection) => connection.threadId);
     const rows = await this.adminQuery<Array<{ id: number | string; user: string; command: string; info: string | null }>>(
       'SELECT ID AS id, USER AS user, COMMAND AS command, INFO AS info FROM information_schema.PROCESSLIST' +
-        ' WHERE ID <> CONNECTION_ID()' +
-        (own.length > 0 ? ' AND ID NOT IN (?)' : '') +
-        (user !== undefined ? ' AND USER = ?' : '') +
+        (user !== undefined ? ' WHERE USER = ?' : '') +
         ' ORDER BY ID',
-      [...(own.length > 0 ? [own] : []), ...(user !== undefined ? [user] : [])],
+      user !== undefined ? [user] : [],
     );
-    return rows.map((row) => ({ id: Number(row.id), user: row.user, command: row.command, info: row.info }));
+    // Filtered after the query, so that admin connections opened while it ran are left out too.
+    return rows
+      .map((row) => ({ id: Number(row.id), user: row.user, command: row.command, info: row.info }))
+      .filter((row) => !this.adminThreadIds.has(row.id));
   }
 
   abstract stop(): Promise<void>;
@@ -736,6 +765,7 @@ class ThrowawayServer extends BaseServer {
     return this.serially(async () => {
       if (this.stopping !== undefined) throw new Error(`the server on ${this.host}:${this.port} is stopped`);
       await terminate(this.child);
+      this.forgetAdminThreadIds();
       // The port was just released; wait a little should something else grab it meanwhile.
       this.child = await launch(this.binary, this.files, this.port, this.startTimeoutMs, ['--port-open-timeout=10']);
     });
@@ -799,7 +829,7 @@ class ExternalServer extends BaseServer {
         await connection.query(`SET GLOBAL read_only = ${this.originalReadOnly ? 'ON' : 'OFF'}`);
       }
     } finally {
-      connection.destroy();
+      await close(connection);
     }
   }
 }

@@ -1,7 +1,19 @@
 /** A small load generator for tests: N workers run `task` until `stop()` and record outcomes. */
 export interface LoadResult {
   ok: number;
+  /** The first failures (at most MAX_KEPT_FAILURES); `failedCount` counts them all. */
   failed: Error[];
+  failedCount: number;
+}
+
+const MAX_KEPT_FAILURES = 50;
+/** A load stops by itself after this long, so a failed test can never leave one running. */
+const MAX_LOAD_MS = 120_000;
+const running = new Set<Load>();
+
+/** Stops every load still running (called from an afterEach hook in tests that use loads). */
+export async function stopAllLoads(): Promise<void> {
+  await Promise.all([...running].map((load) => load.stop()));
 }
 
 export interface Load {
@@ -13,11 +25,12 @@ export interface Load {
 }
 
 export function startLoad(workers: number, task: (worker: number, iteration: number) => Promise<unknown>): Load {
-  const result: LoadResult = { ok: 0, failed: [] };
-  let running = true;
+  const result: LoadResult = { ok: 0, failed: [], failedCount: 0 };
+  let active = true;
+  const startedAt = Date.now();
   const waiters: Array<{ n: number; resolve: () => void }> = [];
   const loops = Array.from({ length: workers }, async (_, worker) => {
-    for (let i = 0; running; i++) {
+    for (let i = 0; active && Date.now() - startedAt < MAX_LOAD_MS; i++) {
       try {
         await task(worker, i);
         result.ok += 1;
@@ -26,16 +39,18 @@ export function startLoad(workers: number, task: (worker: number, iteration: num
           else waiters.push(w);
         }
       } catch (error) {
-        result.failed.push(error as Error);
+        result.failedCount += 1;
+        if (result.failed.length < MAX_KEPT_FAILURES) result.failed.push(error as Error);
       }
       // Let timers and I/O callbacks run between tasks.
       await new Promise((resolve) => setImmediate(resolve));
     }
   });
-  return {
+  const load: Load = {
     result,
     async stop() {
-      running = false;
+      active = false;
+      running.delete(load);
       await Promise.all(loops);
       return result;
     },
@@ -44,6 +59,8 @@ export function startLoad(workers: number, task: (worker: number, iteration: num
       return new Promise((resolve) => waiters.push({ n, resolve }));
     },
   };
+  running.add(load);
+  return load;
 }
 
 /** Samples `sample()` every `intervalMs` until stopped; returns the maximum seen. */

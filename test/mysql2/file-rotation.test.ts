@@ -6,7 +6,7 @@ import type { RotateEvent } from '../../lib/coordinator.js';
 import { createPool, type PromisePool } from '../../lib/mysql2/promise.js';
 import { type MariaDBServer, startTestServer } from '../../lib/testing/mariadb.js';
 import { FileProvider } from '../../providers/file/index.js';
-import { eventually, sampleMax, startLoad } from '../helpers/load.js';
+import { eventually, sampleMax, startLoad, stopAllLoads } from '../helpers/load.js';
 
 /** Writes a Kubernetes-style Secret volume and updates it the way the kubelet's atomic writer does. */
 function secretVolume(dir: string) {
@@ -44,6 +44,7 @@ describe('credswap/mysql2 pool with FileProvider', function () {
   });
 
   afterEach(async function () {
+    await stopAllLoads();
     await pool?.end();
     pool = undefined;
     rmSync(dir, { recursive: true, force: true });

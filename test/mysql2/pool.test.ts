@@ -8,7 +8,7 @@ import { createPool as createCallbackPool } from '../../lib/mysql2/index.js';
 import { createPool, type PromisePool } from '../../lib/mysql2/promise.js';
 import type { PoolOptions } from '../../lib/mysql2/pool.js';
 import { type MariaDBServer, startTestServer } from '../../lib/testing/mariadb.js';
-import { eventually, sampleMax, startLoad } from '../helpers/load.js';
+import { eventually, sampleMax, startLoad, stopAllLoads } from '../helpers/load.js';
 
 /** A function provider over a mutable password, counting its calls. */
 function passwordSource(user: string, password: string) {
@@ -40,6 +40,7 @@ describe('credswap/mysql2 pool', function () {
   });
 
   afterEach(async function () {
+    await stopAllLoads();
     await Promise.all(pools.splice(0).map((p) => p.end()));
   });
 

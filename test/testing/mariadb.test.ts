@@ -111,6 +111,25 @@ describe('testing/mariadb', function () {
 
       assert.deepEqual(ids.listed, [ids.own]);
     });
+
+    it('leaves its own admin connections out of processlist', async function () {
+      const marker = `SELECT SLEEP(0.5) AS admin_${Date.now()}`;
+      const sleeping = server.query(marker);
+      try {
+        await withConnection(server, server.adminUser, server.adminPassword, async (observer) => {
+          for (;;) {
+            const [rows] = await observer.query('SELECT 1 FROM information_schema.PROCESSLIST WHERE INFO = ?', [marker]);
+            if ((rows as unknown[]).length > 0) break;
+          }
+        });
+
+        const listed = await server.processlist();
+
+        assert.deepEqual(listed.filter((row) => row.info === marker), []);
+      } finally {
+        await sleeping;
+      }
+    });
   });
 
   describe('startMariaDB()', function () {
