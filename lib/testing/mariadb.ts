@@ -229,6 +229,9 @@ const SERVER_OPTIONS = [
   '--performance-schema=OFF',
   '--character-set-server=utf8mb4',
   '--collation-server=utf8mb4_general_ci',
+  // Room for connection storms in tests and drills: hundreds of logins at once.
+  '--max-connections=1000',
+  '--back-log=1000',
 ];
 
 const isRoot = (): boolean => process.getuid?.() === 0;
