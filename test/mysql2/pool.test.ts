@@ -171,6 +171,31 @@ describe('credswap/mysql2 pool', function () {
     });
   });
 
+  describe('expiring credentials', function () {
+    it('refreshes credentials before they expire and drains old connections, with zero failed queries', async function () {
+      // Like a lease: each fetch creates a fresh user that the "backend" drops after it expires.
+      const made: string[] = [];
+      const p = pool({
+        connectionLimit: 4,
+        rotation: { refreshBeforeExpiryMs: 60_000 },
+        credentials: async () => {
+          const account = await newUser();
+          made.push(account.user);
+          return { ...account, expiresAt: Date.now() + 1500 };
+        },
+      });
+      const rotations: RotateEvent[] = [];
+      p.on('rotate', (e) => rotations.push(e));
+      const load = startLoad(8, () => p.query('SELECT CURRENT_USER() AS u'));
+      await eventually(() => rotations.length >= 3, 15_000, 'two proactive rotations');
+      const result = await load.stop();
+      assert.deepEqual(result.failed.map((e) => e.message), []);
+      assert.deepEqual(rotations.slice(1, 3).map((e) => e.reason), ['expiring', 'expiring']);
+      // Connections of the first user were drained once the next generation started.
+      await eventually(async () => (await server.processlist(made[0])).length === 0, 5000, 'first user drained');
+    });
+  });
+
   describe('drain', function () {
     async function rotatingPool(drain: 'graceful' | 'force', extra: PoolOptions['rotation'] = {}) {
       const account = await newUser();
