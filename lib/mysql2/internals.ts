@@ -127,17 +127,17 @@ export function cloneConfig(config: Mysql2ConnectionConfig): Mysql2ConnectionCon
 export function observeCommandErrors(cmd: Mysql2Command, observe: (err: Error) => void): void {
   const onResult = cmd.onResult;
   if (typeof onResult === 'function') {
-    cmd.onResult = function observed(this: unknown, err: Error | null, ...rest: unknown[]) {
+    cmd.onResult = (err: Error | null, result?: unknown, fields?: unknown) => {
       if (err) observe(err);
-      return onResult.call(this, err, ...rest);
+      return onResult(err, result, fields);
     };
     return;
   }
   const emit = cmd.emit;
-  cmd.emit = function observedEmit(this: Mysql2Command, event: string | symbol, ...args: unknown[]) {
+  cmd.emit = ((event: string | symbol, ...args: unknown[]) => {
     if (event === 'error') observe(args[0] as Error);
-    return emit.call(this, event, ...args);
-  } as typeof cmd.emit;
+    return emit.apply(cmd, [event, ...args]);
+  }) as typeof cmd.emit;
 }
 
 /** mysql2's exported SQL formatting helpers (public API). */

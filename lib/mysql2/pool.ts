@@ -8,6 +8,7 @@ import {
   COORDINATOR_TIMING_KEYS,
   type CoordinatorTimingOptions,
   type CredentialsSnapshot,
+  type RotateEvent,
   RotationCoordinator,
   resolveTimings,
 } from '../coordinator.js';
@@ -152,6 +153,10 @@ const GENERATION = Symbol('credswap.generation');
 const ESTABLISHED = Symbol('credswap.established');
 const DISCARD = Symbol('credswap.discard');
 const RETIRING = Symbol('credswap.retiring');
+const OBSERVED = Symbol('credswap.observed');
+
+/** A command whose errors the pool already watches. */
+type ObservedCommand = Mysql2Command & { [OBSERVED]?: boolean };
 
 /** A pooled connection: mysql2's PoolConnection, tagged with its credentials' generation. */
 export interface CredswapPoolConnection extends Mysql2PoolConnection {
@@ -171,7 +176,7 @@ class Connection extends (PoolConnection as unknown as new (...args: unknown[]) 
   // Called by mysql2's constructor for the handshake, before OWNER is set: not observed.
   override addCommand(cmd: Mysql2Command): Mysql2Command {
     const owner = (this as unknown as CredswapPoolConnection)[OWNER];
-    if (owner !== undefined && owner.rejectReadOnly) {
+    if (owner !== undefined && owner.rejectReadOnly && (cmd as ObservedCommand)[OBSERVED] !== true) {
       observeCommandErrors(cmd, (err) => {
         if (isReadOnlyError(err)) (this as unknown as CredswapPoolConnection)[DISCARD] = 'read-only';
       });
@@ -246,6 +251,9 @@ export class CallbackPool extends EventEmitter {
   readonly #queue: Waiter[] = [];
   /** Connections counted against connectionLimit: open, opening, or a 1045 retry in progress. */
   #slots = 0;
+  /** The newest generation a connection has logged in with. Older connections drain. */
+  #verified = 0;
+  #verifiedSnapshot: CredentialsSnapshot | undefined;
   #generationConfig: { generation: number; config: Mysql2ConnectionConfig } | undefined;
   readonly #timers = new Set<NodeJS.Timeout>();
   #idleTimer: NodeJS.Timeout | undefined;
@@ -269,8 +277,8 @@ export class CallbackPool extends EventEmitter {
     });
     if (resolved.provider) {
       const coordinator = RotationCoordinator.fromResolved(resolved.provider, resolved.rotation);
-      coordinator.on('rotate', (event) => {
-        if (event.previousGeneration > 0) this.#drain(event.generation);
+      coordinator.on('rotate', (event: RotateEvent) => {
+        if (event.previousGeneration > 0 && event.reason !== 'rejected') this.#probe();
         this.emit('rotate', event);
       });
       coordinator.on('rotation-error', (error, info) => this.emit('rotation-error', error, info));
@@ -471,6 +479,12 @@ export class CallbackPool extends EventEmitter {
         return;
       }
       connection[ESTABLISHED] = true;
+      if (generation > this.#verified) {
+        // The first login with these credentials worked: now connections of older ones retire.
+        this.#verified = generation;
+        this.#verifiedSnapshot = snapshot;
+        this.#drain(generation);
+      }
       this.coordinator?.reportSuccess(generation);
       this.emit('connection', connection);
       this.emit('acquire', connection);
@@ -490,7 +504,17 @@ export class CallbackPool extends EventEmitter {
         waiter.attempt += 1;
         this.#connect(waiter, snapshot);
       },
-      (error: Error) => this.#failWaiter(waiter, error),
+      (error: Error) => {
+        // Nothing newer to try: fall back to the newest credentials a login has worked with
+        // (the server may not have caught up with a pushed or refreshed secret yet).
+        const fallback = this.#verifiedSnapshot;
+        if (fallback && fallback.generation < generation && !this._closed && !(error instanceof ClosedError)) {
+          waiter.attempt += 1;
+          this.#connect(waiter, fallback);
+          return;
+        }
+        this.#failWaiter(waiter, error);
+      },
     );
   }
 
@@ -554,12 +578,19 @@ export class CallbackPool extends EventEmitter {
 
   // --- retiring connections ----------------------------------------------------------------
 
+  /** Opened with credentials older than the newest ones known to work, and draining is on. */
   #isStale(connection: CredswapPoolConnection): boolean {
-    return (
-      this.coordinator !== undefined &&
-      this.#options.rotation.drain !== 'none' &&
-      connection[GENERATION] < this.coordinator.generation
-    );
+    return this.#options.rotation.drain !== 'none' && connection[GENERATION] < this.#verified;
+  }
+
+  /**
+   * After a rotation nobody was refused for (a push, an expiry refresh, a manual refresh),
+   * opens one connection with the new credentials. Old connections drain only once it logs in,
+   * so credentials the server does not accept yet never cost the pool its working connections.
+   */
+  #probe(): void {
+    if (this.#options.rotation.drain === 'none' || this.#all.size === 0 || this._closed) return;
+    this.#acquire({ attempt: 1, fresh: true, cb: (_err, connection) => connection?.release() }, true);
   }
 
   /**
@@ -594,7 +625,7 @@ export class CallbackPool extends EventEmitter {
 
   #drain(generation: number): void {
     const mode = this.#options.rotation.drain;
-    if (mode === 'none') return;
+    if (mode === 'none' || generation <= 1) return;
     for (const connection of [...this.#free]) {
       if (connection[GENERATION] < generation) this.#retire(connection, 'stale');
     }
@@ -651,14 +682,20 @@ export class CallbackPool extends EventEmitter {
             deliverError(cmd, err!);
             return;
           }
-          if (mode === 'retryable') {
-            const onResult = cmd.onResult!;
-            cmd.onResult = (error: Error | null, ...rest: unknown[]) => {
-              if (error && isReadOnlyError(error) && !this._closed) {
-                this.#runQuery(this.#createQuery(args), args, 'retry');
-                return;
+          const onResult = cmd.onResult;
+          if (onResult !== undefined && this.rejectReadOnly) {
+            // Observed here, so the connection's addCommand need not wrap it again.
+            (cmd as ObservedCommand)[OBSERVED] = true;
+            cmd.onResult = (error: Error | null, rows?: unknown, fields?: unknown) => {
+              if (error && isReadOnlyError(error)) {
+                connection[DISCARD] = 'read-only';
+                if (mode === 'retryable' && !this._closed) {
+                  // The server refused the statement: it did not run. Once more, on a new connection.
+                  this.#runQuery(this.#createQuery(args), args, 'retry');
+                  return;
+                }
               }
-              onResult(error, ...rest);
+              onResult(error, rows, fields);
             };
           }
           try {
@@ -684,12 +721,12 @@ export class CallbackPool extends EventEmitter {
             args.cb(err);
             return;
           }
-          const done: QueryCallback = (error, ...rest) => {
+          const done = (error: Error | null, rows?: unknown, fields?: unknown) => {
             if (mode === 'retryable' && error && isReadOnlyError(error) && !this._closed) {
               this.#runExecute(args, 'retry');
               return;
             }
-            args.cb(error, ...rest);
+            args.cb(error, rows, fields);
           };
           try {
             connection.execute(args.sql, args.values, done).once('end', () => connection.release());

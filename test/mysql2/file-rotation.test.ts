@@ -94,6 +94,43 @@ describe('credswap/mysql2 pool with FileProvider', function () {
     );
   });
 
+  it('keeps its working connections when the file changes long before the server does', async function () {
+    const account = await server.createUser({ prefix: 'early', grants: `ALL ON ${database}.*` });
+    const path = join(dir, 'creds.json');
+    const write = (password: string) => {
+      writeFileSync(`${path}.tmp`, JSON.stringify({ user: account.user, password }));
+      renameSync(`${path}.tmp`, path);
+    };
+    write(account.password);
+    pool = createPool({
+      host: server.host,
+      port: server.port,
+      database,
+      connectionLimit: 4,
+      credentials: new FileProvider({ path, debounceMs: 20, pollIntervalMs: 0 }),
+    });
+    const p = pool;
+    const rotations: RotateEvent[] = [];
+    p.on('rotate', (e) => rotations.push(e));
+    const load = startLoad(8, () => p.query('SELECT 1'));
+    await load.untilOk(100);
+    const next = `early-${Math.random().toString(36).slice(2)}`;
+    write(next);
+    await eventually(() => rotations.length === 2, 10_000, 'the push');
+    // The pool tried the new password, was refused, and kept serving on its old connections.
+    const before = load.result.ok;
+    await load.untilOk(before + 200);
+    await server.setPassword(account.user, next);
+    await eventually(async () => {
+      // Once a login with the new password works, the old connections drain.
+      await p.getConnection().then((c) => c.destroy());
+      return p.stats.total > 0;
+    }, 10_000, 'a login with the new password');
+    await load.untilOk(load.result.ok + 100);
+    const result = await load.stop();
+    assert.deepEqual(result.failed.map((e) => e.message), []);
+  });
+
   it('follows an atomic rename of the credentials file under load with zero failed queries', async function () {
     const path = join(dir, 'db.env');
     let n = 0;
