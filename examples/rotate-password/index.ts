@@ -9,9 +9,9 @@
  *   npm run example
  */
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createPool } from '../../lib/mysql2/promise.js';
 import { startMariaDB } from '../../lib/testing/mariadb.js';
+import { type RunResult, report, runWhileRotating } from '../shared/drive.js';
 
 const RUN_MS = 4_000;
 const WORKERS = 8;
@@ -37,40 +37,6 @@ async function main(): Promise<void> {
     },
   });
 
-  // Never log the password: the event carries a fingerprint that changes when it changes.
-  pool.on('rotate', (e) => {
-    console.log(`rotate: generation ${e.generation} (reason: ${e.reason}) user=${e.user} fingerprint=${e.fingerprint}`);
-  });
-  pool.on('rotation-error', (error, info) => console.log(`rotation-error (${info.reason}): ${error.message}`));
-  let logins = 0;
-  pool.on('connection', () => (logins += 1));
-
-  let ok = 0;
-  let failed = 0;
-  const deadline = Date.now() + RUN_MS;
-
-  // Half the workers use pool.query; the other half check out a connection and, now and then,
-  // destroy it instead of releasing it, so that new logins happen all through the run.
-  async function worker(id: number): Promise<void> {
-    for (let i = 0; Date.now() < deadline; i++) {
-      try {
-        if (id % 2 === 0) {
-          await pool.query('SELECT CURRENT_USER()');
-        } else {
-          const connection = await pool.getConnection();
-          await connection.query('SELECT CURRENT_USER()');
-          if (i % 10 === 0) connection.destroy();
-          else connection.release();
-        }
-        ok += 1;
-      } catch (error) {
-        failed += 1;
-        if (failed <= 5) console.log(`worker ${id}: query failed: ${(error as Error).message}`);
-      }
-      await sleep(5);
-    }
-  }
-
   // Rotation, in the order a rotation job uses: write the new secret to the store, then change
   // the password on the server. From then on, new logins with the old password get 1045.
   async function rotate(): Promise<void> {
@@ -80,21 +46,15 @@ async function main(): Promise<void> {
     console.log(`rotated the password of ${user} (store updated, then ALTER USER)`);
   }
 
+  let result: RunResult;
   try {
-    const workers = Array.from({ length: WORKERS }, (_, id) => worker(id));
-    await sleep(RUN_MS / 3);
-    await rotate();
-    await sleep(RUN_MS / 3);
-    await rotate();
-    await Promise.all(workers);
+    result = await runWhileRotating(pool, { workers: WORKERS, runMs: RUN_MS, rotate });
   } finally {
     await pool.end();
     await server.stop();
   }
 
-  console.log(`queries: ${ok} ok, ${failed} failed; new logins: ${logins}; provider calls: ${providerCalls}`);
-  console.log(failed === 0 ? 'OK: no query failed across two password rotations' : `FAILED: ${failed} queries failed`);
-  if (failed > 0) process.exitCode = 1;
+  report(result, `provider calls: ${providerCalls}`);
 }
 
 main().catch((error: unknown) => {

@@ -651,19 +651,24 @@ abstract class BaseServer implements MariaDBServer {
     return this.adminQuery<T>(sql, values);
   }
 
-  /**
-   * Runs a statement on a fresh admin connection. With `secret`, a failure's error does not
-   * carry the statement text (mysql2 puts it in `error.sql`), since it holds a password.
-   */
-  protected async adminQuery<T>(sql: string, values?: unknown[], secret = false): Promise<T> {
-    if (this.stopping !== undefined) throw new Error(`the server on ${this.host}:${this.port} is stopped`);
-    const connection = await createConnection({
+  /** Opens a connection as the administrator. */
+  protected connectAsAdmin(): Promise<Connection> {
+    return createConnection({
       host: this.host,
       port: this.port,
       user: this.adminUser,
       password: this.adminPassword,
       connectTimeout: 10_000,
     });
+  }
+
+  /**
+   * Runs a statement on a fresh admin connection. With `secret`, a failure's error does not
+   * carry the statement text (mysql2 puts it in `error.sql`), since it holds a password.
+   */
+  protected async adminQuery<T>(sql: string, values?: unknown[], secret = false): Promise<T> {
+    if (this.stopping !== undefined) throw new Error(`the server on ${this.host}:${this.port} is stopped`);
+    const connection = await this.connectAsAdmin();
     this.adminConnections.add(connection);
     this.adminThreadIds.add(connection.threadId);
     try {
@@ -816,13 +821,7 @@ class ExternalServer extends BaseServer {
   private async cleanUp(): Promise<void> {
     // adminQuery() refuses once stopping is set, so clean up through a connection of our own.
     this.closeAdminConnections();
-    const connection = await createConnection({
-      host: this.host,
-      port: this.port,
-      user: this.adminUser,
-      password: this.adminPassword,
-      connectTimeout: 10_000,
-    });
+    const connection = await this.connectAsAdmin();
     try {
       for (const [user, hosts] of this.users) {
         for (const host of hosts) await connection.query('DROP USER IF EXISTS ?@?', [user, host]);
