@@ -98,8 +98,6 @@ export function resolveTimings(bag: Record<string, unknown>, prefix: string): Re
 }
 
 interface Flight {
-  readonly reason: FetchReason;
-  readonly startedGeneration: number;
   readonly controller: AbortController;
   readonly promise: Promise<CredentialsSnapshot>;
   /** Settles the flight's promise early when a newer generation supersedes it. */
@@ -299,8 +297,6 @@ export class RotationCoordinator extends EventEmitter {
     });
 
     const flight: Flight = {
-      reason,
-      startedGeneration,
       controller,
       promise,
       supersede: (snapshot) => {

@@ -413,9 +413,8 @@ export class CallbackPool extends EventEmitter {
     }
     if (!waiter.fresh && this.#free.length > 0) {
       const connection = this.#free.pop()!;
-      connection._released = false;
       this.emit('acquire', connection);
-      process.nextTick(waiter.cb, null, connection);
+      lend(waiter, connection);
       return;
     }
     const limit = this.#options.connectionLimit;
@@ -533,9 +532,7 @@ export class CallbackPool extends EventEmitter {
       return;
     }
     if (next) {
-      this.#queue.shift();
-      connection._released = false;
-      process.nextTick(next.cb, null, connection);
+      lend(this.#queue.shift()!, connection);
       return;
     }
     this.#free.push(connection);
@@ -546,9 +543,7 @@ export class CallbackPool extends EventEmitter {
     const limit = this.#options.connectionLimit;
     while (this.#queue.length > 0 && !this._closed) {
       if (this.#free.length > 0 && !this.#queue[0].fresh) {
-        const connection = this.#free.pop()!;
-        connection._released = false;
-        process.nextTick(this.#queue.shift()!.cb, null, connection);
+        lend(this.#queue.shift()!, this.#free.pop()!);
         continue;
       }
       if (limit !== 0 && this.#slots >= limit) return;
@@ -771,6 +766,12 @@ export class CallbackPool extends EventEmitter {
     await closing;
     return firstError;
   }
+}
+
+/** Hands an open connection to a waiter, on the next tick as mysql2 does. */
+function lend(waiter: Waiter, connection: CredswapPoolConnection): void {
+  connection._released = false;
+  process.nextTick(waiter.cb, null, connection);
 }
 
 function deliverError(cmd: Mysql2Command, err: Error): void {
