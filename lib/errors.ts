@@ -19,6 +19,8 @@ export const ERROR_CODES = [
   'CREDSWAP_ROTATION_COOLDOWN',
   'CREDSWAP_CLOSED',
   'CREDSWAP_FILE_ERROR',
+  'CREDSWAP_MISSING_DEPENDENCY',
+  'CREDSWAP_SECRETS_MANAGER_ERROR',
 ] as const;
 
 /** A stable, documented error code. */
@@ -199,6 +201,49 @@ export class FileProviderError extends CredswapError {
   }
 }
 defineCode(FileProviderError, 'CREDSWAP_FILE_ERROR', 'FileProviderError');
+
+/**
+ * An optional peer dependency that a provider needs is not installed, e.g.
+ * `@aws-sdk/client-secrets-manager` for `credswap/aws`. `dependency` names the npm package.
+ */
+export class MissingDependencyError extends CredswapError {
+  readonly dependency: string;
+
+  constructor(dependency: string, neededBy: string, options?: { cause?: unknown }) {
+    super(
+      'CREDSWAP_MISSING_DEPENDENCY',
+      `credswap: ${neededBy} needs the package '${dependency}'; install it with: npm install ${dependency}`,
+      options,
+    );
+    this.dependency = dependency;
+  }
+}
+defineCode(MissingDependencyError, 'CREDSWAP_MISSING_DEPENDENCY', 'MissingDependencyError');
+
+/**
+ * AWS Secrets Manager (or the Lambda secrets extension) answered with an error. `secretId` names
+ * the secret, `awsError` is the service's error name (`ResourceNotFoundException`, ...), and
+ * `retryable` tells whether trying again later can help (throttling, 5xx, network) or the
+ * configuration must change first (missing secret, permissions, KMS, malformed request).
+ */
+export class SecretsManagerError extends CredswapError {
+  readonly secretId: string;
+  readonly awsError: string;
+  readonly retryable: boolean;
+
+  constructor(
+    secretId: string,
+    awsError: string,
+    problem: string,
+    options: { retryable: boolean; cause?: unknown },
+  ) {
+    super('CREDSWAP_SECRETS_MANAGER_ERROR', `credswap: secret '${secretId}': ${problem}`, { cause: options.cause });
+    this.secretId = secretId;
+    this.awsError = awsError;
+    this.retryable = options.retryable;
+  }
+}
+defineCode(SecretsManagerError, 'CREDSWAP_SECRETS_MANAGER_ERROR', 'SecretsManagerError');
 
 /** True for any error credswap raised (from any copy of the package). */
 export function isCredswapError(value: unknown): value is CredswapError {

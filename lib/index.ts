@@ -32,6 +32,8 @@ export {
   RotationCooldownError,
   ClosedError,
   FileProviderError,
+  MissingDependencyError,
+  SecretsManagerError,
   ERROR_CODES,
   isCredswapError,
 } from './errors.js';

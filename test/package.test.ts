@@ -41,6 +41,8 @@ describe('the packed package', function () {
     'credswap/mysql2': ['createPool'],
     'credswap/mysql2/promise': ['createPool'],
     'credswap/file': ['FileProvider'],
+    'credswap/aws': ['SecretsManagerProvider', 'parseSecretString'],
+    'credswap/testing': ['startTestServer', 'startMariaDB'],
   };
 
   for (const [entry, names] of Object.entries(entryPoints)) {
@@ -68,9 +70,21 @@ describe('the packed package', function () {
     assert.deepEqual(JSON.parse(run(process.execPath, ['-e', code], project)), []);
   });
 
+  it('credswap/aws loads without the AWS SDK and names it at the first request', function () {
+    const code = `const { SecretsManagerProvider } = require('credswap/aws');
+      const p = new SecretsManagerProvider({ secretId: 'prod/db', clientConfig: { region: 'eu-west-1' } });
+      p.getCredentials(new AbortController().signal, undefined, { reason: 'initial' }).then(
+        () => console.log('resolved'),
+        (e) => console.log(JSON.stringify({ code: e.code, dependency: e.dependency })));`;
+    assert.deepEqual(JSON.parse(run(process.execPath, ['-e', code], project)), {
+      code: 'CREDSWAP_MISSING_DEPENDENCY',
+      dependency: '@aws-sdk/client-secrets-manager',
+    });
+  });
+
   it('ships type declarations for every entry point', function () {
     const files = run('tar', ['-tzf', join(work, readdirSync(work).find((f) => f.endsWith('.tgz'))!)], work);
-    for (const d of ['dist/lib/index.d.ts', 'dist/lib/mysql2/index.d.ts', 'dist/lib/mysql2/promise.d.ts', 'dist/providers/file/index.d.ts']) {
+    for (const d of ['dist/lib/index.d.ts', 'dist/lib/mysql2/index.d.ts', 'dist/lib/mysql2/promise.d.ts', 'dist/providers/file/index.d.ts', 'dist/providers/aws/index.d.ts', 'dist/lib/testing/index.d.ts']) {
       assert.ok(files.includes(`package/${d}`), d);
     }
     assert.ok(!files.includes('package/test/'), 'tests are not shipped');

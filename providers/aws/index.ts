@@ -1,0 +1,18 @@
+/**
+ * `credswap/aws`: database credentials from AWS Secrets Manager, directly or through the Lambda
+ * secrets extension, and a rotation handler for MySQL/MariaDB secrets. The AWS SDK
+ * (`@aws-sdk/client-secrets-manager`, an optional peer dependency) loads on first use, never on
+ * import.
+ *
+ * @packageDocumentation
+ */
+
+export {
+  SecretsManagerProvider,
+  DEFAULT_SECRET_REFRESH_INTERVAL_MS,
+  DEFAULT_SECRET_REQUEST_TIMEOUT_MS,
+} from './secrets-manager.js';
+export type { SecretsManagerProviderOptions } from './secrets-manager.js';
+export { parseSecretString } from './secret-json.js';
+export type { ParsedSecret } from './secret-json.js';
+export type { SecretsManagerClientConfig, SecretsManagerClientLike } from './sdk.js';
