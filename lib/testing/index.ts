@@ -14,3 +14,41 @@ export {
   ServerStartError,
 } from './mariadb.js';
 export type { MariaDBServer, MariaDBServerOptions, CreateUserOptions, ProcessInfo } from './mariadb.js';
+
+export {
+  startSecretsManagerEmulator,
+  SecretsManagerEmulator,
+  SecretsManagerFaults,
+  DEFAULT_EMULATOR_REGION,
+  DEFAULT_EMULATOR_ACCOUNT_ID,
+  DEFAULT_EMULATOR_ACCESS_KEY_ID,
+  DEFAULT_EMULATOR_SECRET_ACCESS_KEY,
+  SECRETS_MANAGER_MAX_VERSIONS,
+  SIGNATURE_MAX_SKEW_MS,
+  ROTATION_STEPS,
+} from './secrets-manager.js';
+export type {
+  SecretsManagerEmulatorOptions,
+  EmulatorClientConfig,
+  RotationStep,
+  RotationEvent,
+  RotationHandler,
+  RotationResult,
+  PauseRotationOptions,
+  RotationPause,
+  WaitForRotationOptions,
+  EmulatedSecretVersion,
+  PutSecretResult,
+  FaultMatch,
+  FailFaultOptions,
+  ErrorFaultOptions,
+} from './secrets-manager.js';
+
+export { startLambdaExtensionEmulator, DEFAULT_EXTENSION_TTL_MS } from './lambda-extension.js';
+export type {
+  LambdaExtensionEmulator,
+  LambdaExtensionEmulatorOptions,
+  LambdaExtensionFlavor,
+  LambdaExtensionRequest,
+  LambdaExtensionCalls,
+} from './lambda-extension.js';

@@ -16,3 +16,13 @@ export type { SecretsManagerProviderOptions } from './secrets-manager.js';
 export { parseSecretString } from './secret-json.js';
 export type { ParsedSecret } from './secret-json.js';
 export type { SecretsManagerClientConfig, SecretsManagerClientLike } from './sdk.js';
+export {
+  LambdaExtensionProvider,
+  DEFAULT_EXTENSION_PORT,
+  DEFAULT_EXTENSION_REQUEST_TIMEOUT_MS,
+  DEFAULT_EXTENSION_STARTUP_RETRY_MS,
+  DEFAULT_EXTENSION_REFRESH_INTERVAL_MS,
+  EXTENSION_PORT_ENV,
+  EXTENSION_TOKEN_HEADER,
+} from './lambda-extension.js';
+export type { LambdaExtensionProviderOptions } from './lambda-extension.js';

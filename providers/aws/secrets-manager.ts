@@ -221,12 +221,15 @@ export class SecretsManagerProvider implements CredentialsProvider {
     const candidates = [staged.stagedId];
     if (withPending) candidates.push(staged.pendingId);
     for (const versionId of candidates) {
+      if (versionId === undefined) continue;
       const version =
-        versionId === undefined
-          ? undefined
-          : versionId === staged.fetched?.versionId
-            ? staged.fetched
-            : await this.#getVersion(versionId, signal);
+        versionId === staged.fetched?.versionId
+          ? staged.fetched
+          : await this.#getVersion(versionId, signal).catch((error: unknown) => {
+              // RotateSecret labels the new version AWSPENDING before createSecret gives it a value.
+              if (versionId === staged.pendingId && isNotFound(error)) return undefined;
+              throw error;
+            });
       if (version && !sameCredentials(version.credentials, current)) return version.credentials;
     }
     return undefined;
@@ -308,7 +311,7 @@ export class SecretsManagerProvider implements CredentialsProvider {
     let pendingId: string | undefined;
     if (withPending) {
       const pending = await this.#getByStage(AWSPENDING, signal).catch((error: unknown) => {
-        if (error instanceof SecretsManagerError && error.awsError === 'ResourceNotFoundException') return undefined;
+        if (isNotFound(error)) return undefined;
         throw error;
       });
       pendingId = pending?.versionId;
@@ -429,4 +432,9 @@ export class SecretsManagerProvider implements CredentialsProvider {
   #report(error: Error): void {
     for (const s of [...this.#subscribers]) s.onError(error);
   }
+}
+
+/** No such secret, version or label: for AWSPENDING, that just means no rotation is under way. */
+function isNotFound(error: unknown): boolean {
+  return error instanceof SecretsManagerError && error.awsError === 'ResourceNotFoundException';
 }
