@@ -218,6 +218,25 @@ export class RotationCoordinator extends EventEmitter {
     }
   }
 
+  /**
+   * Tells the provider that no connection uses the credentials of `generation` any more (see
+   * {@link CredentialsProvider.retire}). Errors are reported as `rotation-error` events.
+   */
+  retire(generation: number, credentials: SealedCredentials): void {
+    const retire = this.provider.retire;
+    if (this.#closed || retire === undefined || generation >= this.#generation) return;
+    let result: void | Promise<void>;
+    try {
+      result = retire.call(this.provider, credentials);
+    } catch (error) {
+      this.#reportError(new ProviderError(this.provider.name, error), 'manual');
+      return;
+    }
+    Promise.resolve(result).catch((error: unknown) => {
+      if (!this.#closed) this.#reportError(new ProviderError(this.provider.name, error), 'manual');
+    });
+  }
+
   /** Asks the provider for new credentials now (joins a call in flight). */
   refresh(): Promise<CredentialsSnapshot> {
     if (this.#closed) return Promise.reject(new ClosedError('the rotation coordinator'));

@@ -21,6 +21,8 @@ export const ERROR_CODES = [
   'CREDSWAP_FILE_ERROR',
   'CREDSWAP_MISSING_DEPENDENCY',
   'CREDSWAP_SECRETS_MANAGER_ERROR',
+  'CREDSWAP_ROTATION_STEP_FAILED',
+  'CREDSWAP_VAULT_ERROR',
 ] as const;
 
 /** A stable, documented error code. */
@@ -244,6 +246,64 @@ export class SecretsManagerError extends CredswapError {
   }
 }
 defineCode(SecretsManagerError, 'CREDSWAP_SECRETS_MANAGER_ERROR', 'SecretsManagerError');
+
+/**
+ * A step of a rotation could not be done; Secrets Manager will call the step again (and, after
+ * repeated failures, mark the rotation as failed). `secretId`, `step` and `user` (when one was
+ * involved) say where; `cause` is what failed underneath: a {@link SecretsManagerError}, an
+ * {@link InvalidCredentialsError} for a malformed secret, or a mysql2 error (with any password
+ * removed from its message and its `sql` property deleted).
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await handler(event);
+ * } catch (error) {
+ *   if (error instanceof RotationStepError) console.error(error.step, error.user, error.message);
+ *   throw error;
+ * }
+ * ```
+ */
+export class RotationStepError extends CredswapError {
+  /** The secret being rotated. */
+  readonly secretId: string;
+  /** The step that failed, as the event named it. */
+  readonly step: string;
+  /** The database user concerned, when there was one. */
+  readonly user: string | undefined;
+
+  constructor(secretId: string, step: string, problem: string, options?: { user?: string; cause?: unknown }) {
+    super(
+      'CREDSWAP_ROTATION_STEP_FAILED',
+      `credswap: rotation of secret '${secretId}' failed in ${step}${options?.user !== undefined ? ` (user '${options.user}')` : ''}: ${problem}`,
+      { cause: options?.cause },
+    );
+    this.secretId = secretId;
+    this.step = step;
+    this.user = options?.user;
+  }
+}
+defineCode(RotationStepError, 'CREDSWAP_ROTATION_STEP_FAILED', 'RotationStepError');
+
+/**
+ * HashiCorp Vault refused or failed a request. `path` names the Vault path (never a token or a
+ * secret value), `statusCode` is Vault's HTTP status when it answered, and `retryable` tells
+ * whether trying again later can help (sealed, standby, rate limited, network) or the
+ * configuration must change first (permissions, a wrong path or role).
+ */
+export class VaultError extends CredswapError {
+  readonly path: string;
+  readonly statusCode: number | undefined;
+  readonly retryable: boolean;
+
+  constructor(path: string, problem: string, options: { statusCode?: number; retryable: boolean; cause?: unknown }) {
+    super('CREDSWAP_VAULT_ERROR', `credswap: Vault path '${path}': ${problem}`, { cause: options.cause });
+    this.path = path;
+    this.statusCode = options.statusCode;
+    this.retryable = options.retryable;
+  }
+}
+defineCode(VaultError, 'CREDSWAP_VAULT_ERROR', 'VaultError');
 
 /** True for any error credswap raised (from any copy of the package). */
 export function isCredswapError(value: unknown): value is CredswapError {

@@ -34,6 +34,8 @@ export {
   FileProviderError,
   MissingDependencyError,
   SecretsManagerError,
+  RotationStepError,
+  VaultError,
   ERROR_CODES,
   isCredswapError,
 } from './errors.js';

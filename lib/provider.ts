@@ -56,6 +56,14 @@ export interface CredentialsProvider {
    * Returns a function that unsubscribes.
    */
   subscribe?(onChange: (credentials: Credentials) => void, onError: (error: Error) => void): () => void;
+  /**
+   * Optional, for providers of short-lived credentials (a Vault lease): the pool has closed the
+   * last connection opened with `credentials`, and newer credentials are in use, so the
+   * provider may revoke them now. Called at most once per generation; never for the credentials
+   * in use when the pool ends (`close()` covers those), nor for credentials no connection ever
+   * used. Errors are reported as `rotation-error` events.
+   */
+  retire?(credentials: SealedCredentials): void | Promise<void>;
   /** Optional: release what the provider holds (watchers, timers, leases). Called by `end()`. */
   close?(): void | Promise<void>;
 }

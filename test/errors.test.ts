@@ -79,6 +79,30 @@ const CASES: readonly Case[] = [
     make: (m, cause) => new m.FileProviderError('/etc/db.json', 'cannot be read', { cause }),
     takesCause: true,
   },
+  {
+    name: 'MissingDependencyError',
+    code: 'CREDSWAP_MISSING_DEPENDENCY',
+    make: (m, cause) => new m.MissingDependencyError('@aws-sdk/client-secrets-manager', 'credswap/aws', { cause }),
+    takesCause: true,
+  },
+  {
+    name: 'SecretsManagerError',
+    code: 'CREDSWAP_SECRETS_MANAGER_ERROR',
+    make: (m, cause) => new m.SecretsManagerError('prod/db', 'ThrottlingException', 'rate exceeded', { retryable: true, cause }),
+    takesCause: true,
+  },
+  {
+    name: 'RotationStepError',
+    code: 'CREDSWAP_ROTATION_STEP_FAILED',
+    make: (m, cause) => new m.RotationStepError('prod/db', 'setSecret', 'login failed', { user: 'app', cause }),
+    takesCause: true,
+  },
+  {
+    name: 'VaultError',
+    code: 'CREDSWAP_VAULT_ERROR',
+    make: (m, cause) => new m.VaultError('database/creds/app', 'Vault is sealed', { statusCode: 503, retryable: true, cause }),
+    takesCause: true,
+  },
 ];
 
 /** A second, independent copy of lib/errors.ts, as when two copies of the package are installed. */

@@ -255,6 +255,8 @@ export class CallbackPool extends EventEmitter {
   #verified = 0;
   #verifiedSnapshot: CredentialsSnapshot | undefined;
   #generationConfig: { generation: number; config: Mysql2ConnectionConfig } | undefined;
+  /** Established connections per generation, to tell the provider when old credentials are unused. */
+  readonly #inUse = new Map<number, { count: number; snapshot: CredentialsSnapshot }>();
   readonly #timers = new Set<NodeJS.Timeout>();
   #idleTimer: NodeJS.Timeout | undefined;
   #ending: Promise<Error | undefined> | undefined;
@@ -323,7 +325,20 @@ export class CallbackPool extends EventEmitter {
     const index = this.#free.indexOf(connection);
     if (index !== -1) this.#free.splice(index, 1);
     this.#slots -= 1;
+    const used = this.#inUse.get(connection[GENERATION]);
+    if (used) used.count -= 1;
+    this.#retireUnused();
     this.#serveQueue();
+  }
+
+  /** Generations older than the verified one with no connection left: their credentials are retired. */
+  #retireUnused(): void {
+    if (this._closed) return;
+    for (const [generation, used] of this.#inUse) {
+      if (used.count > 0 || generation >= this.#verified) continue;
+      this.#inUse.delete(generation);
+      this.coordinator?.retire(generation, used.snapshot.credentials);
+    }
   }
 
   /**
@@ -478,11 +493,17 @@ export class CallbackPool extends EventEmitter {
         return;
       }
       connection[ESTABLISHED] = true;
+      if (snapshot) {
+        const used = this.#inUse.get(generation);
+        if (used) used.count += 1;
+        else this.#inUse.set(generation, { count: 1, snapshot });
+      }
       if (generation > this.#verified) {
         // The first login with these credentials worked: now connections of older ones retire.
         this.#verified = generation;
         this.#verifiedSnapshot = snapshot;
         this.#drain(generation);
+        this.#retireUnused();
       }
       this.coordinator?.reportSuccess(generation);
       this.emit('connection', connection);

@@ -52,3 +52,37 @@ export type {
   LambdaExtensionRequest,
   LambdaExtensionCalls,
 } from './lambda-extension.js';
+
+export {
+  startVaultEmulator,
+  DEFAULT_VAULT_DATABASE_MOUNT,
+  DEFAULT_VAULT_APPROLE_MOUNT,
+  DEFAULT_VAULT_KUBERNETES_MOUNT,
+  DEFAULT_VAULT_KV_MOUNTS,
+  DEFAULT_VAULT_ACCOUNT_HOSTS,
+  VAULT_EMULATOR_MAX_RECORDED_REQUESTS,
+  EMULATED_VAULT_VERSION,
+  VAULT_PERMISSION_DENIED_ERROR,
+  VAULT_INVALID_TOKEN_ERROR,
+} from './vault.js';
+export type {
+  VaultEmulator,
+  VaultEmulatorOptions,
+  VaultDatabaseServer,
+  VaultMySQLAccess,
+  DatabaseRoleOptions,
+  StaticRoleOptions,
+  AppRoleOptions,
+  KubernetesRoleOptions,
+  CreateTokenOptions,
+  WriteKvOptions,
+  UsernameTemplate,
+  UsernameMetadata,
+  VaultFaults,
+  VaultFaultScope,
+  VaultStatusFaultOptions,
+  VaultLatencyFaultOptions,
+  VaultLeaseInfo,
+  VaultEndReason,
+  VaultRequestRecord,
+} from './vault.js';

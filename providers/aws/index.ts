@@ -26,3 +26,14 @@ export {
   EXTENSION_TOKEN_HEADER,
 } from './lambda-extension.js';
 export type { LambdaExtensionProviderOptions } from './lambda-extension.js';
+export {
+  createRotationHandler,
+  RotationStepError,
+  DEFAULT_ROTATION_CONNECT_TIMEOUT_MS,
+  DEFAULT_ROTATION_PASSWORD_LENGTH,
+  DEFAULT_ROTATION_EXCLUDE_CHARACTERS,
+  DEFAULT_CLONE_SUFFIX,
+  DEFAULT_MASTER_SECRET_KEY,
+  MYSQL_MAX_USER_NAME_LENGTH,
+} from './rotation-handler.js';
+export type { RotationHandler, RotationHandlerOptions, RotationEvent, RotationLogger, RotationStep } from './rotation-handler.js';

@@ -6,9 +6,10 @@
  * @packageDocumentation
  */
 
+import { randomBytes } from 'node:crypto';
 import type { SslOptions } from 'mysql2';
 import type { Credentials } from '../../lib/credentials.js';
-import { CredswapError, InvalidCredentialsError, InvalidOptionError, SecretsManagerError, describeCause, type CredswapErrorCode } from '../../lib/errors.js';
+import { CredswapError, InvalidCredentialsError, InvalidOptionError, RotationStepError, SecretsManagerError, describeCause } from '../../lib/errors.js';
 import { duration, expectObject, integer, oneOf, rejectUnknownKeys, string } from '../../lib/options.js';
 import { loadSecretsManagerSdk, toSecretsManagerError, type SecretsManagerClientConfig, type SecretsManagerClientLike, type SecretsManagerSdk } from './sdk.js';
 import { parseSecretString, type ParsedSecret } from './secret-json.js';
@@ -87,6 +88,11 @@ export interface RotationEvent {
   SecretId: string;
   /** The id of the version being rotated to (it carries `AWSPENDING`). */
   ClientRequestToken: string;
+  /**
+   * Identifies this rotation; passed on to PutSecretValue when present (Secrets Manager needs
+   * it there when the function rotates a secret through an assumed role).
+   */
+  RotationToken?: string;
 }
 
 /**
@@ -189,49 +195,7 @@ export interface RotationHandlerOptions {
  */
 export type RotationHandler = (event: RotationEvent, context?: unknown) => Promise<void>;
 
-/**
- * A step of a rotation could not be done; Secrets Manager will call the step again (and, after
- * repeated failures, mark the rotation as failed). `secretId`, `step` and `user` (when one was
- * involved) say where; `cause` is what failed underneath: a {@link SecretsManagerError}, an
- * {@link InvalidCredentialsError} for a malformed secret, or a mysql2 error (with any password
- * removed from its message and its `sql` property deleted).
- *
- * @example
- * ```ts
- * try {
- *   await handler(event);
- * } catch (error) {
- *   if (error instanceof RotationStepError) console.error(error.step, error.user, error.message);
- *   throw error;
- * }
- * ```
- */
-export class RotationStepError extends CredswapError {
-  /** The secret being rotated. */
-  readonly secretId: string;
-  /** The step that failed, as the event named it. */
-  readonly step: string;
-  /** The database user concerned, when there was one. */
-  readonly user: string | undefined;
-
-  constructor(secretId: string, step: string, problem: string, options?: { user?: string; cause?: unknown }) {
-    super(
-      ROTATION_STEP_FAILED,
-      `credswap: rotation of secret '${secretId}' failed in ${step}${options?.user !== undefined ? ` (user '${options.user}')` : ''}: ${problem}`,
-      { cause: options?.cause },
-    );
-    this.secretId = secretId;
-    this.step = step;
-    this.user = options?.user;
-  }
-}
-// Until lib/errors.ts lists this code, brand the class by hand as its defineCode() would.
-const ROTATION_STEP_FAILED = 'CREDSWAP_ROTATION_STEP_FAILED' as CredswapErrorCode;
-Object.defineProperty(RotationStepError, Symbol.hasInstance, {
-  value: (value: unknown) =>
-    typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[Symbol.for('credswap.error.code')] === ROTATION_STEP_FAILED,
-});
-Object.defineProperty(RotationStepError.prototype, 'name', { value: 'RotationStepError', writable: true, configurable: true });
+export { RotationStepError };
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -368,8 +332,8 @@ export function createRotationHandler(options: RotationHandlerOptions): Rotation
   };
 
   return async function rotationHandler(event: RotationEvent): Promise<void> {
-    const { secretId, token, step } = readEvent(event);
-    const rotation = new Rotation(settings, secretId, token, step);
+    const { secretId, token, step, rotationToken } = readEvent(event);
+    const rotation = new Rotation(settings, secretId, token, step, rotationToken);
     try {
       const { sdk, client: c } = await aws();
       rotation.attach(sdk, c);
@@ -380,7 +344,7 @@ export function createRotationHandler(options: RotationHandlerOptions): Rotation
   };
 }
 
-function readEvent(event: unknown): { secretId: string; token: string; step: RotationStep } {
+function readEvent(event: unknown): { secretId: string; token: string; step: RotationStep; rotationToken: string | undefined } {
   const e = (typeof event === 'object' && event !== null ? event : {}) as Record<string, unknown>;
   const secretId = typeof e.SecretId === 'string' && e.SecretId !== '' ? e.SecretId : undefined;
   const token = typeof e.ClientRequestToken === 'string' && e.ClientRequestToken !== '' ? e.ClientRequestToken : undefined;
@@ -392,7 +356,8 @@ function readEvent(event: unknown): { secretId: string; token: string; step: Rot
   if (step === undefined || !(STEPS as readonly string[]).includes(step)) {
     throw new RotationStepError(id, step ?? '(no Step)', `invalid step parameter; expected one of ${STEPS.join(', ')}`);
   }
-  return { secretId, token, step: step as RotationStep };
+  const rotationToken = typeof e.RotationToken === 'string' && e.RotationToken !== '' ? e.RotationToken : undefined;
+  return { secretId, token, step: step as RotationStep, rotationToken };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -414,14 +379,13 @@ class StepProblem extends Error {
   }
 }
 
-/** Where and as whom to log in. `source` names the secret and stage in messages. */
+/** Where and as whom to log in. */
 interface Login {
   readonly user: string;
   readonly password: string;
   readonly host: string;
   readonly port: number;
   readonly database: string | undefined;
-  readonly source: string;
 }
 
 class Rotation {
@@ -435,6 +399,7 @@ class Rotation {
     private readonly secretId: string,
     private readonly token: string,
     private readonly step: RotationStep,
+    private readonly rotationToken: string | undefined,
   ) {}
 
   attach(sdk: SecretsManagerSdk, client: SecretsManagerClientLike): void {
@@ -470,13 +435,13 @@ class Rotation {
   failure(error: unknown): unknown {
     if (error instanceof RotationStepError) return error;
     scrub(error, this.passwords);
+    const cause = error instanceof StepProblem ? error.cause : error;
     const problem =
       error instanceof StepProblem
-        ? error.message
-        : error instanceof SecretsManagerError || error instanceof InvalidCredentialsError
-          ? error.message.replace(/^credswap: /, '')
-          : describeCause(error);
-    const cause = error instanceof StepProblem ? error.cause : error;
+        ? cause === undefined
+          ? error.message
+          : `${error.message}: ${describe(cause)}`
+        : describe(error);
     return new RotationStepError(this.secretId, this.step, scrubText(problem, this.passwords), {
       user: error instanceof StepProblem ? error.user : undefined,
       cause,
@@ -524,6 +489,7 @@ class Rotation {
           ClientRequestToken: this.token,
           SecretString: JSON.stringify(pending),
           VersionStages: [AWSPENDING],
+          ...(this.rotationToken !== undefined ? { RotationToken: this.rotationToken } : {}),
         }),
       ),
     );
@@ -667,15 +633,22 @@ class Rotation {
     }
   }
 
-  /** As the administrator: make `pending` a copy of `currentUser` with the pending password. */
+  /**
+   * As the administrator: make `pending` a copy of `currentUser` with the pending password, on
+   * every host of either name. The pending password is set last, in one statement, so that a
+   * login with it (the check that makes a repeated setSecret return early) means that the grants
+   * are in place; a new user is created with a throwaway password until then.
+   */
   private async copyUser(connection: Connection, currentUser: string, pending: Login): Promise<void> {
     const currentHosts = await userHosts(connection, currentUser);
     if (currentHosts.length === 0) throw new StepProblem(`user '${currentUser}' does not exist in mysql.user`, currentUser);
-    const existing = new Set(await userHosts(connection, pending.user));
+    const existing = await userHosts(connection, pending.user);
     const created: string[] = [];
+    const placeholder = randomBytes(24).toString('base64url');
+    this.passwords.add(placeholder);
     for (const host of currentHosts) {
-      if (existing.has(host)) continue;
-      await connection.query('CREATE USER ?@? IDENTIFIED BY ?', [pending.user, host, pending.password]);
+      if (existing.includes(host)) continue;
+      await connection.query('CREATE USER ?@? IDENTIFIED BY ?', [pending.user, host, placeholder]);
       created.push(host);
     }
     for (const host of currentHosts) {
@@ -692,10 +665,12 @@ class Rotation {
       }
       await copyTlsRequirement(connection, currentUser, host, target);
     }
-    for (const host of existing) {
-      await connection.query('ALTER USER ?@? IDENTIFIED BY ?', [pending.user, host, pending.password]);
-    }
-    const hosts = [...new Set([...currentHosts, ...existing])].map((h) => `'${h}'`).join(', ');
+    const all = [...new Set([...existing, ...currentHosts])];
+    await connection.query(
+      `ALTER USER ${all.map(() => '?@? IDENTIFIED BY ?').join(', ')}`,
+      all.flatMap((host) => [pending.user, host, pending.password]),
+    );
+    const hosts = all.map((h) => `'${h}'`).join(', ');
     this.info(
       `setSecret: user '${pending.user}' on host(s) ${hosts} has the grants of '${currentUser}' and the pending password` +
         (created.length > 0 ? ` (created on ${created.map((h) => `'${h}'`).join(', ')})` : ''),
@@ -712,6 +687,8 @@ class Rotation {
     }
     try {
       await connection.query('SELECT NOW()');
+    } catch (error) {
+      throw new StepProblem('logged in with the AWSPENDING secret, but a query failed', pending.user, { cause: error });
     } finally {
       await close(connection);
     }
@@ -758,7 +735,10 @@ class Rotation {
     }
   }
 
-  /** Where to log in with a secret; the `host`/`port` options win, then `fallback`'s. */
+  /**
+   * Where to log in with a secret; the `host`/`port` options win, then the secret's, then
+   * `fallback`'s. `source` names the secret and stage in a message about a missing host.
+   */
   private login(secret: ParsedSecret, source: string, fallback?: ParsedSecret): Login {
     const c: Credentials = secret.credentials;
     const host = this.settings.host ?? c.host ?? fallback?.credentials.host;
@@ -771,7 +751,6 @@ class Rotation {
       host,
       port: this.settings.port ?? c.port ?? fallback?.credentials.port ?? DEFAULT_MYSQL_PORT,
       database: c.database,
-      source,
     };
   }
 
@@ -842,6 +821,11 @@ class Rotation {
   }
 }
 
+/** A cause for a message: credswap's own errors by their message, others by name, code and message. */
+function describe(error: unknown): string {
+  return error instanceof CredswapError || error instanceof InvalidOptionError ? error.message.replace(/^credswap: /, '') : describeCause(error);
+}
+
 function isNotFound(error: unknown): boolean {
   return error instanceof SecretsManagerError && error.awsError === 'ResourceNotFoundException';
 }
@@ -875,22 +859,23 @@ function loadMysql(): Promise<Mysql2Promise> {
   return mysqlModule;
 }
 
+/** How long a polite close may take before the socket is destroyed. */
+const CLOSE_TIMEOUT_MS = 2_000;
+
 /** Closes politely (COM_QUIT); destroys the socket when that fails or takes too long. */
 async function close(connection: Connection): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      connection.end(),
-      new Promise<void>((_, reject) => {
-        timer = setTimeout(() => reject(new Error('end timed out')), 2_000);
-        timer.unref();
-      }),
-    ]);
-  } catch {
-    connection.destroy();
-  } finally {
-    clearTimeout(timer);
-  }
+  const ended = connection.end().then(
+    () => true,
+    () => false,
+  );
+  const timedOut = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), CLOSE_TIMEOUT_MS);
+    timer.unref();
+  });
+  const polite = await Promise.race([ended, timedOut]);
+  clearTimeout(timer);
+  if (!polite) connection.destroy();
 }
 
 async function isMariaDB(connection: Connection): Promise<boolean> {

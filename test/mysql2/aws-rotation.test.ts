@@ -213,7 +213,7 @@ describe('credswap/mysql2 pool with SecretsManagerProvider', function () {
     });
     const p = pool;
     (await p.getConnection()).release();
-    assert.deepEqual(sent, { GetSecretValueCommand: 1 });
+    assert.deepEqual({ ...sent }, { GetSecretValueCommand: 1 });
 
     const pause = emulator.pauseRotation({ secretId: app.secretId, after: 'setSecret' });
     await admin.send(new RotateSecretCommand({ SecretId: app.secretId, RotationLambdaARN: functionArn }));

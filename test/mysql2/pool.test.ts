@@ -55,6 +55,36 @@ describe('credswap/mysql2 pool', function () {
   }
 
   describe('password rotation', function () {
+    it('tells the provider when the last connection with old credentials has closed, once, and never for the current ones', async function () {
+      const first = await newUser();
+      const second = await newUser();
+      let current = first;
+      const retired: string[] = [];
+      const p = pool({
+        connectionLimit: 4,
+        credentials: {
+          name: 'two-users',
+          getCredentials: async () => ({ user: current.user, password: current.password }),
+          retire: (credentials: Credentials) => void retired.push(credentials.user),
+        },
+      });
+      // Two connections of the first user: one idle, one busy in a slow query.
+      const busy = await p.getConnection();
+      (await p.getConnection()).release();
+      const slow = busy.query('SELECT SLEEP(0.5)');
+      current = second;
+      await p.pool.coordinator!.refresh();
+      (await p.getConnection()).release(); // the first login of the second user: the idle one retires
+      await sleep(100);
+      assert.deepEqual(retired, [], 'a connection of the first user is still busy');
+      await slow;
+      busy.release(); // stale: closed on release
+      await eventually(() => retired.length === 1, 5_000, 'the retire call');
+      assert.deepEqual(retired, [first.user]);
+      await p.end();
+      assert.deepEqual(retired, [first.user], 'not called for the credentials in use at end()');
+    });
+
     it('survives single-user rotations under concurrent load with zero failed queries and one provider call each', async function () {
       const account = await newUser();
       const source = passwordSource(account.user, account.password);
