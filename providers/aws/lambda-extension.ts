@@ -15,7 +15,7 @@ import { sameCredentials, sealCredentials, type Credentials, type SealedCredenti
 import { ClosedError, InvalidOptionError, SecretsManagerError } from '../../lib/errors.js';
 import { bool, duration, expectObject, integer, rejectUnknownKeys, string } from '../../lib/options.js';
 import { isProvider, type CredentialsProvider, type FetchContext } from '../../lib/provider.js';
-import { parseSecretString, secretSource } from './secret-json.js';
+import { AWSCURRENT, AWSPENDING, parseSecretString, secretSource } from './secret-json.js';
 import { toSecretsManagerError } from './sdk.js';
 
 /**
@@ -75,8 +75,6 @@ export const DEFAULT_EXTENSION_STARTUP_RETRY_MS = 2_000;
  */
 export const DEFAULT_EXTENSION_REFRESH_INTERVAL_MS = 0;
 
-const AWSCURRENT = 'AWSCURRENT';
-const AWSPENDING = 'AWSPENDING';
 /** Backoff while the extension is starting: 25 ms, doubling, at most 250 ms apart. */
 const STARTUP_BACKOFF_BASE_MS = 25;
 const STARTUP_BACKOFF_CAP_MS = 250;

@@ -11,6 +11,11 @@
 import type { Credentials } from '../../lib/credentials.js';
 import { InvalidCredentialsError } from '../../lib/errors.js';
 
+/** The staging label of the version in use. */
+export const AWSCURRENT = 'AWSCURRENT';
+/** The staging label rotation puts on the new version before `finishSecret` makes it current. */
+export const AWSPENDING = 'AWSPENDING';
+
 /** `engine` values of MySQL-compatible secrets. A secret without `engine` is accepted too. */
 const MYSQL_ENGINES = new Set(['mysql', 'aurora-mysql', 'aurora', 'mariadb']);
 /** Other engines AWS secrets name; a message may show these (and no other value). */

@@ -10,7 +10,7 @@ import { sameCredentials, sealCredentials, type Credentials, type SealedCredenti
 import { ClosedError, InvalidOptionError, SecretsManagerError } from '../../lib/errors.js';
 import { bool, duration, expectObject, rejectUnknownKeys, string } from '../../lib/options.js';
 import type { CredentialsProvider, FetchContext } from '../../lib/provider.js';
-import { parseSecretString, secretSource } from './secret-json.js';
+import { AWSCURRENT, AWSPENDING, parseSecretString, secretSource } from './secret-json.js';
 import {
   loadSecretsManagerSdk,
   toSecretsManagerError,
@@ -37,10 +37,6 @@ export const DEFAULT_SECRET_REFRESH_INTERVAL_MS = 300_000;
  */
 export const DEFAULT_SECRET_REQUEST_TIMEOUT_MS = 5_000;
 
-/** The staging label of the version in use. */
-const AWSCURRENT = 'AWSCURRENT';
-/** The staging label rotation puts on the new version before `finishSecret` makes it current. */
-const AWSPENDING = 'AWSPENDING';
 /** Versions whose credentials are kept in memory: current, pending, previous and one spare. */
 const CACHED_VERSIONS = 4;
 /** Backoff of background refreshes after a retryable failure. */
