@@ -42,6 +42,7 @@ describe('the packed package', function () {
     'credswap/mysql2/promise': ['createPool'],
     'credswap/file': ['FileProvider'],
     'credswap/aws': ['SecretsManagerProvider', 'parseSecretString'],
+    'credswap/vault': ['VaultDatabaseProvider', 'VaultStaticRoleProvider', 'VaultKvProvider', 'VaultError'],
     'credswap/testing': ['startTestServer', 'startMariaDB'],
   };
 
@@ -64,8 +65,8 @@ describe('the packed package', function () {
     assert.equal(run(process.execPath, ['--input-type=module', '-e', code], project).trim(), 'true');
   });
 
-  it('importing credswap/mysql2 loads neither the AWS SDK nor node-vault', function () {
-    const code = `require('credswap/mysql2'); require('credswap/mysql2/promise');
+  it('importing credswap/mysql2, credswap/aws or credswap/vault loads neither the AWS SDK nor node-vault', function () {
+    const code = `require('credswap/mysql2'); require('credswap/mysql2/promise'); require('credswap/aws'); require('credswap/vault');
       console.log(JSON.stringify(Object.keys(require.cache).filter((k) => /@aws-sdk|node-vault/.test(k))))`;
     assert.deepEqual(JSON.parse(run(process.execPath, ['-e', code], project)), []);
   });
@@ -84,7 +85,7 @@ describe('the packed package', function () {
 
   it('ships type declarations for every entry point', function () {
     const files = run('tar', ['-tzf', join(work, readdirSync(work).find((f) => f.endsWith('.tgz'))!)], work);
-    for (const d of ['dist/lib/index.d.ts', 'dist/lib/mysql2/index.d.ts', 'dist/lib/mysql2/promise.d.ts', 'dist/providers/file/index.d.ts', 'dist/providers/aws/index.d.ts', 'dist/lib/testing/index.d.ts']) {
+    for (const d of ['dist/lib/index.d.ts', 'dist/lib/mysql2/index.d.ts', 'dist/lib/mysql2/promise.d.ts', 'dist/providers/file/index.d.ts', 'dist/providers/aws/index.d.ts', 'dist/providers/vault/index.d.ts', 'dist/lib/testing/index.d.ts']) {
       assert.ok(files.includes(`package/${d}`), d);
     }
     assert.ok(!files.includes('package/test/'), 'tests are not shipped');

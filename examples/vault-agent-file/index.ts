@@ -24,7 +24,7 @@ const ROLE = 'shop-app';
 const ROTATION_PERIOD_S = 3;
 /** What Vault Agent adds to a static secret's `ttl` before reading it again. */
 const AGENT_CUSHION_MS = 1_000;
-const RUN_MS = 10_000;
+const RUN_MS = 11_500;
 const WORKERS = 8;
 
 /** Renders the template of README.md: `toJSON` there, `JSON.stringify` here. */
