@@ -558,9 +558,13 @@ async function launch(
   extraArgs: string[] = [],
 ): Promise<ChildProcess> {
   const logStart = fileSize(files.errorLog);
+  // Its own temporary directory: the machine's shared one can be cleaned under a running server.
+  const tmp = path.join(files.dir, 'tmp');
+  fs.mkdirSync(tmp, { recursive: true });
   const args = [
     '--no-defaults', // must come first
     `--datadir=${files.data}`,
+    `--tmpdir=${tmp}`,
     `--port=${port}`,
     `--bind-address=${LOOPBACK}`,
     `--socket=${path.join(files.dir, 'mysqld.sock')}`,
