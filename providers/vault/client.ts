@@ -7,13 +7,13 @@
  * @packageDocumentation
  */
 
-import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { linkSignals } from '../../lib/abort.js';
 import { backoffDelay, unrefTimer } from '../../lib/backoff.js';
 import { ClosedError, InvalidOptionError, MissingDependencyError, VaultError } from '../../lib/errors.js';
 import { expectObject } from '../../lib/options.js';
 import { deadTokenError, isInvalidToken, toVaultError } from './errors.js';
+import { logIn, lookUpToken, renewToken, type IssuedToken, type VaultRequestOptions, type VaultSend } from './login.js';
 import { resolveSessionOptions, type NodeVaultClient, type NodeVaultFactory, type ResolvedSession, type VaultSessionOptions } from './options.js';
 
 export type { NodeVaultClient, NodeVaultFactory } from './options.js';
@@ -37,6 +37,7 @@ export type {
   VaultTokenAuth,
 } from './options.js';
 export { toVaultError, vaultStatusOf } from './errors.js';
+export type { VaultRequestOptions } from './login.js';
 
 /**
  * The npm package credswap/vault needs (an optional peer dependency).
@@ -97,12 +98,6 @@ export interface VaultResponse {
     renewable?: boolean;
     policies?: string[];
   } | null;
-}
-
-/** What each request passes to node-vault: its time limit and the session's token. */
-export interface VaultRequestOptions {
-  timeout: number;
-  headers: Record<string, string>;
 }
 
 /** A change of the session's token, for providers whose leases live and die with it. */
@@ -363,74 +358,28 @@ export class VaultSession {
 
   async #logIn(): Promise<Token> {
     const auth = this.#options.auth;
-    const signal = this.#closing.signal;
-    let token: Token;
+    const send: VaultSend = (path, call, token) => this.#send(path, this.#closing.signal, call, token);
+    let issued: IssuedToken;
     if (auth.kind === 'token') {
       const id = auth.token ?? (await this.#clientToken());
       if (this.#lostIds.has(id)) throw deadTokenError('auth/token/lookup-self');
       this.#secrets.add(id);
-      const answer = await this.#send(
-        'auth/token/lookup-self',
-        signal,
-        (client, options) => client.tokenLookupSelf({ requestOptions: options }) as Promise<{ data?: Record<string, unknown> }>,
-        id,
-      ).catch((error: unknown) => {
-        if (isInvalidToken(error)) {
-          this.#lostIds.add(id);
-          throw deadTokenError('auth/token/lookup-self', toVaultError('auth/token/lookup-self', error, this.redact));
-        }
-        throw toVaultError('auth/token/lookup-self', error, this.redact);
+      issued = await lookUpToken(send, id, this.redact).catch((error: unknown) => {
+        if (error instanceof VaultError && error.statusCode === 403) this.#lostIds.add(id);
+        throw error;
       });
-      const data = answer.data ?? {};
-      const ttlS = numberOr(data.ttl, 0);
-      token = {
-        id,
-        serial: ++this.#serial,
-        incrementS: numberOr(data.creation_ttl, ttlS) || ttlS,
-        endsAt: ttlS > 0 ? performance.now() + ttlS * 1000 : undefined,
-        renewable: data.renewable === true && ttlS > 0,
-        final: ttlS > 0 && data.renewable !== true,
-      };
     } else {
-      const loginPath = `auth/${auth.mount}/login`;
-      let jwt: string | undefined;
-      if (auth.kind === 'kubernetes') {
-        jwt = await readJwt(auth.jwtPath, loginPath);
-        this.#secrets.add(jwt);
-      }
-      const answer = await this.#send(
-        loginPath,
-        signal,
-        (client, options) => {
-          // Login paths take no token; node-vault would otherwise send the client's.
-          client.token = undefined as unknown as string;
-          return (
-            auth.kind === 'appRole'
-              ? client.approleLogin({ role_id: auth.roleId, secret_id: auth.secretId, mount_point: auth.mount, requestOptions: options })
-              : // node-vault's kubernetesLogin ignores its configured mount: pass it explicitly.
-                client.kubernetesLogin({ role: auth.role, jwt, mount_point: auth.mount, requestOptions: options })
-          ) as Promise<VaultResponse>;
-        },
-        undefined,
-      ).catch((error: unknown) => {
-        throw toVaultError(loginPath, error, this.redact);
-      });
-      const id = answer.auth?.client_token;
-      if (typeof id !== 'string' || id === '') {
-        throw new VaultError(loginPath, 'the login answer has no client_token', { statusCode: 200, retryable: false });
-      }
-      this.#secrets.add(id);
-      const ttlS = numberOr(answer.auth?.lease_duration, 0);
-      token = {
-        id,
-        serial: ++this.#serial,
-        incrementS: ttlS,
-        endsAt: ttlS > 0 ? performance.now() + ttlS * 1000 : undefined,
-        renewable: answer.auth?.renewable === true && ttlS > 0,
-        final: ttlS > 0 && answer.auth?.renewable !== true,
-      };
+      issued = await logIn(auth, send, (secret) => this.#secrets.add(secret), this.redact);
     }
     if (this.#closed) throw new ClosedError(`provider '${this.#owner}'`);
+    const token: Token = {
+      id: issued.id,
+      serial: ++this.#serial,
+      incrementS: issued.incrementS,
+      endsAt: issued.ttlS > 0 ? performance.now() + issued.ttlS * 1000 : undefined,
+      renewable: issued.renewable,
+      final: issued.ttlS > 0 && !issued.renewable,
+    };
     this.#token = token;
     this.#failures = 0;
     await this.#adoptToken(token.id);
@@ -573,14 +522,9 @@ export class VaultSession {
 
   async #renew(token: Token): Promise<void> {
     const path = 'auth/token/renew-self';
-    let answer: VaultResponse;
+    let answer: { ttlS: number; renewable: boolean };
     try {
-      answer = await this.#send(
-        path,
-        this.#closing.signal,
-        (client, options) => client.tokenRenewSelf({ increment: token.incrementS, requestOptions: options }) as Promise<VaultResponse>,
-        token.id,
-      );
+      answer = await renewToken((p, call, id) => this.#send(p, this.#closing.signal, call, id), token.id, token.incrementS);
     } catch (error) {
       if (this.#closed) throw error;
       if (isInvalidToken(error)) {
@@ -591,7 +535,7 @@ export class VaultSession {
         }
       }
       const mapped = toVaultError(path, error, this.redact);
-      if (mapped.statusCode === 400) {
+      if (mapped instanceof VaultError && mapped.statusCode === 400) {
         // "lease is not renewable", "past the max TTL": this token ends as it is.
         this.#capped(token, token.endsAt);
         return;
@@ -602,9 +546,8 @@ export class VaultSession {
       const client = await this.#getClient().catch(() => undefined);
       if (client !== undefined && this.#token !== undefined) client.token = this.#token.id;
     }
-    const ttlS = numberOr(answer.auth?.lease_duration, 0);
-    const endsAt = performance.now() + ttlS * 1000;
-    if (ttlS < token.incrementS || answer.auth?.renewable === false) {
+    const endsAt = performance.now() + answer.ttlS * 1000;
+    if (answer.ttlS < token.incrementS || !answer.renewable) {
       this.#capped(token, endsAt);
       return;
     }
@@ -641,24 +584,4 @@ export class VaultSession {
 /** When to renew something that lasts `remainingMs` more: at about two thirds, with up to 10% jitter earlier. */
 export function renewDelay(remainingMs: number, random: () => number = Math.random): number {
   return Math.max(0, remainingMs * (2 / 3) * (1 - 0.1 * random()));
-}
-
-function numberOr(value: unknown, fallback: number): number {
-  return typeof value === 'number' && Number.isFinite(value) ? value : fallback;
-}
-
-async function readJwt(jwtPath: string, loginPath: string): Promise<string> {
-  let text: string;
-  try {
-    text = await readFile(jwtPath, 'utf8');
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    throw new VaultError(loginPath, `cannot read the service account token file '${jwtPath}'${typeof code === 'string' ? ` (${code})` : ''}`, {
-      retryable: code !== 'ENOENT' && code !== 'EACCES' && code !== 'EISDIR',
-      cause: Object.assign(new Error(typeof code === 'string' ? code : 'read failed'), { code }),
-    });
-  }
-  const jwt = text.trim();
-  if (jwt === '') throw new VaultError(loginPath, `the service account token file '${jwtPath}' is empty`, { retryable: true });
-  return jwt;
 }

@@ -14,6 +14,7 @@ import { ClosedError, VaultError } from '../../lib/errors.js';
 import { bool, expectObject, rejectUnknownKeys, string } from '../../lib/options.js';
 import type { CredentialsProvider, FetchContext } from '../../lib/provider.js';
 import { renewDelay, VaultSession, type VaultResponse, type VaultTokenEvent } from './client.js';
+import { effectiveExpiresAt, isFinal, timeLeft, type Lease } from './lease.js';
 import { VAULT_SESSION_OPTION_KEYS, vaultMount, vaultName, vaultPath, type VaultSessionOptions } from './options.js';
 
 /**
@@ -93,35 +94,6 @@ export interface VaultLeaseEvent {
   readonly expiresAt: number;
   /** How long it has left, in milliseconds (0 once it ended). */
   readonly ttlMs: number;
-}
-
-interface Lease {
-  readonly leaseId: string;
-  readonly user: string;
-  readonly password: string;
-  /** What to ask for at each renewal, seconds: the duration it was issued with. */
-  readonly incrementS: number;
-  readonly renewable: boolean;
-  /** The token that created it (its leases end with it). */
-  readonly tokenSerial: number;
-  /** When Vault ends it unless renewed, `performance.now()` clock. */
-  endsAt: number;
-  /** The same instant on the wall clock (epoch ms), for `expiresAt`. */
-  expiresAt: number;
-  /** Renewal no longer extends it. */
-  capped: boolean;
-  /** When its token ends for good, if known (`performance.now()` clock). */
-  tokenEndsAt: number | undefined;
-  state: 'active' | 'ended';
-  /** Refused by the server (1045): no longer renewed, never handed out again. */
-  rejected: boolean;
-  credentials: SealedCredentials;
-  renewing: Promise<void> | undefined;
-  renewTimer: NodeJS.Timeout | undefined;
-  endTimer: NodeJS.Timeout | undefined;
-  failures: number;
-  /** Handed to the coordinator (returned or pushed). */
-  delivered: boolean;
 }
 
 type Subscriber = { onChange: (credentials: Credentials) => void; onError: (error: Error) => void };
@@ -401,7 +373,7 @@ export class VaultDatabaseProvider extends EventEmitter implements CredentialsPr
 
   /** Rebuilds the lease's credentials with its current end. */
   #seal(lease: Lease): void {
-    const end = this.#effectiveExpiresAt(lease);
+    const end = effectiveExpiresAt(lease);
     lease.credentials = sealCredentials(
       { user: lease.user, password: lease.password, ...(Number.isFinite(end) ? { expiresAt: end } : {}) },
       `provider '${this.name}'`,
@@ -434,21 +406,6 @@ export class VaultDatabaseProvider extends EventEmitter implements CredentialsPr
 
   // --- renewing ------------------------------------------------------------------------------
 
-  #timeLeft(lease: Lease): number {
-    return Math.min(lease.endsAt, lease.tokenEndsAt ?? Number.POSITIVE_INFINITY) - performance.now();
-  }
-
-  /** The wall-clock end the pool is told: the lease's end, or its token's if that comes first. */
-  #effectiveExpiresAt(lease: Lease): number {
-    if (lease.tokenEndsAt === undefined || lease.tokenEndsAt >= lease.endsAt) return lease.expiresAt;
-    return lease.expiresAt - (lease.endsAt - lease.tokenEndsAt);
-  }
-
-  /** No renewal can move the lease's end: capped by max_ttl, or by the end of its token. */
-  #isFinal(lease: Lease): boolean {
-    return lease.capped || !lease.renewable || (lease.tokenEndsAt !== undefined && lease.endsAt >= lease.tokenEndsAt);
-  }
-
   /** The lease ends with its token, which cannot be replaced (token auth), and is still the session's token. */
   #boundByDyingToken(lease: Lease): boolean {
     const token = this.#session.token;
@@ -459,12 +416,12 @@ export class VaultDatabaseProvider extends EventEmitter implements CredentialsPr
       !this.#session.canLogIn &&
       token !== undefined &&
       token.serial === lease.tokenSerial &&
-      this.#timeLeft(lease) > 0
+      timeLeft(lease) > 0
     );
   }
 
   #canRenew(lease: Lease): boolean {
-    return lease.state === 'active' && !lease.rejected && !this.#isFinal(lease) && this.#timeLeft(lease) > 0;
+    return lease.state === 'active' && !lease.rejected && !isFinal(lease) && timeLeft(lease) > 0;
   }
 
   /** Renews now (sharing a renewal under way). Rejects with a VaultError when it fails. */
@@ -498,7 +455,7 @@ export class VaultDatabaseProvider extends EventEmitter implements CredentialsPr
     lease.failures = 0;
     if (durationS < lease.incrementS) lease.capped = true;
     this.#seal(lease);
-    this.#emitLease(this.#isFinal(lease) ? 'capped' : 'renewed', lease);
+    this.#emitLease(isFinal(lease) ? 'capped' : 'renewed', lease);
     this.#schedule(lease);
     if (lease === this.#current) this.#push(lease);
   }
@@ -516,11 +473,11 @@ export class VaultDatabaseProvider extends EventEmitter implements CredentialsPr
   #schedule(lease: Lease): void {
     this.#stopTimers(lease);
     if (this.#closed || lease.state !== 'active') return;
-    const left = this.#timeLeft(lease);
+    const left = timeLeft(lease);
     if (!Number.isFinite(left)) return;
     lease.endTimer = unrefTimer(() => {
       lease.endTimer = undefined;
-      if (lease.state === 'active' && this.#timeLeft(lease) <= 0) this.#ended(lease, 'expired');
+      if (lease.state === 'active' && timeLeft(lease) <= 0) this.#ended(lease, 'expired');
       else this.#schedule(lease);
     }, Math.max(0, left));
     if (!this.#canRenew(lease)) return;
@@ -593,7 +550,7 @@ export class VaultDatabaseProvider extends EventEmitter implements CredentialsPr
       if (lease.tokenSerial !== event.serial || lease.state !== 'active') continue;
       lease.tokenEndsAt = event.endsAt;
       this.#seal(lease);
-      if (this.#isFinal(lease)) this.#emitLease('capped', lease);
+      if (isFinal(lease)) this.#emitLease('capped', lease);
       this.#schedule(lease);
       if (lease === this.#current) this.#push(lease);
     }
@@ -603,13 +560,13 @@ export class VaultDatabaseProvider extends EventEmitter implements CredentialsPr
 
   #emitLease(type: VaultLeaseEvent['type'], lease: Lease): void {
     const ended = type === 'revoked' || type === 'expired';
-    const expiresAt = this.#effectiveExpiresAt(lease);
+    const expiresAt = effectiveExpiresAt(lease);
     const event: VaultLeaseEvent = {
       type,
       leaseId: lease.leaseId,
       user: lease.user,
       expiresAt,
-      ttlMs: ended ? 0 : Math.max(0, Math.round(this.#timeLeft(lease))),
+      ttlMs: ended ? 0 : Math.max(0, Math.round(timeLeft(lease))),
     };
     try {
       this.emit('lease', event);

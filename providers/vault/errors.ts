@@ -33,19 +33,30 @@ function vaultMessages(error: NodeVaultError): string[] {
 }
 
 /**
- * Turns what a node-vault call threw into a {@link VaultError} for `path`. The raw error is
- * not kept (axios errors hold the request's headers and body: the token, a secret id); the
- * `cause` is a plain Error with its name, code and message. `redact` removes known secrets
- * from the texts.
+ * Turns what a node-vault call threw into a {@link VaultError} for `path`. credswap's own
+ * errors (a missing node-vault, a VaultError already made) are returned as they are. The raw
+ * error is not kept (axios errors hold the request's headers and body: the token, a secret
+ * id); the `cause` is a plain Error with its name, code and message. `redact` removes known
+ * secrets from the texts.
  *
  * - 403: not retryable (the session first checks whether its token was lost, and logs in again);
  * - 404: not retryable, naming the path;
  * - 412 (performance standby), 429, 5xx (503: sealed), no answer at all (network, timeout):
  *   retryable;
  * - other 4xx: not retryable, with Vault's message.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await client.read('database/creds/app');
+ * } catch (error) {
+ *   const mapped = toVaultError('database/creds/app', error);
+ *   if (mapped instanceof VaultError && mapped.retryable) scheduleRetry();
+ * }
+ * ```
  */
-export function toVaultError(path: string, error: unknown, redact: (text: string) => string = (t) => t): VaultError {
-  if (isCredswapError(error) && error instanceof VaultError) return error;
+export function toVaultError(path: string, error: unknown, redact: (text: string) => string = (t) => t): Error {
+  if (isCredswapError(error)) return error;
   const e = (error ?? {}) as NodeVaultError;
   const statusCode = vaultStatusOf(error);
   const said = redact(vaultMessages(e).join('; '));
