@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { type MariaDBServer, startTestServer } from '../../lib/testing/mariadb.js';
+import { runToExit } from '../helpers/child.js';
 
 describe('process exit', function () {
   let server: MariaDBServer;
@@ -18,18 +18,7 @@ describe('process exit', function () {
     const database = await server.createDatabase('exit');
     const account = await server.createUser({ prefix: 'exit', grants: `ALL ON ${database}.*` });
     const fixture = join(__dirname, '../fixtures/create-query-end.ts');
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', fixture, server.host, String(server.port), database, account.user, account.password],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    // A hang guard only: the child must exit on its own, it is never killed on success.
-    const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    clearTimeout(guard);
+    const { code, out } = await runToExit([fixture, server.host, String(server.port), database, account.user, account.password]);
     assert.equal(code, 0, out);
     assert.match(out, /ended unsubscribed=true/);
   });

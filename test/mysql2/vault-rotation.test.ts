@@ -3,7 +3,6 @@
  * dropping real users, the real node-vault client, and a credswap pool under load.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import { createPool, type PromisePool } from '../../lib/mysql2/promise.js';
 import { type MariaDBServer, startTestServer } from '../../lib/testing/mariadb.js';
 import { startVaultEmulator, type VaultEmulator } from '../../lib/testing/vault.js';
 import { VaultDatabaseProvider, type VaultDatabaseProviderOptions, type VaultLeaseEvent } from '../../providers/vault/database.js';
+import { runToExit } from '../helpers/child.js';
 import { eventually, startLoad, stopAllLoads, type Load } from '../helpers/load.js';
 
 /**
@@ -266,18 +266,7 @@ describe('credswap/mysql2 pool with VaultDatabaseProvider', function () {
     vault.configureDatabaseRole(role, { dbName: database, defaultTtlS: 60, maxTtlS: 120 });
     const { roleId, secretId } = vault.configureAppRole(`exit-${n}`, { tokenTtlS: 60 });
     const fixture = join(__dirname, '../fixtures/vault-pool-exit.ts');
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', fixture, vault.endpoint, roleId, secretId, role, server.host, String(server.port), database],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    // A hang guard only: the child must exit on its own, it is never killed on success.
-    const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    clearTimeout(guard);
+    const { code, out } = await runToExit([fixture, vault.endpoint, roleId, secretId, role, server.host, String(server.port), database]);
 
     assert.equal(code, 0, out);
     assert.match(out, /ended revoked=1/);

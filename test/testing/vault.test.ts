@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { createConnection, type Connection } from 'mysql2/promise';
@@ -7,6 +6,7 @@ import vaultClient from 'node-vault';
 import { ClosedError, InvalidOptionError } from '../../lib/errors.js';
 import { startTestServer, type MariaDBServer } from '../../lib/testing/mariadb.js';
 import { startVaultEmulator, type VaultEmulator, type VaultEmulatorOptions } from '../../lib/testing/vault.js';
+import { runToExit } from '../helpers/child.js';
 
 const ER_ACCESS_DENIED_ERROR = 1045;
 const ER_TABLEACCESS_DENIED_ERROR = 1142;
@@ -722,27 +722,17 @@ describe('testing/vault', function () {
           process.stdout.write('closed ' + response.status + ' timers=' + left + '\\n');
         })().catch((error) => { console.error(error); process.exitCode = 1; });
       `;
-      const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: {
-          ...process.env,
-          EMULATOR_MODULE: join(__dirname, '../../lib/testing/vault.ts'),
-          EMULATOR_SERVER: JSON.stringify({
-            host: server.host,
-            port: server.port,
-            adminUser: server.adminUser,
-            adminPassword: server.adminPassword,
-          }),
-          EMULATOR_ACCOUNT: account.user,
-        },
+      const { code, out } = await runToExit(['-e', script], {
+        ...process.env,
+        EMULATOR_MODULE: join(__dirname, '../../lib/testing/vault.ts'),
+        EMULATOR_SERVER: JSON.stringify({
+          host: server.host,
+          port: server.port,
+          adminUser: server.adminUser,
+          adminPassword: server.adminPassword,
+        }),
+        EMULATOR_ACCOUNT: account.user,
       });
-      let out = '';
-      child.stdout.on('data', (d) => (out += d));
-      child.stderr.on('data', (d) => (out += d));
-      // A hang guard only: the child must exit on its own, it is never killed on success.
-      const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-      clearTimeout(guard);
 
       assert.equal(code, 0, out);
       assert.match(out, /closed 200 timers=0/);
