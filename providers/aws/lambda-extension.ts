@@ -14,6 +14,7 @@ import { backoffDelay, unrefTimer } from '../../lib/backoff.js';
 import { sameCredentials, sealCredentials, type Credentials, type SealedCredentials } from '../../lib/credentials.js';
 import { ClosedError, InvalidOptionError, SecretsManagerError } from '../../lib/errors.js';
 import { bool, duration, expectObject, integer, rejectUnknownKeys, string } from '../../lib/options.js';
+import { Poller, intervalDelay } from '../../lib/poller.js';
 import { isProvider, type CredentialsProvider, type FetchContext } from '../../lib/provider.js';
 import { AWSCURRENT, AWSPENDING, parseSecretString, secretSource } from './secret-json.js';
 import { toSecretsManagerError } from './sdk.js';
@@ -217,8 +218,6 @@ interface Answer {
   readonly body: string;
 }
 
-type Subscriber = { onChange: (credentials: Credentials) => void; onError: (error: Error) => void };
-
 /**
  * Database credentials from the AWS Parameters and Secrets Lambda Extension (the Lambda layer)
  * or the AWS Secrets Manager Agent, read with
@@ -285,10 +284,7 @@ export class LambdaExtensionProvider implements CredentialsProvider {
   #stagedVersionId: string | undefined;
   #last: SealedCredentials | undefined;
 
-  readonly #subscribers = new Set<Subscriber>();
-  #pollTimer: NodeJS.Timeout | undefined;
-  #polling = false;
-  #pollFailures = 0;
+  readonly #poller: Poller;
   #closed = false;
   #closePromise: Promise<void> | undefined;
   readonly #closing = new AbortController();
@@ -335,6 +331,12 @@ export class LambdaExtensionProvider implements CredentialsProvider {
     }
     this.#fallback = o.fallback as CredentialsProvider | undefined;
     this.name = string(o, 'name', PREFIX, `lambda-extension:${this.secretId}`)!;
+    this.#poller = new Poller({
+      nextDelay: intervalDelay(this.#refreshIntervalMs, POLL_RETRY_BASE_MS),
+      look: () => this.#poll(),
+      isRetryable: (error) => !(error instanceof SecretsManagerError) || error.retryable,
+      toError: (error) => toSecretsManagerError(this.secretId, error) as Error,
+    });
   }
 
   /**
@@ -398,16 +400,7 @@ export class LambdaExtensionProvider implements CredentialsProvider {
     if (this.#closed) throw this.#closedError();
     if (typeof onChange !== 'function') throw new InvalidOptionError(`${PREFIX}subscribe.onChange`, 'must be a function');
     if (typeof onError !== 'function') throw new InvalidOptionError(`${PREFIX}subscribe.onError`, 'must be a function');
-    const subscriber: Subscriber = { onChange, onError };
-    this.#subscribers.add(subscriber);
-    this.#schedulePoll();
-    let subscribed = true;
-    return () => {
-      if (!subscribed) return;
-      subscribed = false;
-      this.#subscribers.delete(subscriber);
-      if (this.#subscribers.size === 0) this.#stopPolling();
-    };
+    return this.#poller.subscribe(onChange, onError);
   }
 
   /**
@@ -426,8 +419,7 @@ export class LambdaExtensionProvider implements CredentialsProvider {
 
   async #close(): Promise<void> {
     this.#closed = true;
-    this.#subscribers.clear();
-    this.#stopPolling();
+    this.#poller.close();
     this.#closing.abort(this.#closedError());
     this.#last = undefined;
     await this.#fallback?.close?.();
@@ -627,54 +619,15 @@ export class LambdaExtensionProvider implements CredentialsProvider {
 
   // ---------------------------------------------------------------- polling
 
-  #schedulePoll(): void {
-    if (this.#closed || this.#refreshIntervalMs === 0 || this.#pollTimer || this.#polling || this.#subscribers.size === 0) return;
-    const base = this.#refreshIntervalMs;
-    const delay =
-      this.#pollFailures > 0
-        ? backoffDelay(this.#pollFailures, Math.min(POLL_RETRY_BASE_MS, base), base)
-        : base / 2 + (Math.random() * base) / 2;
-    this.#pollTimer = unrefTimer(() => {
-      this.#pollTimer = undefined;
-      void this.#poll();
-    }, delay);
-  }
-
-  #stopPolling(): void {
-    if (this.#pollTimer) clearTimeout(this.#pollTimer);
-    this.#pollTimer = undefined;
-  }
-
-  /** One background read: a new version with `versionStage` is pushed to subscribers. Never rejects. */
-  async #poll(): Promise<void> {
-    if (this.#closed || this.#subscribers.size === 0) return;
-    this.#polling = true;
-    try {
-      const before = this.#stagedVersionId;
-      const version = await this.#read(this.#versionStage, false, this.#closing.signal);
-      this.#pollFailures = 0;
-      // Only a moved label counts: after a switch to AWSPENDING credentials, the unchanged
-      // AWSCURRENT version must not switch the pool back.
-      const moved = version.versionId === undefined || version.versionId !== before;
-      if (moved && !sameCredentials(version.credentials, this.#last)) {
-        this.#handOut(version.credentials);
-        for (const s of [...this.#subscribers]) {
-          try {
-            s.onChange(version.credentials);
-          } catch (error) {
-            report(s, error);
-          }
-        }
-      }
-    } catch (error) {
-      if (this.#closed) return;
-      const retryable = !(error instanceof SecretsManagerError) || error.retryable;
-      this.#pollFailures = retryable ? this.#pollFailures + 1 : 0;
-      for (const s of [...this.#subscribers]) report(s, error);
-    } finally {
-      this.#polling = false;
-      this.#schedulePoll();
-    }
+  /** One background read: the credentials of a moved `versionStage` label, if they are new. */
+  async #poll(): Promise<Credentials | undefined> {
+    const before = this.#stagedVersionId;
+    const version = await this.#read(this.#versionStage, false, this.#closing.signal);
+    // Only a moved label counts: after a switch to AWSPENDING credentials, the unchanged
+    // AWSCURRENT version must not switch the pool back.
+    const moved = version.versionId === undefined || version.versionId !== before;
+    if (!moved || sameCredentials(version.credentials, this.#last)) return undefined;
+    return this.#handOut(version.credentials);
   }
 }
 
@@ -780,14 +733,6 @@ function redact(text: string, token: string): string {
 
 function errorName(error: unknown): string {
   return error instanceof Error ? error.name : typeof error;
-}
-
-function report(subscriber: Subscriber, error: unknown): void {
-  try {
-    subscriber.onError(error instanceof Error ? error : new Error(String(error)));
-  } catch {
-    // What onError throws is ignored.
-  }
 }
 
 /** `localhost`, `127.0.0.0/8` or `::1` (with or without brackets). */

@@ -5,10 +5,10 @@
  */
 
 import { linkSignals } from '../../lib/abort.js';
-import { backoffDelay, unrefTimer } from '../../lib/backoff.js';
 import { sameCredentials, sealCredentials, type Credentials, type SealedCredentials } from '../../lib/credentials.js';
 import { ClosedError, InvalidOptionError, SecretsManagerError } from '../../lib/errors.js';
 import { bool, duration, expectObject, rejectUnknownKeys, string } from '../../lib/options.js';
+import { Poller, intervalDelay } from '../../lib/poller.js';
 import type { CredentialsProvider, FetchContext } from '../../lib/provider.js';
 import { AWSCURRENT, AWSPENDING, parseSecretString, secretSource } from './secret-json.js';
 import {
@@ -124,8 +124,6 @@ interface Version {
   readonly credentials: SealedCredentials;
 }
 
-type Subscriber = { onChange: (credentials: Credentials) => void; onError: (error: Error) => void };
-
 /**
  * Database credentials from an AWS Secrets Manager secret: the JSON that RDS, Aurora and the
  * AWS rotation functions store (`username`, `password`, `host`, `port`, `dbname`), or an
@@ -174,10 +172,7 @@ export class SecretsManagerProvider implements CredentialsProvider {
   /** The version id that had `versionStage` at the last look. */
   #stagedVersionId: string | undefined;
   #describeDenied = false;
-  readonly #subscribers = new Set<Subscriber>();
-  #pollTimer: NodeJS.Timeout | undefined;
-  #polling = false;
-  #pollFailures = 0;
+  readonly #poller: Poller;
   #closed = false;
   readonly #closing = new AbortController();
 
@@ -199,6 +194,12 @@ export class SecretsManagerProvider implements CredentialsProvider {
     this.#refreshIntervalMs = duration(o, 'refreshIntervalMs', '', DEFAULT_SECRET_REFRESH_INTERVAL_MS);
     this.#requestTimeoutMs = duration(o, 'requestTimeoutMs', '', DEFAULT_SECRET_REQUEST_TIMEOUT_MS, 1);
     this.name = string(o, 'name', '', `secrets-manager:${this.secretId}`)!;
+    this.#poller = new Poller({
+      nextDelay: intervalDelay(this.#refreshIntervalMs, RETRY_BASE_MS),
+      look: () => this.#poll(),
+      isRetryable: (error) => !(error instanceof SecretsManagerError) || error.retryable,
+      toError: (error) => toSecretsManagerError(this.secretId, error) as Error,
+    });
   }
 
   /** The hot-swap callback; see the class description for what each reason costs. */
@@ -236,25 +237,14 @@ export class SecretsManagerProvider implements CredentialsProvider {
    * coordinator calls it after the first successful fetch.
    */
   subscribe(onChange: (credentials: Credentials) => void, onError: (error: Error) => void): () => void {
-    const subscriber: Subscriber = { onChange, onError };
-    this.#subscribers.add(subscriber);
-    this.#schedulePoll();
-    return () => {
-      this.#subscribers.delete(subscriber);
-      if (this.#subscribers.size === 0 && this.#pollTimer) {
-        clearTimeout(this.#pollTimer);
-        this.#pollTimer = undefined;
-      }
-    };
+    return this.#poller.subscribe(onChange, onError);
   }
 
   /** Stops background refresh, aborts requests in flight and destroys the client credswap created. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#subscribers.clear();
-    if (this.#pollTimer) clearTimeout(this.#pollTimer);
-    this.#pollTimer = undefined;
+    this.#poller.close();
     this.#closing.abort(new ClosedError(`provider '${this.name}'`));
     this.#versions.length = 0;
     const created = this.#userClient ? undefined : this.#client;
@@ -293,7 +283,7 @@ export class SecretsManagerProvider implements CredentialsProvider {
         if (!(error instanceof SecretsManagerError && error.awsError === 'AccessDeniedException' && !signal.aborted)) throw error;
         // Least-privilege policies often grant only GetSecretValue: carry on without DescribeSecret.
         this.#describeDenied = true;
-        this.#report(
+        this.#poller.report(
           new SecretsManagerError(
             this.secretId,
             'AccessDeniedException',
@@ -391,42 +381,12 @@ export class SecretsManagerProvider implements CredentialsProvider {
     return this.#client;
   }
 
-  #schedulePoll(): void {
-    if (this.#closed || this.#refreshIntervalMs === 0 || this.#pollTimer || this.#polling || this.#subscribers.size === 0) return;
-    const base = this.#refreshIntervalMs;
-    const delay =
-      this.#pollFailures > 0 ? backoffDelay(this.#pollFailures, Math.min(RETRY_BASE_MS, base), base) : base / 2 + (Math.random() * base) / 2;
-    this.#pollTimer = unrefTimer(() => {
-      this.#pollTimer = undefined;
-      void this.#poll();
-    }, delay);
-  }
-
-  /** One background look: a new version with the configured stage is pushed to subscribers. */
-  async #poll(): Promise<void> {
-    if (this.#closed || this.#subscribers.size === 0) return;
-    this.#polling = true;
-    try {
-      const before = this.#stagedVersionId;
-      const staged = await this.#lookStaged(this.#closing.signal, false);
-      this.#pollFailures = 0;
-      if (staged.stagedId !== undefined && staged.stagedId !== before) {
-        const version = staged.fetched ?? (await this.#getVersion(staged.stagedId, this.#closing.signal));
-        for (const s of [...this.#subscribers]) s.onChange(version.credentials);
-      }
-    } catch (error) {
-      if (this.#closed) return;
-      const retryable = !(error instanceof SecretsManagerError) || error.retryable;
-      this.#pollFailures = retryable ? this.#pollFailures + 1 : 0;
-      this.#report(error as Error);
-    } finally {
-      this.#polling = false;
-      this.#schedulePoll();
-    }
-  }
-
-  #report(error: Error): void {
-    for (const s of [...this.#subscribers]) s.onError(error);
+  /** One background look: the credentials of a new version with the configured stage, if any. */
+  async #poll(): Promise<Credentials | undefined> {
+    const before = this.#stagedVersionId;
+    const staged = await this.#lookStaged(this.#closing.signal, false);
+    if (staged.stagedId === undefined || staged.stagedId === before) return undefined;
+    return (staged.fetched ?? (await this.#getVersion(staged.stagedId, this.#closing.signal))).credentials;
   }
 }
 

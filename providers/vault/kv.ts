@@ -4,13 +4,14 @@
  * @packageDocumentation
  */
 
-import { backoffDelay, unrefTimer } from '../../lib/backoff.js';
 import { sameCredentials, sealCredentials, type Credentials, type SealedCredentials } from '../../lib/credentials.js';
 import { ClosedError, InvalidCredentialsError, InvalidOptionError, VaultError } from '../../lib/errors.js';
 import { duration, expectObject, rejectUnknownKeys, string } from '../../lib/options.js';
+import { intervalDelay, type Poller } from '../../lib/poller.js';
 import type { CredentialsProvider, FetchContext } from '../../lib/provider.js';
 import { parseCredentialsText } from '../file/parse.js';
 import { VAULT_SESSION_OPTION_KEYS, VaultSession, vaultMount, vaultName, vaultPath, type VaultSessionOptions } from './client.js';
+import { vaultPoller } from './poller.js';
 
 /**
  * Default of {@link VaultKvProviderOptions.mount}: `'secret'`, the KV version 2 mount of a
@@ -79,8 +80,6 @@ interface Version {
   readonly credentials: SealedCredentials;
 }
 
-type Subscriber = { onChange: (credentials: Credentials) => void; onError: (error: Error) => void };
-
 /**
  * Database credentials from a KV version 2 secret (`GET <mount>/data/<path>`), for passwords
  * that something else rotates and writes to Vault as a new version.
@@ -129,13 +128,9 @@ export class VaultKvProvider implements CredentialsProvider {
   /** Reads are numbered when they start; only a read newer than the last committed one commits. */
   #seq = 0;
   #committed = 0;
-  readonly #subscribers = new Set<Subscriber>();
-  #timer: NodeJS.Timeout | undefined;
-  #polling = false;
-  #failures = 0;
+  readonly #poller: Poller;
   #closed = false;
   readonly #closing = new AbortController();
-  #unlistenSession: (() => void) | undefined;
 
   /**
    * @throws InvalidOptionError for an unknown option, a missing `path`, or an invalid `vault`
@@ -156,6 +151,10 @@ export class VaultKvProvider implements CredentialsProvider {
     this.#metadataPath = `${this.mount}/metadata/${this.path}`;
     this.name = string(o, 'name', '', `vault:${this.#dataPath}`)!;
     this.#session = new VaultSession({ vault: o.vault, client: o.client } as VaultSessionOptions, this.name);
+    this.#poller = vaultPoller(this.#session, this.#metadataPath, {
+      nextDelay: intervalDelay(this.#refreshIntervalMs, RETRY_BASE_MS),
+      look: () => this.#poll(),
+    });
   }
 
   /**
@@ -205,21 +204,7 @@ export class VaultKvProvider implements CredentialsProvider {
     if (this.#closed) throw new ClosedError(`provider '${this.name}'`);
     if (typeof onChange !== 'function') throw new InvalidOptionError('VaultKvProvider.subscribe.onChange', 'must be a function');
     if (typeof onError !== 'function') throw new InvalidOptionError('VaultKvProvider.subscribe.onError', 'must be a function');
-    const subscriber: Subscriber = { onChange, onError };
-    this.#subscribers.add(subscriber);
-    this.#unlistenSession ??= this.#session.onError((error) => this.#report(error));
-    this.#schedule();
-    let subscribed = true;
-    return () => {
-      if (!subscribed) return;
-      subscribed = false;
-      this.#subscribers.delete(subscriber);
-      if (this.#subscribers.size === 0) {
-        this.#clearTimer();
-        this.#unlistenSession?.();
-        this.#unlistenSession = undefined;
-      }
-    };
+    return this.#poller.subscribe(onChange, onError);
   }
 
   /**
@@ -235,10 +220,7 @@ export class VaultKvProvider implements CredentialsProvider {
     if (this.#closed) return;
     this.#closed = true;
     this.#closing.abort(new ClosedError(`provider '${this.name}'`));
-    this.#subscribers.clear();
-    this.#clearTimer();
-    this.#unlistenSession?.();
-    this.#unlistenSession = undefined;
+    this.#poller.close();
     this.#last = undefined;
     await this.#session.close();
   }
@@ -258,7 +240,7 @@ export class VaultKvProvider implements CredentialsProvider {
         if (!(error instanceof VaultError && error.statusCode === 403 && !signal.aborted)) throw error;
         // A policy that grants only <mount>/data/<path>: carry on with reads of the secret.
         this.#metadataDenied = true;
-        this.#report(
+        this.#poller.report(
           new VaultError(
             this.#metadataPath,
             `reading the metadata is denied; reading the secret '${this.#dataPath}' instead each time (grant read on the metadata for cheaper looks)`,
@@ -301,63 +283,12 @@ export class VaultKvProvider implements CredentialsProvider {
     return version;
   }
 
-  #clearTimer(): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-  }
-
-  #schedule(): void {
-    if (this.#closed || this.#refreshIntervalMs === 0 || this.#timer || this.#polling || this.#subscribers.size === 0) return;
-    const base = this.#refreshIntervalMs;
-    const delay =
-      this.#failures > 0 ? backoffDelay(this.#failures, Math.min(RETRY_BASE_MS, base), base) : base / 2 + (Math.random() * base) / 2;
-    this.#timer = unrefTimer(() => {
-      this.#timer = undefined;
-      void this.#poll();
-    }, delay);
-  }
-
-  /** One background look: a new version with different credentials goes to the subscribers. */
-  async #poll(): Promise<void> {
-    if (this.#closed || this.#subscribers.size === 0) return;
-    this.#polling = true;
+  /** One background look: the credentials of a new version, when they differ from the last ones. */
+  async #poll(): Promise<Credentials | undefined> {
     const before = this.#last;
-    try {
-      const version = await this.#look(this.#closing.signal);
-      this.#failures = 0;
-      if (version !== undefined && this.#last === version && (before === undefined || !sameCredentials(before.credentials, version.credentials))) {
-        for (const s of [...this.#subscribers]) callSafely(s, () => s.onChange(version.credentials));
-      }
-    } catch (error) {
-      if (this.#closed) return;
-      const retryable = !(error instanceof VaultError) || error.retryable;
-      this.#failures = retryable ? this.#failures + 1 : 0;
-      this.#report(error instanceof Error ? error : new VaultError(this.#metadataPath, 'the look failed', { retryable: true, cause: error }));
-    } finally {
-      this.#polling = false;
-      this.#schedule();
-    }
-  }
-
-  #report(error: Error): void {
-    for (const s of [...this.#subscribers]) {
-      try {
-        s.onError(error);
-      } catch {
-        // What onError throws has nowhere else to go.
-      }
-    }
+    const version = await this.#look(this.#closing.signal);
+    const changed = before === undefined || (version !== undefined && !sameCredentials(before.credentials, version.credentials));
+    return version !== undefined && this.#last === version && changed ? version.credentials : undefined;
   }
 }
 
-function callSafely(subscriber: Subscriber, fn: () => void): void {
-  try {
-    fn();
-  } catch (error) {
-    try {
-      subscriber.onError(error instanceof Error ? error : new Error('onChange threw a non-Error value'));
-    } catch {
-      // Ignored, as above.
-    }
-  }
-}

@@ -8,11 +8,13 @@
 import { performance } from 'node:perf_hooks';
 import { backoffDelay, unrefTimer } from '../../lib/backoff.js';
 import { sameCredentials, sealCredentials, type Credentials, type SealedCredentials } from '../../lib/credentials.js';
-import { ClosedError, InvalidCredentialsError, InvalidOptionError, VaultError } from '../../lib/errors.js';
+import { ClosedError, InvalidCredentialsError, InvalidOptionError } from '../../lib/errors.js';
 import { duration, expectObject, rejectUnknownKeys, string } from '../../lib/options.js';
+import type { Poller } from '../../lib/poller.js';
 import type { CredentialsProvider, FetchContext } from '../../lib/provider.js';
 import { VAULT_SESSION_OPTION_KEYS, VaultSession, vaultMount, vaultName, vaultPath, type VaultSessionOptions } from './client.js';
 import { DEFAULT_VAULT_DATABASE_MOUNT } from './database.js';
+import { vaultPoller } from './poller.js';
 
 /**
  * Default of {@link VaultStaticRoleProviderOptions.refreshJitterMs}: up to 2 s after the
@@ -85,8 +87,6 @@ interface Reading {
   readonly rotatesAt: number;
 }
 
-type Subscriber = { onChange: (credentials: Credentials) => void; onError: (error: Error) => void };
-
 /**
  * Database credentials from a static role of Vault's database secrets engine
  * (`GET <mount>/static-creds/<role>`): one existing account whose password Vault changes every
@@ -139,15 +139,11 @@ export class VaultStaticRoleProvider implements CredentialsProvider {
   #last: Reading | undefined;
   #seq = 0;
   #committed = 0;
-  readonly #subscribers = new Set<Subscriber>();
-  #timer: NodeJS.Timeout | undefined;
-  #polling = false;
-  #failures = 0;
+  readonly #poller: Poller;
   /** Background reads in a row that found the rotation due but not done. */
   #overdue = 0;
   #closed = false;
   readonly #closing = new AbortController();
-  #unlistenSession: (() => void) | undefined;
 
   /**
    * @throws InvalidOptionError for an unknown option, a missing `role`, or an invalid `vault`
@@ -167,6 +163,7 @@ export class VaultStaticRoleProvider implements CredentialsProvider {
     this.path = `${this.mount}/static-creds/${this.role}`;
     this.name = string(o, 'name', '', `vault:${this.path}`)!;
     this.#session = new VaultSession({ vault: o.vault, client: o.client } as VaultSessionOptions, this.name);
+    this.#poller = vaultPoller(this.#session, this.path, { nextDelay: (failures) => this.#nextDelay(failures), look: () => this.#poll() });
   }
 
   /**
@@ -215,21 +212,7 @@ export class VaultStaticRoleProvider implements CredentialsProvider {
     if (this.#closed) throw new ClosedError(`provider '${this.name}'`);
     if (typeof onChange !== 'function') throw new InvalidOptionError('VaultStaticRoleProvider.subscribe.onChange', 'must be a function');
     if (typeof onError !== 'function') throw new InvalidOptionError('VaultStaticRoleProvider.subscribe.onError', 'must be a function');
-    const subscriber: Subscriber = { onChange, onError };
-    this.#subscribers.add(subscriber);
-    this.#unlistenSession ??= this.#session.onError((error) => this.#report(error));
-    this.#schedule();
-    let subscribed = true;
-    return () => {
-      if (!subscribed) return;
-      subscribed = false;
-      this.#subscribers.delete(subscriber);
-      if (this.#subscribers.size === 0) {
-        this.#clearTimer();
-        this.#unlistenSession?.();
-        this.#unlistenSession = undefined;
-      }
-    };
+    return this.#poller.subscribe(onChange, onError);
   }
 
   /**
@@ -245,10 +228,7 @@ export class VaultStaticRoleProvider implements CredentialsProvider {
     if (this.#closed) return;
     this.#closed = true;
     this.#closing.abort(new ClosedError(`provider '${this.name}'`));
-    this.#subscribers.clear();
-    this.#clearTimer();
-    this.#unlistenSession?.();
-    this.#unlistenSession = undefined;
+    this.#poller.close();
     this.#last = undefined;
     await this.#session.close();
   }
@@ -276,67 +256,27 @@ export class VaultStaticRoleProvider implements CredentialsProvider {
       this.#committed = seq;
       this.#last = reading;
       // A read by the pool (after a 1045) moves the next background read too.
-      if (!this.#polling) this.#schedule();
+      this.#poller.reschedule();
     }
     return reading;
   }
 
-  #clearTimer(): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
+  /** When to read next: after Vault's announced rotation, or after a backoff. */
+  #nextDelay(failures: number): number {
+    if (failures > 0 || this.#last === undefined) return backoffDelay(Math.max(1, failures), RETRY_BASE_MS, RETRY_CAP_MS);
+    const untilRotation = this.#last.rotatesAt - performance.now();
+    return untilRotation > 0
+      ? untilRotation + Math.random() * this.#refreshJitterMs
+      : backoffDelay(this.#overdue + 1, DUE_REREAD_MS, RETRY_CAP_MS);
   }
 
-  /** The next background read: after Vault's announced rotation, or after a backoff. */
-  #schedule(): void {
-    this.#clearTimer();
-    if (this.#closed || this.#subscribers.size === 0 || this.#polling) return;
-    let delay: number;
-    if (this.#failures > 0 || this.#last === undefined) {
-      delay = backoffDelay(Math.max(1, this.#failures), RETRY_BASE_MS, RETRY_CAP_MS);
-    } else {
-      const untilRotation = this.#last.rotatesAt - performance.now();
-      delay =
-        untilRotation > 0
-          ? untilRotation + Math.random() * this.#refreshJitterMs
-          : backoffDelay(this.#overdue + 1, DUE_REREAD_MS, RETRY_CAP_MS);
-    }
-    this.#timer = unrefTimer(() => {
-      this.#timer = undefined;
-      void this.#poll();
-    }, delay);
-  }
-
-  /** One background read: a changed password goes to the subscribers. */
-  async #poll(): Promise<void> {
-    if (this.#closed || this.#subscribers.size === 0) return;
-    this.#polling = true;
+  /** One background read: a changed password, or `undefined`. */
+  async #poll(): Promise<Credentials | undefined> {
     const before = this.#last;
-    try {
-      const reading = await this.#read(this.#closing.signal);
-      this.#failures = 0;
-      const changed = before !== undefined && !sameCredentials(before.credentials, reading.credentials);
-      this.#overdue = changed || reading.rotatesAt > performance.now() ? 0 : this.#overdue + 1;
-      if (this.#last === reading && changed) {
-        for (const s of [...this.#subscribers]) callSafely(s, () => s.onChange(reading.credentials));
-      }
-    } catch (error) {
-      if (this.#closed) return;
-      this.#failures += 1;
-      this.#report(error instanceof Error ? error : new VaultError(this.path, 'the read failed', { retryable: true, cause: error }));
-    } finally {
-      this.#polling = false;
-      this.#schedule();
-    }
-  }
-
-  #report(error: Error): void {
-    for (const s of [...this.#subscribers]) {
-      try {
-        s.onError(error);
-      } catch {
-        // What onError throws has nowhere else to go.
-      }
-    }
+    const reading = await this.#read(this.#closing.signal);
+    const changed = before !== undefined && !sameCredentials(before.credentials, reading.credentials);
+    this.#overdue = changed || reading.rotatesAt > performance.now() ? 0 : this.#overdue + 1;
+    return this.#last === reading && changed ? reading.credentials : undefined;
   }
 
   /** Waits `ms`, or rejects with `signal.reason` (or ClosedError) first. */
@@ -357,17 +297,5 @@ export class VaultStaticRoleProvider implements CredentialsProvider {
       signal.addEventListener('abort', onAbort, { once: true });
       closing.addEventListener('abort', onClose, { once: true });
     });
-  }
-}
-
-function callSafely(subscriber: Subscriber, fn: () => void): void {
-  try {
-    fn();
-  } catch (error) {
-    try {
-      subscriber.onError(error instanceof Error ? error : new Error('onChange threw a non-Error value'));
-    } catch {
-      // Ignored, as above.
-    }
   }
 }
