@@ -178,7 +178,7 @@ async function main(): Promise<void> {
       node: process.version,
       mysql2: (require('mysql2/package.json') as { version: string }).version,
       server: `${versionRow.version}${server.external ? ' (MYSQL_URL)' : ' (throwaway)'}`,
-      credswapModule: modulePath ?? 'lib/mysql2/promise.ts (TypeScript source, compiled by tsx)',
+      credswapModule: modulePath === undefined ? 'lib/mysql2/promise.ts (TypeScript source, compiled by tsx)' : path.relative(process.cwd(), modulePath),
     };
     log(`machine: ${machine.os}; ${machine.cpuCount} x ${machine.cpuModel}`);
     log(`node ${machine.node}; mysql2 ${machine.mysql2}; server ${machine.server}`);

@@ -23,6 +23,7 @@ export const ERROR_CODES = [
   'CREDSWAP_SECRETS_MANAGER_ERROR',
   'CREDSWAP_ROTATION_STEP_FAILED',
   'CREDSWAP_VAULT_ERROR',
+  'CREDSWAP_DRILL_TARGET_FAILED',
 ] as const;
 
 /** A stable, documented error code. */
@@ -304,6 +305,31 @@ export class VaultError extends CredswapError {
   }
 }
 defineCode(VaultError, 'CREDSWAP_VAULT_ERROR', 'VaultError');
+
+/**
+ * `credswap drill` could not reach or prepare what it was pointed at: the MySQL server of
+ * `--mysql`, the secret of `--secret-id`, the Vault of `--vault-addr`. `target` names it (a URL
+ * with its password redacted, a secret id, a Vault path), never a secret value; `cause` is
+ * what failed underneath.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await runDrill({ scenario: 'function', mysqlUrl: 'mysql://admin:secret@db.staging:3306/' });
+ * } catch (error) {
+ *   if (error instanceof DrillTargetError) console.error(error.target, error.message);
+ * }
+ * ```
+ */
+export class DrillTargetError extends CredswapError {
+  readonly target: string;
+
+  constructor(target: string, problem: string, options?: { cause?: unknown }) {
+    super('CREDSWAP_DRILL_TARGET_FAILED', `credswap: drill target ${target}: ${problem}`, options);
+    this.target = target;
+  }
+}
+defineCode(DrillTargetError, 'CREDSWAP_DRILL_TARGET_FAILED', 'DrillTargetError');
 
 /** True for any error credswap raised (from any copy of the package). */
 export function isCredswapError(value: unknown): value is CredswapError {

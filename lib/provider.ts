@@ -97,6 +97,17 @@ export function fromFunction(fn: HotSwapFunction, options: FromFunctionOptions =
   };
 }
 
+/**
+ * Checks the two callbacks a provider's `subscribe()` receives.
+ *
+ * @param owner - the provider's class name, for the option path (`FileProvider.subscribe.onChange`)
+ * @throws InvalidOptionError when either is not a function.
+ */
+export function checkSubscriber(owner: string, onChange: unknown, onError: unknown): void {
+  if (typeof onChange !== 'function') throw new InvalidOptionError(`${owner}.subscribe.onChange`, 'must be a function');
+  if (typeof onError !== 'function') throw new InvalidOptionError(`${owner}.subscribe.onError`, 'must be a function');
+}
+
 /** True when `value` has the shape of a {@link CredentialsProvider}. */
 export function isProvider(value: unknown): value is CredentialsProvider {
   return (

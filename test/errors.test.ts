@@ -103,6 +103,12 @@ const CASES: readonly Case[] = [
     make: (m, cause) => new m.VaultError('database/creds/app', 'Vault is sealed', { statusCode: 503, retryable: true, cause }),
     takesCause: true,
   },
+  {
+    name: 'DrillTargetError',
+    code: 'CREDSWAP_DRILL_TARGET_FAILED',
+    make: (m, cause) => new m.DrillTargetError('mysql://admin:***@db.staging:3306/', 'cannot connect', { cause }),
+    takesCause: true,
+  },
 ];
 
 /** A second, independent copy of lib/errors.ts, as when two copies of the package are installed. */

@@ -38,12 +38,15 @@ describe('the packed package', function () {
 
   const entryPoints: Record<string, string[]> = {
     credswap: ['RotationCoordinator', 'fromFunction', 'CredswapError', 'ProviderError', 'RotationTimeoutError'],
-    'credswap/mysql2': ['createPool'],
-    'credswap/mysql2/promise': ['createPool'],
+    'credswap/mysql2': ['createPool', 'createPoolCluster'],
+    'credswap/mysql2/promise': ['createPool', 'createPoolCluster'],
+    'credswap/sequelize': ['attachCredentials', 'SequelizeCredentials'],
+    'credswap/knex': ['knexConnection'],
     'credswap/file': ['FileProvider'],
     'credswap/aws': ['SecretsManagerProvider', 'parseSecretString'],
     'credswap/vault': ['VaultDatabaseProvider', 'VaultStaticRoleProvider', 'VaultKvProvider', 'VaultError'],
-    'credswap/testing': ['startTestServer', 'startMariaDB'],
+    'credswap/testing': ['startTestServer', 'startMariaDB', 'startTcpProxy', 'startLoadGenerator', 'defaultQueries'],
+    'credswap/drill': ['runDrill', 'renderTable', 'validateReport'],
   };
 
   for (const [entry, names] of Object.entries(entryPoints)) {

@@ -48,3 +48,12 @@ export function createPool(options: PoolOptions | string): Pool {
 export { CallbackPool, connectionGeneration } from './pool.js';
 export type { PoolOptions, RotationOptions, DrainMode, CallbackPoolConfig } from './pool.js';
 export { READ_ONLY_ERRNOS, ER_ACCESS_DENIED, isAccessDenied, isReadOnlyError } from './classify.js';
+export { createPoolCluster, PoolCluster, PoolNamespace } from './cluster.js';
+export type { ClusterConnection, ClusterNodeInfo, PoolClusterOptions, Selector } from './cluster.js';
+export {
+  DEFAULT_CAN_RETRY,
+  DEFAULT_REMOVE_NODE_ERROR_COUNT,
+  DEFAULT_RESTORE_NODE_TIMEOUT,
+  DEFAULT_SELECTOR,
+  DEFAULT_READ_ONLY_NODE_TIMEOUT_MS,
+} from './cluster-options.js';

@@ -292,7 +292,8 @@ export class CallbackPool extends EventEmitter {
   /** Counts of the pool's connections, for monitoring and tests. */
   get stats(): { total: number; idle: number; queued: number; generation: number } {
     return {
-      total: this.#slots,
+      // Once the pool ends, slots no longer count: only connections still closing do.
+      total: this._closed ? this.#all.size : this.#slots,
       idle: this.#free.length,
       queued: this.#queue.length,
       generation: this.coordinator?.generation ?? 0,
@@ -482,14 +483,16 @@ export class CallbackPool extends EventEmitter {
     connection[GENERATION] = generation;
     this.#all.add(connection);
     connection.connect((err) => {
+      if (this._closed) {
+        // end() came first: whatever the connect did, the caller learns that the pool is closed.
+        this.#all.delete(connection);
+        connection.destroy();
+        this.#failWaiter(waiter, new ClosedError('the pool'));
+        return;
+      }
       if (err) {
         this.#all.delete(connection);
         this.#onConnectError(waiter, generation, err);
-        return;
-      }
-      if (this._closed) {
-        connection.destroy();
-        this.#failWaiter(waiter, new ClosedError('the pool'));
         return;
       }
       connection[ESTABLISHED] = true;

@@ -86,3 +86,11 @@ export type {
   VaultEndReason,
   VaultRequestRecord,
 } from './vault.js';
+
+export { startTcpProxy } from './proxy.js';
+export type { TcpProxy, TcpProxyOptions, TcpProxyStats, ProxyTarget } from './proxy.js';
+
+export { startLoadGenerator, errorCodeOf, DEFAULT_WRITE_RATIO, DEFAULT_MAX_OUTCOMES } from './load.js';
+export type { LoadGenerator, LoadGeneratorOptions, QueryKind, QueryOutcome } from './load.js';
+export { defaultQueries, DEFAULT_DRILL_TABLE } from './default-queries.js';
+export type { DefaultQueriesOptions, DrillQuery, QueryablePool } from './default-queries.js';

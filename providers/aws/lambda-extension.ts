@@ -14,8 +14,9 @@ import { backoffDelay, unrefTimer } from '../../lib/backoff.js';
 import { sameCredentials, sealCredentials, type Credentials, type SealedCredentials } from '../../lib/credentials.js';
 import { ClosedError, InvalidOptionError, SecretsManagerError } from '../../lib/errors.js';
 import { bool, duration, expectObject, integer, rejectUnknownKeys, string } from '../../lib/options.js';
-import { Poller, intervalDelay } from '../../lib/poller.js';
-import { isProvider, type CredentialsProvider, type FetchContext } from '../../lib/provider.js';
+import type { Poller } from '../../lib/poller.js';
+import { secretsManagerPoller } from './poller.js';
+import { checkSubscriber, isProvider, type CredentialsProvider, type FetchContext } from '../../lib/provider.js';
 import { AWSCURRENT, AWSPENDING, parseSecretString, secretSource } from './secret-json.js';
 import { toSecretsManagerError } from './sdk.js';
 
@@ -79,8 +80,6 @@ export const DEFAULT_EXTENSION_REFRESH_INTERVAL_MS = 0;
 /** Backoff while the extension is starting: 25 ms, doubling, at most 250 ms apart. */
 const STARTUP_BACKOFF_BASE_MS = 25;
 const STARTUP_BACKOFF_CAP_MS = 250;
-/** Backoff of background polls after a retryable failure. */
-const POLL_RETRY_BASE_MS = 1_000;
 /** A GetSecretValue answer holds at most a 64 KiB secret; anything much larger is not one. */
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 const RESPONSE_TOO_LARGE = 'ERR_CREDSWAP_RESPONSE_TOO_LARGE';
@@ -331,12 +330,7 @@ export class LambdaExtensionProvider implements CredentialsProvider {
     }
     this.#fallback = o.fallback as CredentialsProvider | undefined;
     this.name = string(o, 'name', PREFIX, `lambda-extension:${this.secretId}`)!;
-    this.#poller = new Poller({
-      nextDelay: intervalDelay(this.#refreshIntervalMs, POLL_RETRY_BASE_MS),
-      look: () => this.#poll(),
-      isRetryable: (error) => !(error instanceof SecretsManagerError) || error.retryable,
-      toError: (error) => toSecretsManagerError(this.secretId, error) as Error,
-    });
+    this.#poller = secretsManagerPoller(this.secretId, this.#refreshIntervalMs, () => this.#poll());
   }
 
   /**
@@ -398,8 +392,7 @@ export class LambdaExtensionProvider implements CredentialsProvider {
    */
   subscribe(onChange: (credentials: Credentials) => void, onError: (error: Error) => void): () => void {
     if (this.#closed) throw this.#closedError();
-    if (typeof onChange !== 'function') throw new InvalidOptionError(`${PREFIX}subscribe.onChange`, 'must be a function');
-    if (typeof onError !== 'function') throw new InvalidOptionError(`${PREFIX}subscribe.onError`, 'must be a function');
+    checkSubscriber('LambdaExtensionProvider', onChange, onError);
     return this.#poller.subscribe(onChange, onError);
   }
 

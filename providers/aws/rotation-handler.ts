@@ -505,13 +505,9 @@ class Rotation {
     } catch (error) {
       if (!isNotFound(error) && !(error instanceof InvalidCredentialsError)) throw error;
     }
-    const current = await this.getSecret(this.secretId, AWSCURRENT);
-    const pending = await this.getSecret(this.secretId, AWSPENDING, this.token);
-    const pendingLogin = this.login(pending, 'AWSPENDING');
-    if (await this.canLogIn(pendingLogin)) {
-      this.info(`setSecret: the AWSPENDING password already works for user '${pendingLogin.user}'`);
-      return;
-    }
+    const secrets = await this.pendingToSet();
+    if (secrets === undefined) return;
+    const { current, pending, pendingLogin } = secrets;
     this.sameAccount(current, pending, 'AWSCURRENT');
 
     let connection: Connection | undefined;
@@ -578,13 +574,9 @@ class Rotation {
   }
 
   private async setSecretAlternating(): Promise<void> {
-    const current = await this.getSecret(this.secretId, AWSCURRENT);
-    const pending = await this.getSecret(this.secretId, AWSPENDING, this.token);
-    const pendingLogin = this.login(pending, 'AWSPENDING');
-    if (await this.canLogIn(pendingLogin)) {
-      this.info(`setSecret: the AWSPENDING password already works for user '${pendingLogin.user}'`);
-      return;
-    }
+    const secrets = await this.pendingToSet();
+    if (secrets === undefined) return;
+    const { current, pending, pendingLogin } = secrets;
     const currentUser = current.credentials.user;
     if (this.alternate(currentUser) !== pendingLogin.user) {
       throw new StepProblem(`refusing to modify user '${pendingLogin.user}': it is neither the current user '${currentUser}' nor its alternate`, pendingLogin.user);
@@ -728,6 +720,21 @@ class Rotation {
   }
 
   /** Single user: the pending secret must be for the same user and host as `other`. */
+  /**
+   * setSecret's first look: AWSCURRENT and this rotation's AWSPENDING, or `undefined` when the
+   * AWSPENDING password already logs in (an earlier attempt set it) and there is nothing to do.
+   */
+  private async pendingToSet(): Promise<{ current: ParsedSecret; pending: ParsedSecret; pendingLogin: Login } | undefined> {
+    const current = await this.getSecret(this.secretId, AWSCURRENT);
+    const pending = await this.getSecret(this.secretId, AWSPENDING, this.token);
+    const pendingLogin = this.login(pending, 'AWSPENDING');
+    if (await this.canLogIn(pendingLogin)) {
+      this.info(`setSecret: the AWSPENDING password already works for user '${pendingLogin.user}'`);
+      return undefined;
+    }
+    return { current, pending, pendingLogin };
+  }
+
   private sameAccount(other: ParsedSecret, pending: ParsedSecret, stage: string): void {
     if (other.credentials.user !== pending.credentials.user) {
       throw new StepProblem(`refusing to modify user '${pending.credentials.user}': the ${stage} user is '${other.credentials.user}'`, pending.credentials.user);

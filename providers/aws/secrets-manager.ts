@@ -8,7 +8,8 @@ import { linkSignals } from '../../lib/abort.js';
 import { sameCredentials, sealCredentials, type Credentials, type SealedCredentials } from '../../lib/credentials.js';
 import { ClosedError, InvalidOptionError, SecretsManagerError } from '../../lib/errors.js';
 import { bool, duration, expectObject, rejectUnknownKeys, string } from '../../lib/options.js';
-import { Poller, intervalDelay } from '../../lib/poller.js';
+import type { Poller } from '../../lib/poller.js';
+import { secretsManagerPoller } from './poller.js';
 import type { CredentialsProvider, FetchContext } from '../../lib/provider.js';
 import { AWSCURRENT, AWSPENDING, parseSecretString, secretSource } from './secret-json.js';
 import {
@@ -39,8 +40,6 @@ export const DEFAULT_SECRET_REQUEST_TIMEOUT_MS = 5_000;
 
 /** Versions whose credentials are kept in memory: current, pending, previous and one spare. */
 const CACHED_VERSIONS = 4;
-/** Backoff of background refreshes after a retryable failure. */
-const RETRY_BASE_MS = 1_000;
 
 const OPTION_KEYS = new Set([
   'secretId',
@@ -194,12 +193,7 @@ export class SecretsManagerProvider implements CredentialsProvider {
     this.#refreshIntervalMs = duration(o, 'refreshIntervalMs', '', DEFAULT_SECRET_REFRESH_INTERVAL_MS);
     this.#requestTimeoutMs = duration(o, 'requestTimeoutMs', '', DEFAULT_SECRET_REQUEST_TIMEOUT_MS, 1);
     this.name = string(o, 'name', '', `secrets-manager:${this.secretId}`)!;
-    this.#poller = new Poller({
-      nextDelay: intervalDelay(this.#refreshIntervalMs, RETRY_BASE_MS),
-      look: () => this.#poll(),
-      isRetryable: (error) => !(error instanceof SecretsManagerError) || error.retryable,
-      toError: (error) => toSecretsManagerError(this.secretId, error) as Error,
-    });
+    this.#poller = secretsManagerPoller(this.secretId, this.#refreshIntervalMs, () => this.#poll());
   }
 
   /** The hot-swap callback; see the class description for what each reason costs. */

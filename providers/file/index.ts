@@ -10,7 +10,7 @@ import { open, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { sameCredentials, sealCredentials, type Credentials, type SealedCredentials } from '../../lib/credentials.js';
 import { ClosedError, FileProviderError, InvalidCredentialsError, InvalidOptionError } from '../../lib/errors.js';
-import type { CredentialsProvider, FetchContext } from '../../lib/provider.js';
+import { checkSubscriber, type CredentialsProvider, type FetchContext } from '../../lib/provider.js';
 import { FILE_FORMATS, parseCredentialsText, type FileFormat } from './parse.js';
 
 export type { FileFormat } from './parse.js';
@@ -264,8 +264,7 @@ export class FileProvider implements CredentialsProvider {
    */
   subscribe(onChange: (credentials: Credentials) => void, onError: (error: Error) => void): () => void {
     if (this.#closed) throw this.#closedError();
-    if (typeof onChange !== 'function') throw new InvalidOptionError('FileProvider.subscribe.onChange', 'must be a function');
-    if (typeof onError !== 'function') throw new InvalidOptionError('FileProvider.subscribe.onError', 'must be a function');
+    checkSubscriber('FileProvider', onChange, onError);
     const subscriber: Subscriber = { onChange, onError };
     this.#subscribers.add(subscriber);
     if (this.#subscribers.size === 1) this.#start();

@@ -8,7 +8,7 @@ import { sameCredentials, sealCredentials, type Credentials, type SealedCredenti
 import { ClosedError, InvalidCredentialsError, InvalidOptionError, VaultError } from '../../lib/errors.js';
 import { duration, expectObject, rejectUnknownKeys, string } from '../../lib/options.js';
 import { intervalDelay, type Poller } from '../../lib/poller.js';
-import type { CredentialsProvider, FetchContext } from '../../lib/provider.js';
+import { checkSubscriber, type CredentialsProvider, type FetchContext } from '../../lib/provider.js';
 import { parseCredentialsText } from '../file/parse.js';
 import { VAULT_SESSION_OPTION_KEYS, VaultSession, vaultMount, vaultName, vaultPath, type VaultSessionOptions } from './client.js';
 import { vaultPoller } from './poller.js';
@@ -202,8 +202,7 @@ export class VaultKvProvider implements CredentialsProvider {
    */
   subscribe(onChange: (credentials: Credentials) => void, onError: (error: Error) => void): () => void {
     if (this.#closed) throw new ClosedError(`provider '${this.name}'`);
-    if (typeof onChange !== 'function') throw new InvalidOptionError('VaultKvProvider.subscribe.onChange', 'must be a function');
-    if (typeof onError !== 'function') throw new InvalidOptionError('VaultKvProvider.subscribe.onError', 'must be a function');
+    checkSubscriber('VaultKvProvider', onChange, onError);
     return this.#poller.subscribe(onChange, onError);
   }
 

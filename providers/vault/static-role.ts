@@ -11,7 +11,7 @@ import { sameCredentials, sealCredentials, type Credentials, type SealedCredenti
 import { ClosedError, InvalidCredentialsError, InvalidOptionError } from '../../lib/errors.js';
 import { duration, expectObject, rejectUnknownKeys, string } from '../../lib/options.js';
 import type { Poller } from '../../lib/poller.js';
-import type { CredentialsProvider, FetchContext } from '../../lib/provider.js';
+import { checkSubscriber, type CredentialsProvider, type FetchContext } from '../../lib/provider.js';
 import { VAULT_SESSION_OPTION_KEYS, VaultSession, vaultMount, vaultName, vaultPath, type VaultSessionOptions } from './client.js';
 import { DEFAULT_VAULT_DATABASE_MOUNT } from './database.js';
 import { vaultPoller } from './poller.js';
@@ -210,8 +210,7 @@ export class VaultStaticRoleProvider implements CredentialsProvider {
    */
   subscribe(onChange: (credentials: Credentials) => void, onError: (error: Error) => void): () => void {
     if (this.#closed) throw new ClosedError(`provider '${this.name}'`);
-    if (typeof onChange !== 'function') throw new InvalidOptionError('VaultStaticRoleProvider.subscribe.onChange', 'must be a function');
-    if (typeof onError !== 'function') throw new InvalidOptionError('VaultStaticRoleProvider.subscribe.onError', 'must be a function');
+    checkSubscriber('VaultStaticRoleProvider', onChange, onError);
     return this.#poller.subscribe(onChange, onError);
   }
 

@@ -409,6 +409,20 @@ describe('credswap/mysql2 pool', function () {
       await ended;
     });
 
+    it('fails requests whose connection was still opening with a ClosedError when the pool ends, and counts no connection after', async function () {
+      const account = await newUser();
+      const p = createPool({ host: server.host, port: server.port, database, user: account.user, password: account.password, connectionLimit: 4 });
+      await p.query('SELECT 1');
+      const opening = [1, 2, 3].map(() => p.getConnection().then((c) => c.release()));
+      await p.end();
+      const outcomes = await Promise.allSettled(opening);
+      for (const o of outcomes) {
+        if (o.status === 'rejected') assert.equal((o.reason as { code?: string }).code, 'CREDSWAP_CLOSED');
+      }
+      assert.ok(outcomes.some((o) => o.status === 'rejected'), 'at least one connection was still opening');
+      assert.equal(p.stats.total, 0);
+    });
+
     it('supports await using through Symbol.asyncDispose', async function () {
       const account = await newUser();
       let ref: PromisePool;

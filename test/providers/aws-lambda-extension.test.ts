@@ -13,6 +13,7 @@ import {
 } from '../../lib/testing/lambda-extension.js';
 import { startSecretsManagerEmulator } from '../../lib/testing/secrets-manager.js';
 import { LambdaExtensionProvider, type LambdaExtensionProviderOptions } from '../../providers/aws/lambda-extension.js';
+import { spySubscriber } from '../helpers/subscriber.js';
 
 type SecretsManagerEmulator = Awaited<ReturnType<typeof startSecretsManagerEmulator>>;
 
@@ -35,6 +36,13 @@ function dbSecret(password: string): Record<string, unknown> {
 }
 
 /** A fresh secret per test, so that no test sees another's versions. */
+/** Stores a new version of the secret with `password`, labelled `stage`, through the real SDK client. */
+async function putVersion(secretId: string, token: string, password: string, stage: string): Promise<void> {
+  await smClient.send(
+    new PutSecretValueCommand({ SecretId: secretId, ClientRequestToken: token, SecretString: JSON.stringify(dbSecret(password)), VersionStages: [stage] }),
+  );
+}
+
 function newSecret(password = PASSWORD): string {
   const name = `lambda-ext/test-${process.pid}-${++secretCounter}`;
   sm.putSecret(name, dbSecret(password));
@@ -156,14 +164,7 @@ describe('LambdaExtensionProvider', () => {
     it('reads the configured staging label', async () => {
       const ext = await extension();
       const secretId = newSecret();
-      await smClient.send(
-        new PutSecretValueCommand({
-          SecretId: secretId,
-          ClientRequestToken: 'labelled-version-0000000000000000000000',
-          SecretString: JSON.stringify(dbSecret(NEW_PASSWORD)),
-          VersionStages: ['BLUE'],
-        }),
-      );
+      await putVersion(secretId, 'labelled-version-0000000000000000000000', NEW_PASSWORD, 'BLUE');
       const creds = await read(provider({ secretId, port: ext.port, versionStage: 'BLUE' }));
       assert.equal(creds?.password, NEW_PASSWORD);
     });
@@ -333,14 +334,7 @@ describe('LambdaExtensionProvider', () => {
       const p = provider({ secretId, port: ext.port });
       const first = await read(p);
       // createSecret put the pending version; setSecret changed the database password; AWSCURRENT has not moved.
-      await smClient.send(
-        new PutSecretValueCommand({
-          SecretId: secretId,
-          ClientRequestToken: 'rotation-token-00000000000000000000000001',
-          SecretString: JSON.stringify(dbSecret(PENDING_PASSWORD)),
-          VersionStages: ['AWSPENDING'],
-        }),
-      );
+      await putVersion(secretId, 'rotation-token-00000000000000000000000001', PENDING_PASSWORD, 'AWSPENDING');
       const creds = await read(p, 'rejected', first);
       assert.equal(creds?.password, PENDING_PASSWORD);
       assert.deepEqual(
@@ -357,14 +351,7 @@ describe('LambdaExtensionProvider', () => {
       const secretId = newSecret();
       const p = provider({ secretId, port: ext.port });
       const first = await read(p);
-      await smClient.send(
-        new PutSecretValueCommand({
-          SecretId: secretId,
-          ClientRequestToken: 'rotation-token-00000000000000000000000002',
-          SecretString: JSON.stringify(dbSecret(PENDING_PASSWORD)),
-          VersionStages: ['AWSPENDING'],
-        }),
-      );
+      await putVersion(secretId, 'rotation-token-00000000000000000000000002', PENDING_PASSWORD, 'AWSPENDING');
       const creds = await read(p, 'rejected', first);
       assert.equal(creds?.password, PENDING_PASSWORD);
       assert.equal(ext.requests.at(-2)?.source, 'cache');
@@ -478,9 +465,7 @@ describe('LambdaExtensionProvider', () => {
       const secretId = newSecret();
       const p = provider({ secretId, port: ext.port, refreshIntervalMs: 50 });
       await read(p);
-      const onChange = sinon.spy((_creds: Credentials) => {});
-      const onError = sinon.spy((_error: Error) => {});
-      const unsubscribe = p.subscribe(onChange, onError);
+      const { onChange, onError, unsubscribe } = spySubscriber(p);
       try {
         sm.putSecret(secretId, dbSecret(NEW_PASSWORD));
         const deadline = Date.now() + 5000;

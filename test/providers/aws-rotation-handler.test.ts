@@ -67,6 +67,12 @@ describe('createRotationHandler', function () {
     return { engine: 'mysql', host: server.host, port: server.port, username: user, password, dbname: database, ...extra };
   }
 
+  /** Creates the administrator's secret and an application secret naming it under `key`; returns both names. */
+  function secretsWithAdmin(user: string, password: string, admin: { user: string; password: string }, key = 'masterarn') {
+    const masterId = newSecret(secretJson(admin.user, admin.password));
+    return { masterId, secretId: newSecret(secretJson(user, password, { [key]: masterId })) };
+  }
+
   /** Creates a secret with this value and returns its name. */
   function newSecret(value: Record<string, unknown>): string {
     n += 1;
@@ -281,8 +287,7 @@ describe('createRotationHandler', function () {
     it('creates the clone with the same grants on every host, then goes back to the original user with a new password', async function () {
       const { user, password } = await appUser();
       const admin = await adminUser();
-      const masterId = newSecret(secretJson(admin.user, admin.password));
-      const secretId = newSecret(secretJson(user, password, { masterarn: masterId }));
+      const { masterId, secretId } = secretsWithAdmin(user, password, admin);
       const h = handler({ strategy: 'alternating-users' });
 
       await run(h, secretId, await startRotation(secretId));
@@ -307,8 +312,7 @@ describe('createRotationHandler', function () {
     it('gives the clone a password on every host of the user', async function () {
       const { user, password } = await appUser();
       const admin = await adminUser();
-      const masterId = newSecret(secretJson(admin.user, admin.password));
-      const secretId = newSecret(secretJson(user, password, { masterarn: masterId }));
+      const { secretId } = secretsWithAdmin(user, password, admin);
 
       await run(handler({ strategy: 'alternating-users' }), secretId, await startRotation(secretId));
 
@@ -328,8 +332,7 @@ describe('createRotationHandler', function () {
       const admin = await adminUser();
       // Granting a role takes the role's ADMIN OPTION, as AWS's function needs too.
       await server.query(`GRANT ${role} TO ?@'%' WITH ADMIN OPTION`, [admin.user]);
-      const masterId = newSecret(secretJson(admin.user, admin.password));
-      const secretId = newSecret(secretJson(user, password, { masterarn: masterId }));
+      const { secretId } = secretsWithAdmin(user, password, admin);
 
       await run(handler({ strategy: 'alternating-users' }), secretId, await startRotation(secretId));
 
@@ -345,8 +348,7 @@ describe('createRotationHandler', function () {
       await server.query(`CREATE ROLE ${role}`);
       await server.query(`GRANT ${role} TO ?@'%'`, [user]);
       const admin = await adminUser(); // without the role's ADMIN OPTION: copying that grant fails
-      const masterId = newSecret(secretJson(admin.user, admin.password));
-      const secretId = newSecret(secretJson(user, password, { masterarn: masterId }));
+      const { secretId } = secretsWithAdmin(user, password, admin);
       const token = await startRotation(secretId);
       const h = handler({ strategy: 'alternating-users' });
       await run(h, secretId, token, ['createSecret']);
@@ -364,8 +366,7 @@ describe('createRotationHandler', function () {
     it('rotates when Secrets Manager runs it through RotateSecret', async function () {
       const { user, password } = await appUser();
       const admin = await adminUser();
-      const masterId = newSecret(secretJson(admin.user, admin.password));
-      const secretId = newSecret(secretJson(user, password, { masterarn: masterId }));
+      const { secretId } = secretsWithAdmin(user, password, admin);
 
       await rotateSecret(secretId, handler({ strategy: 'alternating-users' }));
 
@@ -453,8 +454,7 @@ describe('createRotationHandler', function () {
     it('setSecret of alternating users changes nothing the second time', async function () {
       const { user, password } = await appUser();
       const admin = await adminUser();
-      const masterId = newSecret(secretJson(admin.user, admin.password));
-      const secretId = newSecret(secretJson(user, password, { masterarn: masterId }));
+      const { secretId } = secretsWithAdmin(user, password, admin);
       const token = await startRotation(secretId);
       const h = handler({ strategy: 'alternating-users' });
       await run(h, secretId, token, ['createSecret', 'setSecret']);
@@ -660,8 +660,7 @@ describe('createRotationHandler', function () {
     it('closes every connection it opens, also when a step fails', async function () {
       const { user, password } = await appUser();
       const admin = await adminUser();
-      const masterId = newSecret(secretJson(admin.user, admin.password));
-      const secretId = newSecret(secretJson(user, password, { masterarn: masterId }));
+      const { secretId } = secretsWithAdmin(user, password, admin);
       const token = await startRotation(secretId);
       const h = handler({ strategy: 'alternating-users' });
       await run(h, secretId, token);
@@ -726,8 +725,7 @@ describe('createRotationHandler', function () {
     it('uses cloneSuffix and masterSecretKey', async function () {
       const { user, password } = await appUser();
       const admin = await adminUser();
-      const masterId = newSecret(secretJson(admin.user, admin.password));
-      const secretId = newSecret(secretJson(user, password, { adminSecret: masterId }));
+      const { secretId } = secretsWithAdmin(user, password, admin, 'adminSecret');
 
       await run(handler({ strategy: 'alternating-users', cloneSuffix: '_b', masterSecretKey: 'adminSecret' }), secretId, await startRotation(secretId));
 

@@ -11,6 +11,7 @@ import { sealCredentials, type Credentials } from '../../lib/credentials.js';
 import { ClosedError, FileProviderError, InvalidCredentialsError, InvalidOptionError } from '../../lib/errors.js';
 import type { FetchContext } from '../../lib/provider.js';
 import { FileProvider, type FileProviderOptions } from '../../providers/file/index.js';
+import { spySubscriber } from '../helpers/subscriber.js';
 
 const PASSWORD = 'Zq9!xK#7vPmW';
 const NEW_PASSWORD = 'Hy4$rT@2nLcB';
@@ -55,11 +56,9 @@ function assertNoPartOf(password: string, text: string): void {
 
 /** Subscribes with spies, then gives the read that starts every subscription time to settle. */
 async function subscribe(p: FileProvider) {
-  const onChange = sinon.spy((_creds: Credentials) => {});
-  const onError = sinon.spy((_err: Error) => {});
-  const unsubscribe = p.subscribe(onChange, onError);
+  const subscription = spySubscriber(p);
   await sleep(100);
-  return { onChange, onError, unsubscribe };
+  return subscription;
 }
 
 describe('FileProvider', () => {

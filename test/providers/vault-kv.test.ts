@@ -8,6 +8,7 @@ import type { FetchContext } from '../../lib/provider.js';
 import { startVaultEmulator, type VaultEmulator } from '../../lib/testing/vault.js';
 import { VaultKvProvider, type VaultKvProviderOptions } from '../../providers/vault/kv.js';
 import { eventually } from '../helpers/load.js';
+import { spySubscriber } from '../helpers/subscriber.js';
 
 const PASSWORD = 'Zq9!xK#7vPmW-kv-current';
 const NEW_PASSWORD = 'Hy4$rT@2nLcB-kv-next';
@@ -59,13 +60,6 @@ describe('VaultKvProvider', function () {
 
   function get(p: VaultKvProvider, current?: Credentials, context = INITIAL) {
     return p.getCredentials(new AbortController().signal, current as SealedCredentials | undefined, context);
-  }
-
-  function subscribe(p: VaultKvProvider) {
-    const onChange = sinon.spy((_creds: Credentials) => {});
-    const onError = sinon.spy((_err: Error) => {});
-    const unsubscribe = p.subscribe(onChange, onError);
-    return { onChange, onError, unsubscribe };
   }
 
   describe('options', function () {
@@ -180,7 +174,7 @@ describe('VaultKvProvider', function () {
     it('reads the secret itself when a policy denies the metadata, and says so once', async function () {
       const p = provider();
       const creds = await get(p);
-      const { onError } = subscribe(p);
+      const { onError } = spySubscriber(p);
       vault.faults.forbid(Infinity, { path: METADATA });
       vault.writeKv(path, { username: 'app', password: NEW_PASSWORD });
 
@@ -209,7 +203,7 @@ describe('VaultKvProvider', function () {
     it('pushes the credentials of a new version, reading the secret once per version', async function () {
       const p = provider({ refreshIntervalMs: 50 });
       await get(p);
-      const { onChange, onError } = subscribe(p);
+      const { onChange, onError } = spySubscriber(p);
       await eventually(() => (vault.calls[METADATA] ?? 0) >= 2, 5_000, 'two looks');
       assert.equal(vault.calls[DATA], 1, 'an unchanged version is not read');
 
@@ -224,7 +218,7 @@ describe('VaultKvProvider', function () {
     it('does not push a new version whose credentials are the same', async function () {
       const p = provider({ refreshIntervalMs: 50 });
       await get(p);
-      const { onChange } = subscribe(p);
+      const { onChange } = spySubscriber(p);
 
       vault.writeKv(path, { username: 'app', password: PASSWORD, host: '127.0.0.1', port: 3306, dbname: 'orders', note: 'rotated by hand' });
       await eventually(() => vault.calls[DATA] === 2, 5_000, 'the new version to be read');
@@ -236,7 +230,7 @@ describe('VaultKvProvider', function () {
     it('reports a sealed Vault as a retryable error and picks up the new version after unseal', async function () {
       const p = provider({ refreshIntervalMs: 50 });
       await get(p);
-      const { onChange, onError } = subscribe(p);
+      const { onChange, onError } = spySubscriber(p);
       vault.seal();
       await eventually(() => onError.callCount >= 1, 5_000, 'the sealed error');
       assert.ok(onError.firstCall.args[0] instanceof VaultError && (onError.firstCall.args[0] as VaultError).retryable);
@@ -252,7 +246,7 @@ describe('VaultKvProvider', function () {
       vault.writeKv(path, { username: 'app', password: PASSWORD });
       const p = provider({ refreshIntervalMs: 50 });
       await get(p);
-      const { onChange, onError } = subscribe(p);
+      const { onChange, onError } = spySubscriber(p);
 
       await vaultClient({ endpoint: vault.endpoint, token: vault.rootToken }).delete(`secret/metadata/${path}`);
       await eventually(() => onError.callCount >= 1, 5_000, 'the missing secret to be reported');
@@ -266,7 +260,7 @@ describe('VaultKvProvider', function () {
     it('does not look in the background with refreshIntervalMs 0', async function () {
       const p = provider({ refreshIntervalMs: 0 });
       await get(p);
-      subscribe(p);
+      spySubscriber(p);
 
       await new Promise((resolve) => setTimeout(resolve, 200));
 
@@ -277,7 +271,7 @@ describe('VaultKvProvider', function () {
     it('stops looking after the last unsubscribe', async function () {
       const p = provider({ refreshIntervalMs: 50 });
       await get(p);
-      const { unsubscribe } = subscribe(p);
+      const { unsubscribe } = spySubscriber(p);
       unsubscribe();
       vault.resetCalls();
 
@@ -291,7 +285,7 @@ describe('VaultKvProvider', function () {
     it('stops looking and refuses further calls with ClosedError', async function () {
       const p = provider({ refreshIntervalMs: 50 });
       await get(p);
-      subscribe(p);
+      spySubscriber(p);
 
       await p.close();
       vault.resetCalls();

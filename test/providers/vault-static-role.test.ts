@@ -10,6 +10,7 @@ import { startTestServer, type MariaDBServer } from '../../lib/testing/mariadb.j
 import { startVaultEmulator, type VaultEmulator } from '../../lib/testing/vault.js';
 import { VaultStaticRoleProvider, type VaultStaticRoleProviderOptions } from '../../providers/vault/static-role.js';
 import { eventually } from '../helpers/load.js';
+import { spySubscriber } from '../helpers/subscriber.js';
 
 const INITIAL: FetchContext = { reason: 'initial' };
 const REJECTED: FetchContext = { reason: 'rejected' };
@@ -73,13 +74,6 @@ describe('VaultStaticRoleProvider', function () {
     } catch {
       return false;
     }
-  }
-
-  function subscribe(p: VaultStaticRoleProvider) {
-    const onChange = sinon.spy((_creds: Credentials) => {});
-    const onError = sinon.spy((_err: Error) => {});
-    const unsubscribe = p.subscribe(onChange, onError);
-    return { onChange, onError, unsubscribe };
   }
 
   describe('options', function () {
@@ -219,7 +213,7 @@ describe('VaultStaticRoleProvider', function () {
     it("does not read again before the ttl Vault returned has passed", async function () {
       const p = provider();
       await get(p);
-      subscribe(p);
+      spySubscriber(p);
 
       await new Promise((resolve) => setTimeout(resolve, 300));
 
@@ -230,7 +224,7 @@ describe('VaultStaticRoleProvider', function () {
       await vault.configureStaticRole('app', { username: account.user, rotationPeriodS: 1 });
       const p = provider();
       const first = await get(p);
-      const { onChange, onError } = subscribe(p);
+      const { onChange, onError } = spySubscriber(p);
 
       await eventually(() => onChange.callCount >= 1, 10_000, 'the new password');
 
@@ -245,7 +239,7 @@ describe('VaultStaticRoleProvider', function () {
       const p = provider();
       const first = await get(p);
       vault.seal();
-      const { onChange, onError } = subscribe(p);
+      const { onChange, onError } = spySubscriber(p);
 
       await eventually(() => onError.callCount >= 1, 10_000, 'the sealed error');
       const error = onError.firstCall.args[0];
@@ -262,7 +256,7 @@ describe('VaultStaticRoleProvider', function () {
       const p = provider();
       await get(p);
       vault.resetCalls();
-      const { unsubscribe } = subscribe(p);
+      const { unsubscribe } = spySubscriber(p);
       unsubscribe();
 
       await new Promise((resolve) => setTimeout(resolve, 1_500));

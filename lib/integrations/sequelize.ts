@@ -1,0 +1,357 @@
+/**
+ * `credswap/sequelize`: rotating credentials for a Sequelize instance (mysql dialect). Sequelize
+ * keeps its own pool over `mysql2.createConnection`; credswap plugs into that pool's connection
+ * manager. Sequelize is typed structurally: importing this module never loads it.
+ *
+ * @example
+ * ```ts
+ * import { Sequelize } from 'sequelize';
+ * import { attachCredentials } from 'credswap/sequelize';
+ *
+ * const sequelize = new Sequelize({ dialect: 'mysql', host: 'db.internal', database: 'app' });
+ * attachCredentials(sequelize, { credentials: new FileProvider({ path: '/etc/db/credentials.json' }) });
+ * ```
+ */
+import { EventEmitter } from 'node:events';
+import { inspect } from 'node:util';
+import {
+  COORDINATOR_TIMING_KEYS,
+  type CoordinatorTimingOptions,
+  type CredentialsSnapshot,
+  type RotateEvent,
+  RotationCoordinator,
+  resolveTimings,
+} from '../coordinator.js';
+import { ClosedError, InvalidOptionError } from '../errors.js';
+import { isAccessDenied, isReadOnlyError } from '../mysql2/classify.js';
+import { hideSecrets } from '../mysql2/internals.js';
+import { DEFAULT_MAX_ATTEMPTS } from '../mysql2/pool.js';
+import { bool, expectObject, integer, rejectUnknownKeys } from '../options.js';
+import { type CredentialsProvider, type HotSwapFunction, toProvider } from '../provider.js';
+import {
+  type SequelizeConnectionConfig,
+  type SequelizeConnectionManager,
+  type SequelizeLike,
+  type SequelizeMysqlConnection,
+  interceptConnectionManager,
+  observeConnectionErrors,
+  unsupportedReason,
+} from './sequelize-internals.js';
+
+/** The `rotation` option of {@link attachCredentials}. */
+export interface SequelizeRotationOptions extends CoordinatorTimingOptions {
+  /**
+   * Connection attempts for one new connection when the server answers 1045, counting the
+   * first: after each 1045 the connect is repeated with the newest credentials.
+   * @defaultValue 3
+   */
+  maxAttempts?: number;
+}
+
+/** Options of {@link attachCredentials}. */
+export interface SequelizeCredentialsOptions {
+  /** A provider (`FileProvider`, `SecretsManagerProvider`, `fromFunction(...)`, ...) or a hot-swap function. */
+  credentials: CredentialsProvider | HotSwapFunction;
+  /** When credentials rotate: the coordinator's timings and `maxAttempts`. */
+  rotation?: SequelizeRotationOptions;
+  /**
+   * Drop, instead of reusing, a connection that received a read-only error (1290, 1792, 1836)
+   * when it is released, so the next one is opened afresh (and follows DNS to a new primary).
+   * @defaultValue true
+   */
+  rejectReadOnly?: boolean;
+}
+
+/** Why a connection was dropped: a read-only error, or credentials older than the newest working ones. */
+export type SequelizeDiscardReason = 'read-only' | 'stale';
+
+interface ConnectionState {
+  readonly snapshot: CredentialsSnapshot;
+  discard?: 'read-only';
+  closed?: boolean;
+}
+
+const OPTION_KEYS: ReadonlySet<string> = new Set(['credentials', 'rotation', 'rejectReadOnly']);
+const ROTATION_KEYS: ReadonlySet<string> = new Set([...COORDINATOR_TIMING_KEYS, 'maxAttempts']);
+const attached = new WeakSet<object>();
+
+/**
+ * Gives a Sequelize instance (dialect `mysql`) credentials that rotate: the handle that
+ * {@link attachCredentials} returns. Every new connection of Sequelize's pool logs in with the
+ * newest credentials; a connect refused with 1045 reports the refusal to the coordinator (one
+ * provider call however many connects fail at once) and is retried with what it returns;
+ * connections opened with older credentials are dropped once newer ones have worked;
+ * connections that hit a read-only error are dropped when released.
+ *
+ * Events: `rotate` ({@link RotateEvent}), `rotation-error` (`(error, { reason, provider })`),
+ * `discard` (`(connection, reason)`, see {@link SequelizeDiscardReason}).
+ */
+export class SequelizeCredentials extends EventEmitter {
+  /** The coordinator deciding when credentials change. */
+  readonly coordinator: RotationCoordinator;
+  readonly #maxAttempts: number;
+  readonly #rejectReadOnly: boolean;
+  /** Replicated setups keep each read/write entry's own host and port. */
+  readonly #replicated: boolean;
+  readonly #connections = new WeakMap<object, ConnectionState>();
+  /** Open connections per generation, to tell the provider when old credentials are unused. */
+  readonly #inUse = new Map<number, { count: number; snapshot: CredentialsSnapshot }>();
+  /** The newest generation a connection has logged in with; older connections are stale. */
+  #verified = 0;
+  #verifiedSnapshot: CredentialsSnapshot | undefined;
+  /** A config Sequelize connected with, for the connection that verifies pushed credentials. */
+  #lastConfig: SequelizeConnectionConfig | undefined;
+  readonly #manager: SequelizeConnectionManager;
+  readonly #originalConnect: SequelizeConnectionManager['connect'];
+  #closing: Promise<void> | undefined;
+
+  /** @internal Use {@link attachCredentials}. */
+  constructor(sequelize: SequelizeLike, options: SequelizeCredentialsOptions) {
+    super();
+    const bag = expectObject(options, 'options')!;
+    rejectUnknownKeys(bag, OPTION_KEYS, '');
+    if (bag.credentials === undefined) throw new InvalidOptionError('credentials', 'is required');
+    const provider = toProvider(bag.credentials);
+    const rotation = expectObject(bag.rotation, 'rotation', true) ?? {};
+    rejectUnknownKeys(rotation, ROTATION_KEYS, 'rotation.');
+    const timings = resolveTimings(rotation, 'rotation.');
+    this.#maxAttempts = integer(rotation, 'maxAttempts', 'rotation.', DEFAULT_MAX_ATTEMPTS, 1);
+    this.#rejectReadOnly = bool(bag, 'rejectReadOnly', '', true);
+    const unsupported = unsupportedReason(sequelize);
+    if (unsupported) throw new InvalidOptionError('sequelize', unsupported);
+    const password = sequelize.config.password;
+    if (password !== undefined && password !== null && password !== '') {
+      throw new InvalidOptionError('password', "must not be set together with 'credentials'");
+    }
+    if (attached.has(sequelize)) throw new InvalidOptionError('sequelize', 'already has credentials attached');
+    attached.add(sequelize);
+    this.#replicated = Boolean(sequelize.options.replication);
+
+    this.coordinator = RotationCoordinator.fromResolved(provider, timings);
+    this.coordinator.on('rotate', (event: RotateEvent) => {
+      if (event.previousGeneration > 0 && event.reason !== 'rejected') this.#probe();
+      this.emit('rotate', event);
+    });
+    this.coordinator.on('rotation-error', (error, info) => this.emit('rotation-error', error, info));
+
+    this.#manager = sequelize.connectionManager as SequelizeConnectionManager;
+    const originals = interceptConnectionManager(sequelize, {
+      connect: (original, config) => {
+        this.#lastConfig = config;
+        return this.#open(original, config);
+      },
+      disconnect: (original, connection) => {
+        this.#forget(connection);
+        return original(connection);
+      },
+      validate: (original, connection) => original(connection) && !this.#shouldDiscard(connection),
+      releaseConnection: (original, connection) => {
+        if (!this.#shouldDiscard(connection)) {
+          original(connection);
+          return;
+        }
+        // Out of the pool and closed (COM_QUIT); an error on the way out changes nothing.
+        this.#manager.destroyConnection(connection).catch(() => {});
+      },
+      close: async (original) => {
+        try {
+          return await original();
+        } finally {
+          await this.close();
+        }
+      },
+    });
+    this.#originalConnect = originals.connect;
+  }
+
+  /**
+   * The current generation, the newest one a login has worked with (`verified`), the open
+   * connections this handle tracks, and how many of them were opened with older credentials
+   * (`stale`: dropped when next released or handed out). For monitoring and tests.
+   */
+  get stats(): { generation: number; verified: number; connections: number; stale: number } {
+    let connections = 0;
+    let stale = 0;
+    for (const [generation, used] of this.#inUse) {
+      connections += used.count;
+      if (generation < this.#verified) stale += used.count;
+    }
+    return { generation: this.coordinator.generation, verified: this.#verified, connections, stale };
+  }
+
+  /**
+   * Stops the coordinator (timers, watches, a provider call in flight) and calls the provider's
+   * `close()`. `sequelize.close()` calls it too. New connections fail with a `ClosedError` after
+   * it. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.coordinator.close();
+    return this.#closing;
+  }
+
+  /** `await using credentials = attachCredentials(...)` closes it at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** Counts only: never credentials. */
+  [inspect.custom](): string {
+    const s = this.stats;
+    return `SequelizeCredentials { generation: ${s.generation}, verified: ${s.verified}, connections: ${s.connections}, stale: ${s.stale}, closed: ${this.coordinator.closed} }`;
+  }
+
+  toJSON(): object {
+    return { ...this.stats, closed: this.coordinator.closed };
+  }
+
+  // --- connecting --------------------------------------------------------------------------
+
+  async #open(
+    connect: (config: SequelizeConnectionConfig) => Promise<SequelizeMysqlConnection>,
+    config: SequelizeConnectionConfig,
+  ): Promise<SequelizeMysqlConnection> {
+    const coordinator = this.coordinator;
+    let snapshot = coordinator.current ?? (await coordinator.acquire());
+    for (let attempt = 1; ; attempt++) {
+      if (coordinator.closed) throw new ClosedError('the Sequelize credentials');
+      let connection: SequelizeMysqlConnection;
+      try {
+        connection = await connect(this.#configFor(config, snapshot));
+      } catch (error) {
+        const driverError = driverErrorOf(error);
+        if (!isAccessDenied(driverError) || attempt >= this.#maxAttempts || coordinator.closed) throw error;
+        snapshot = await this.#afterRefusal(snapshot, driverError, error as Error);
+        continue;
+      }
+      this.#track(connection, snapshot);
+      return connection;
+    }
+  }
+
+  /** Credentials to retry with after `snapshot`'s were refused, or throws what the caller should see. */
+  async #afterRefusal(snapshot: CredentialsSnapshot, driverError: Error, error: Error): Promise<CredentialsSnapshot> {
+    try {
+      return await this.coordinator.reportRejected(snapshot.generation, driverError);
+    } catch (reason) {
+      // Nothing newer to try: fall back to the newest credentials a login has worked with (the
+      // server may not have caught up with a pushed or refreshed secret yet).
+      const fallback = this.#verifiedSnapshot;
+      if (fallback && fallback.generation < snapshot.generation && !(reason instanceof ClosedError) && !this.coordinator.closed) {
+        return fallback;
+      }
+      if (reason === driverError && error !== driverError) {
+        // Sequelize's AccessDeniedError copied the message before credswap explained it.
+        error.message = driverError.message;
+        throw error;
+      }
+      throw reason;
+    }
+  }
+
+  /** Sequelize's config with `snapshot`'s credentials, as a copy: the original is shared by every connect. */
+  #configFor(config: SequelizeConnectionConfig, snapshot: CredentialsSnapshot): SequelizeConnectionConfig {
+    const { user, password, host, port, database } = snapshot.credentials;
+    const copy: SequelizeConnectionConfig = { ...config, username: user };
+    Object.defineProperty(copy, 'password', { value: password, enumerable: false, writable: true, configurable: true });
+    if (!this.#replicated) {
+      if (host !== undefined) copy.host = host;
+      if (port !== undefined) copy.port = port;
+    }
+    if (database !== undefined) copy.database = database;
+    return copy;
+  }
+
+  #track(connection: SequelizeMysqlConnection, snapshot: CredentialsSnapshot): void {
+    const state: ConnectionState = { snapshot };
+    this.#connections.set(connection, state);
+    hideSecrets(connection.config);
+    if (this.#rejectReadOnly) {
+      observeConnectionErrors(connection, (err) => {
+        if (isReadOnlyError(err)) state.discard = 'read-only';
+      });
+    }
+    const { generation } = snapshot;
+    const used = this.#inUse.get(generation);
+    if (used) used.count += 1;
+    else this.#inUse.set(generation, { count: 1, snapshot });
+    if (generation > this.#verified) {
+      // The first login with these credentials worked: connections of older ones are now stale.
+      this.#verified = generation;
+      this.#verifiedSnapshot = snapshot;
+      this.#retireUnused();
+    }
+    this.coordinator.reportSuccess(generation);
+  }
+
+  #forget(connection: SequelizeMysqlConnection): void {
+    const state = this.#connections.get(connection);
+    if (!state || state.closed) return;
+    state.closed = true;
+    const used = this.#inUse.get(state.snapshot.generation);
+    if (used) used.count -= 1;
+    this.#retireUnused();
+  }
+
+  /** Generations older than the verified one with no connection left: their credentials are retired. */
+  #retireUnused(): void {
+    if (this.coordinator.closed) return;
+    for (const [generation, used] of this.#inUse) {
+      if (used.count > 0 || generation >= this.#verified) continue;
+      this.#inUse.delete(generation);
+      this.coordinator.retire(generation, used.snapshot.credentials);
+    }
+  }
+
+  /** True (and a `discard` event) for a connection that must not be used again. */
+  #shouldDiscard(connection: SequelizeMysqlConnection): boolean {
+    const state = this.#connections.get(connection);
+    // Connections opened before credentials were attached count as generation 0.
+    const reason: SequelizeDiscardReason | undefined =
+      state?.discard ?? ((state?.snapshot.generation ?? 0) < this.#verified ? 'stale' : undefined);
+    if (reason === undefined) return false;
+    this.emit('discard', connection, reason);
+    return true;
+  }
+
+  /**
+   * After a rotation nobody was refused for (a push, an expiry refresh), opens one connection
+   * with the new credentials and closes it. Old connections become stale only once it logs in,
+   * so credentials the server does not accept yet never cost the pool its working connections.
+   */
+  #probe(): void {
+    const config = this.#lastConfig;
+    if (!config || this.coordinator.closed) return;
+    this.#open(this.#originalConnect, config)
+      .then((connection) => this.#manager.disconnect(connection))
+      // A refusal the provider could not resolve is reported through `rotation-error`.
+      .catch(() => {});
+  }
+}
+
+/** mysql2's error inside the error Sequelize wrapped it in (`ConnectionError.parent`). */
+function driverErrorOf(error: unknown): Error {
+  const parent = (error as { parent?: unknown } | null)?.parent;
+  return (parent instanceof Error ? parent : error) as Error;
+}
+
+/**
+ * Gives a Sequelize instance (dialect `mysql`) credentials that rotate, from a provider or a
+ * hot-swap function. Call it once, right after `new Sequelize(...)`, before the first query;
+ * `sequelize.close()` also closes it.
+ *
+ * Leave `password` out of Sequelize's options: the provider's credentials are used for every
+ * connection (user, password and, when the provider has them, host, port and database; with
+ * `replication`, each entry keeps its own host and port).
+ *
+ * @throws InvalidOptionError (a TypeError) naming an unknown or invalid option, `sequelize` when
+ *   it is not a Sequelize instance of the mysql dialect, or `password` when Sequelize has one.
+ * @example
+ * ```ts
+ * const sequelize = new Sequelize({ dialect: 'mysql', host: 'db.internal', database: 'app', pool: { max: 10 } });
+ * const credentials = attachCredentials(sequelize, { credentials: new SecretsManagerProvider({ secretId: 'prod/app/mysql' }) });
+ * credentials.on('rotate', (e) => log.info({ generation: e.generation, fingerprint: e.fingerprint }, 'db credentials rotated'));
+ * ```
+ */
+export function attachCredentials(sequelize: object, options: SequelizeCredentialsOptions): SequelizeCredentials {
+  return new SequelizeCredentials(sequelize as SequelizeLike, options);
+}

@@ -1,0 +1,132 @@
+/**
+ * Every drill scenario, end to end in a short mode: real MariaDB servers, the emulators, the
+ * real AWS SDK and node-vault clients, credswap's and mysql2's pools under load.
+ */
+import assert from 'node:assert/strict';
+import { startMariaDB, type MariaDBServer } from '../../lib/testing/mariadb.js';
+import { startVaultEmulator } from '../../lib/testing/vault.js';
+import type { DrillReport, TargetReport } from '../../lib/drill/report.js';
+import { runDrill, type DrillOptions } from '../../lib/drill/run.js';
+import type { ScenarioName } from '../../lib/drill/scenarios/types.js';
+import { validateReport } from '../../lib/drill/validate.js';
+
+const SHORT = { durationMs: 3_000, concurrency: 8 } as const;
+
+function target(report: DrillReport, name: 'credswap' | 'mysql2'): TargetReport {
+  const found = report.targets.find((t) => t.target === name);
+  assert.ok(found, `a ${name} target`);
+  return found;
+}
+
+async function drill(options: DrillOptions): Promise<DrillReport> {
+  const lines: string[] = [];
+  const report = await runDrill(options, { progress: { update() {}, log: (line) => lines.push(line), done() {} } });
+  assert.deepEqual(validateReport(JSON.parse(JSON.stringify(report))), [], 'the report has the documented shape');
+  return report;
+}
+
+function assertNoCredswapFailure(report: DrillReport): void {
+  const credswap = target(report, 'credswap');
+  assert.deepEqual(credswap.queries.failedByCode, {}, 'no failed credswap query');
+  assert.ok(credswap.queries.ok > 0, 'credswap queries ran');
+  assert.equal(report.ok, true);
+  assert.ok((credswap.rotations ?? 0) >= 1, `rotations: ${credswap.rotations}`);
+  for (const w of credswap.windows) assert.notEqual(w.convergedMs, undefined, 'credswap converged after each rotation');
+}
+
+describe('credswap drill scenarios', function () {
+  this.timeout(60_000);
+
+  for (const scenario of ['function', 'file', 'aws-alternating', 'vault-static'] as ScenarioName[]) {
+    it(`${scenario}: credswap fails no query through a rotation`, async function () {
+      const report = await drill({ scenario, ...SHORT });
+      assert.equal(report.embedded, true);
+      assert.equal(report.targets.length, 1);
+      assertNoCredswapFailure(report);
+    });
+  }
+
+  it('vault-dynamic: credswap fails no query while leases end, and the plain pool fails once its lease is dropped', async function () {
+    const report = await drill({ scenario: 'vault-dynamic', ...SHORT, durationMs: 4_000, compare: 'mysql2' });
+    assertNoCredswapFailure(report);
+    assert.ok(target(report, 'mysql2').queries.failed > 0, 'the plain pool lost its user');
+  });
+
+  it('aws-single-user with --compare mysql2: credswap fails nothing, the plain pool fails its new logins with 1045', async function () {
+    const report = await drill({ scenario: 'aws-single-user', ...SHORT, compare: 'mysql2' });
+    assertNoCredswapFailure(report);
+    const mysql2 = target(report, 'mysql2');
+    assert.ok((mysql2.queries.failedByCode.ER_ACCESS_DENIED_ERROR ?? 0) > 0, JSON.stringify(mysql2.queries));
+    assert.equal(mysql2.windows[0]!.convergedMs, undefined, 'a plain pool never takes the new password');
+    assert.ok((target(report, 'credswap').providerCalls ?? 0) >= 2);
+  });
+
+  it('failover: the credswap write-error window is bounded by the flip delay plus a small margin, while mysql2 keeps failing after the flip', async function () {
+    const flipDelayMs = 1_000;
+    const report = await drill({ scenario: 'failover', durationMs: 6_000, concurrency: 8, flipDelayMs, churnPerSecond: 1, compare: 'mysql2' });
+    const credswap = target(report, 'credswap');
+    const mysql2 = target(report, 'mysql2');
+    assert.deepEqual(Object.keys(credswap.queries.failedByCode), ['ER_OPTION_PREVENTS_STATEMENT'], 'only writes the read-only server refused');
+    assert.ok(credswap.writeErrorWindowMs! <= flipDelayMs + 1_000, `credswap write-error window ${credswap.writeErrorWindowMs} ms`);
+    assert.notEqual(credswap.windows[0]!.convergedMs, undefined);
+    assert.ok(mysql2.queries.failed > 0);
+    assert.ok(mysql2.writeErrorWindowMs! > credswap.writeErrorWindowMs!, `mysql2 ${mysql2.writeErrorWindowMs} ms vs credswap ${credswap.writeErrorWindowMs} ms`);
+    assert.equal(credswap.queries.refused, credswap.queries.failed, 'every failure was a write refused before the flip');
+    assert.equal(report.ok, true);
+    assert.ok(mysql2.queries.failed > mysql2.queries.refused, 'the plain pool kept writing to the read-only server after the flip');
+  });
+
+  describe('on infrastructure named by flags', function () {
+    let server: MariaDBServer;
+
+    before(async function () {
+      server = await startMariaDB();
+    });
+
+    after(async function () {
+      await server?.stop();
+    });
+
+    async function leftovers(): Promise<string[]> {
+      const dbs = await server.query<Array<{ n: string }>>("SELECT SCHEMA_NAME AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'credswap_drill%'");
+      const users = await server.query<Array<{ n: string }>>("SELECT User AS n FROM mysql.user WHERE User LIKE 'drill%'");
+      return [...dbs, ...users].map((r) => r.n);
+    }
+
+    it('--mysql: runs on the named server with a database and user of its own, and drops them afterwards', async function () {
+      const report = await drill({ scenario: 'function', ...SHORT, mysqlUrl: server.adminUrl, compare: 'mysql2' });
+      assert.equal(report.embedded, false);
+      assertNoCredswapFailure(report);
+      assert.ok(target(report, 'mysql2').queries.failed > 0);
+      assert.deepEqual(await leftovers(), []);
+    });
+
+    it('--mysql with aws-alternating: the _clone user the rotation created is dropped too', async function () {
+      const report = await drill({ scenario: 'aws-alternating', ...SHORT, mysqlUrl: server.adminUrl });
+      assertNoCredswapFailure(report);
+      assert.deepEqual(await leftovers(), []);
+    });
+
+    it('--vault-addr/--vault-role: rotates the named static role of a running Vault, reading only', async function () {
+      const database = await server.createDatabase('vaultdrill');
+      const account = await server.createUser({ prefix: 'svc', grants: `SELECT ON \`${database}\`.*` });
+      const vault = await startVaultEmulator({ server });
+      try {
+        await vault.configureStaticRole('svc', { username: account.user, rotationPeriodS: 86_400 });
+        const report = await drill({
+          scenario: 'vault-static',
+          ...SHORT,
+          vaultAddr: vault.endpoint,
+          vaultRole: 'svc',
+          vaultToken: vault.createToken({ ttlS: 600 }),
+          mysqlUrl: `mysql://${server.host}:${server.port}/${database}`,
+        });
+        assertNoCredswapFailure(report);
+        assert.equal(report.options.writeRatio, 0, 'no table of its own: reads only');
+        assert.equal(vault.calls['database/rotate-role/:role'], 1);
+      } finally {
+        await vault.close();
+      }
+    });
+  });
+});
