@@ -63,7 +63,7 @@ export interface WindowReport extends DrillWindow {
 /** One target's results. */
 export interface TargetReport extends TargetStats {
   /**
-   * `refused`: failed queries the server refused as read-only (1290, 1792, 1836) during a failover
+   * `refused`: failed queries the server refused as read-only (1290, 1792, 1836, 1874) during a failover
    * window: ended after it began, issued before the flip plus {@link FAILOVER_SETTLE_MS}. Nothing accepts
    * writes then; the statement did not run. Included in `failed`.
    */

@@ -53,7 +53,7 @@ export interface KnexConnectionOptions extends Omit<ConnectionOptions, (typeof S
    */
   coordinator?: RotationCoordinator;
   /**
-   * Never hand out again a connection that received a read-only error (1290, 1792, 1836):
+   * Never hand out again a connection that received a read-only error (1290, 1792, 1836, 1874):
    * Knex's pool destroys it at its next acquire. Needs the hooks of {@link KnexConnection.pool}.
    * @defaultValue true
    */

@@ -55,7 +55,7 @@ export interface SequelizeCredentialsOptions {
   /** When credentials rotate: the coordinator's timings and `maxAttempts`. */
   rotation?: SequelizeRotationOptions;
   /**
-   * Drop, instead of reusing, a connection that received a read-only error (1290, 1792, 1836)
+   * Drop, instead of reusing, a connection that received a read-only error (1290, 1792, 1836, 1874)
    * when it is released, so the next one is opened afresh (and follows DNS to a new primary).
    * @defaultValue true
    */

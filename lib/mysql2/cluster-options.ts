@@ -65,7 +65,7 @@ export interface PoolClusterOptions {
    */
   rejectReadOnly?: boolean;
   /**
-   * How long a node whose server refused a statement as read-only (1290, 1792, 1836) is passed
+   * How long a node whose server refused a statement as read-only (1290, 1792, 1836, 1874) is passed
    * over, as long as another node matching the pattern is online. It is never removed for it.
    * @defaultValue 60000
    */

@@ -47,6 +47,7 @@ export function createPool(options: PoolOptions | string): Pool {
 
 export { CallbackPool, connectionGeneration } from './pool.js';
 export type { PoolOptions, RotationOptions, DrainMode, CallbackPoolConfig } from './pool.js';
+export type { ReadOnlyBackoffOptions } from './read-only.js';
 export { READ_ONLY_ERRNOS, ER_ACCESS_DENIED, isAccessDenied, isReadOnlyError } from './classify.js';
 export { createPoolCluster, PoolCluster, PoolNamespace } from './cluster.js';
 export type { ClusterConnection, ClusterNodeInfo, PoolClusterOptions, Selector } from './cluster.js';

@@ -17,6 +17,7 @@ import { bool, duration, expectObject, integer, oneOf, rejectUnknownKeys } from 
 import { type CredentialsProvider, type HotSwapFunction, toProvider } from '../provider.js';
 import type { PromisePool } from './promise.js';
 import { isAccessDenied, isReadOnlyError } from './classify.js';
+import { DEFAULT_READ_ONLY_BACKOFF, ReadOnlyEpisodes, type ReadOnlyBackoffOptions } from './read-only.js';
 import {
   ConnectionConfig,
   MYSQL2_OPTION_NAMES,
@@ -74,14 +75,23 @@ export interface PoolOptions extends Mysql2PoolOptions {
   rotation?: RotationOptions;
   /**
    * Destroy, instead of reusing, a connection that received a read-only error (1290, 1792,
-   * 1836), on every path; `query`/`execute` on the pool retry the statement once on a freshly
-   * opened connection.
+   * 1836, 1874), on every path; `query`/`execute` on the pool retry the statement once on a
+   * freshly opened connection. See `readOnlyBackoff` for a server that stays read-only.
    * @defaultValue true
    */
   rejectReadOnly?: boolean;
+  /**
+   * With `rejectReadOnly`: when a connection opened after a read-only refusal is refused too
+   * (the address still leads to the read-only server), refused connections are kept and writes
+   * are not retried for a hold that doubles from `initialMs` to `maxMs`, instead of a new login
+   * for every refused write. `false` discards every refused connection.
+   * @defaultValue `{ initialMs: 25, maxMs: 250 }`
+   */
+  readOnlyBackoff?: false | ReadOnlyBackoffOptions;
 }
 
-const CREDSWAP_KEYS = ['credentials', 'rotation', 'rejectReadOnly'];
+const CREDSWAP_KEYS = ['credentials', 'rotation', 'rejectReadOnly', 'readOnlyBackoff'];
+const READ_ONLY_BACKOFF_KEYS: ReadonlySet<string> = new Set(['initialMs', 'maxMs']);
 const ALLOWED_KEYS: ReadonlySet<string> = new Set([...MYSQL2_OPTION_NAMES, ...CREDSWAP_KEYS]);
 const ROTATION_KEYS: ReadonlySet<string> = new Set([...COORDINATOR_TIMING_KEYS, 'maxAttempts', 'drain', 'drainTimeoutMs']);
 const DRAIN_MODES: readonly DrainMode[] = ['graceful', 'force', 'none'];
@@ -91,6 +101,7 @@ interface ResolvedPoolOptions {
   readonly provider: CredentialsProvider | undefined;
   readonly rotation: Required<RotationOptions>;
   readonly rejectReadOnly: boolean;
+  readonly readOnlyBackoff: Required<ReadOnlyBackoffOptions>;
   readonly connectionLimit: number;
   readonly waitForConnections: boolean;
   readonly queueLimit: number;
@@ -128,6 +139,7 @@ export function resolvePoolOptions(input: PoolOptions | string): ResolvedPoolOpt
   }
   rejectUnknownKeys(rotationBag, ROTATION_KEYS, 'rotation.');
   const connectionLimit = integer(bag, 'connectionLimit', '', 10, 0);
+  const rejectReadOnly = bool(bag, 'rejectReadOnly', '', true);
   return {
     mysqlOptions,
     provider,
@@ -137,7 +149,8 @@ export function resolvePoolOptions(input: PoolOptions | string): ResolvedPoolOpt
       drain: oneOf(rotationBag, 'drain', 'rotation.', DRAIN_MODES, DEFAULT_DRAIN),
       drainTimeoutMs: duration(rotationBag, 'drainTimeoutMs', 'rotation.', DEFAULT_DRAIN_TIMEOUT_MS),
     },
-    rejectReadOnly: bool(bag, 'rejectReadOnly', '', true),
+    rejectReadOnly,
+    readOnlyBackoff: resolveReadOnlyBackoff(bag.readOnlyBackoff, rejectReadOnly),
     connectionLimit,
     waitForConnections: bool(bag, 'waitForConnections', '', true),
     queueLimit: integer(bag, 'queueLimit', '', 0, 0),
@@ -147,6 +160,19 @@ export function resolvePoolOptions(input: PoolOptions | string): ResolvedPoolOpt
   };
 }
 
+function resolveReadOnlyBackoff(value: unknown, rejectReadOnly: boolean): Required<ReadOnlyBackoffOptions> {
+  if (value === undefined) return DEFAULT_READ_ONLY_BACKOFF;
+  if (!rejectReadOnly) throw new InvalidOptionError('readOnlyBackoff', "has no effect with 'rejectReadOnly: false'");
+  if (value === false) return { initialMs: 0, maxMs: 0 };
+  const bag = expectObject(value, 'readOnlyBackoff')!;
+  rejectUnknownKeys(bag, READ_ONLY_BACKOFF_KEYS, 'readOnlyBackoff.');
+  const maxMs = duration(bag, 'maxMs', 'readOnlyBackoff.', DEFAULT_READ_ONLY_BACKOFF.maxMs);
+  const initialMs = duration(bag, 'initialMs', 'readOnlyBackoff.', Math.min(DEFAULT_READ_ONLY_BACKOFF.initialMs, maxMs));
+  if (initialMs > maxMs) throw new InvalidOptionError('readOnlyBackoff.initialMs', "must not exceed 'readOnlyBackoff.maxMs'");
+  if (maxMs > 0 && initialMs === 0) throw new InvalidOptionError('readOnlyBackoff.initialMs', 'must be at least 1 when maxMs is not 0');
+  return { initialMs, maxMs };
+}
+
 // Per-connection state, on symbol keys (set after mysql2's constructor has run).
 const OWNER = Symbol('credswap.pool');
 const GENERATION = Symbol('credswap.generation');
@@ -154,6 +180,7 @@ const ESTABLISHED = Symbol('credswap.established');
 const DISCARD = Symbol('credswap.discard');
 const RETIRING = Symbol('credswap.retiring');
 const OBSERVED = Symbol('credswap.observed');
+const SEQUENCE = Symbol('credswap.sequence');
 
 /** A command whose errors the pool already watches. */
 type ObservedCommand = Mysql2Command & { [OBSERVED]?: boolean };
@@ -165,6 +192,8 @@ export interface CredswapPoolConnection extends Mysql2PoolConnection {
   [ESTABLISHED]?: boolean;
   [DISCARD]?: 'read-only';
   [RETIRING]?: boolean;
+  /** Opening order within the pool, for telling connections opened before a failover. */
+  [SEQUENCE]: number;
 }
 
 /** The generation of credentials a pooled connection was opened with (0 without `credentials`). */
@@ -178,7 +207,7 @@ class Connection extends (PoolConnection as unknown as new (...args: unknown[]) 
     const owner = (this as unknown as CredswapPoolConnection)[OWNER];
     if (owner !== undefined && owner.rejectReadOnly && (cmd as ObservedCommand)[OBSERVED] !== true) {
       observeCommandErrors(cmd, (err) => {
-        if (isReadOnlyError(err)) (this as unknown as CredswapPoolConnection)[DISCARD] = 'read-only';
+        if (isReadOnlyError(err)) owner._readOnlyRefusal(this as unknown as CredswapPoolConnection, err);
       });
     }
     return super.addCommand(cmd);
@@ -258,6 +287,11 @@ export class CallbackPool extends EventEmitter {
   /** Established connections per generation, to tell the provider when old credentials are unused. */
   readonly #inUse = new Map<number, { count: number; snapshot: CredentialsSnapshot }>();
   readonly #timers = new Set<NodeJS.Timeout>();
+  /** Retired connections whose sockets have not closed yet: each will free a slot. */
+  #closing = 0;
+  readonly #readOnly: ReadOnlyEpisodes;
+  /** Connections opened before this one were opened before a failover moved the address. */
+  #movedBefore = 0;
   #idleTimer: NodeJS.Timeout | undefined;
   #ending: Promise<Error | undefined> | undefined;
   #promisePool: PromisePool | undefined;
@@ -267,6 +301,7 @@ export class CallbackPool extends EventEmitter {
     const resolved = resolvePoolOptions(options);
     this.#options = resolved;
     this.rejectReadOnly = resolved.rejectReadOnly;
+    this.#readOnly = new ReadOnlyEpisodes(resolved.readOnlyBackoff);
     const connectionConfig = hideSecrets(new ConnectionConfig(resolved.mysqlOptions));
     this.config = Object.freeze({
       connectionConfig,
@@ -308,8 +343,9 @@ export class CallbackPool extends EventEmitter {
   /** @internal called by mysql2's PoolConnection.release(). */
   releaseConnection(connection: CredswapPoolConnection): void {
     if (!this.#all.has(connection) || connection[RETIRING]) return;
-    if (connection[DISCARD] || this.#isStale(connection)) {
-      this.#retire(connection, connection[DISCARD] ?? 'stale');
+    const reason = connection[DISCARD] ?? (this.#isStale(connection) ? 'stale' : connection[SEQUENCE] < this.#movedBefore ? 'failover' : undefined);
+    if (reason !== undefined) {
+      this.#retire(connection, reason);
       return;
     }
     if (this.#options.resetOnRelease) {
@@ -451,7 +487,7 @@ export class CallbackPool extends EventEmitter {
     if (front) this.#queue.unshift(waiter);
     else this.#queue.push(waiter);
     // A fresh connection needs a slot: make one by retiring an idle connection.
-    if (waiter.fresh && this.#free.length > 0) this.#retire(this.#free[0], 'make-room');
+    if (waiter.fresh && this.#free.length > 0) this.#makeRoom(this.#free[0]!);
   }
 
   /** Opens a connection for `waiter` in a slot already counted. */
@@ -481,6 +517,7 @@ export class CallbackPool extends EventEmitter {
     const connection = new Connection(this, { config: cloneConfig(this.#configFor(snapshot)) }) as unknown as CredswapPoolConnection;
     connection[OWNER] = this;
     connection[GENERATION] = generation;
+    connection[SEQUENCE] = this.#readOnly.opening();
     this.#all.add(connection);
     connection.connect((err) => {
       if (this._closed) {
@@ -550,17 +587,27 @@ export class CallbackPool extends EventEmitter {
 
   #handOut(connection: CredswapPoolConnection): void {
     const next = this.#queue[0];
-    if (next?.fresh) {
-      // The head of the queue needs a new connection: free this one's slot for it.
-      this.#retire(connection, 'make-room');
-      return;
-    }
-    if (next) {
+    // The head of the queue needs a new connection: free this one's slot for it, unless enough
+    // connections are closing for that already (then this one waits, idle, for the requests behind).
+    if (next?.fresh && this.#makeRoom(connection)) return;
+    if (next && !next.fresh) {
       lend(this.#queue.shift()!, connection);
       return;
     }
     this.#free.push(connection);
     this.emit('release', connection);
+  }
+
+  /**
+   * Retires `connection` to free a slot for a queued request that needs a fresh connection.
+   * Returns false, and leaves it alone, when as many connections as such requests are closing already.
+   */
+  #makeRoom(connection: CredswapPoolConnection): boolean {
+    let fresh = 0;
+    for (const waiter of this.#queue) if (waiter.fresh) fresh += 1;
+    if (this.#closing >= fresh) return false;
+    this.#retire(connection, 'make-room');
+    return true;
   }
 
   #serveQueue(): void {
@@ -621,6 +668,7 @@ export class CallbackPool extends EventEmitter {
   _retireConnection(connection: CredswapPoolConnection, how: 'quit' | 'destroy', reason?: string): void {
     if (connection[RETIRING]) return;
     connection[RETIRING] = true;
+    this.#closing += 1;
     const index = this.#free.indexOf(connection);
     if (index !== -1) this.#free.splice(index, 1);
     if (reason) this.emit('discard', connection, reason);
@@ -628,6 +676,7 @@ export class CallbackPool extends EventEmitter {
     const timer = unrefTimer(() => stream.destroy(), RETIRE_TIMEOUT_MS);
     this.#timers.add(timer);
     const closed = () => {
+      this.#closing -= 1;
       clearTimeout(timer);
       this.#timers.delete(timer);
       this._removeConnection(connection);
@@ -636,6 +685,30 @@ export class CallbackPool extends EventEmitter {
     else stream.once('close', closed);
     if (how === 'quit' && !connection._closing) connection._realEnd(() => {});
     else closeSocket.call(connection);
+  }
+
+  /**
+   * @internal A connection received a read-only error. Returns true when the connection is to be
+   * discarded (and a pool statement may be retried on a fresh one); false while the address
+   * still leads to the read-only server and refused connections are kept.
+   */
+  _readOnlyRefusal(connection: CredswapPoolConnection, error: Error): boolean {
+    if (connection[DISCARD] === 'read-only') return true;
+    if (this.#readOnly.refused(connection[SEQUENCE], (error as { errno?: number }).errno) === 'keep') return false;
+    connection[DISCARD] = 'read-only';
+    return true;
+  }
+
+  /**
+   * A statement retried after a read-only refusal ran on a fresh connection: the address leads
+   * to a writable server now. Connections opened before that one retire, idle ones at once.
+   */
+  #retryAccepted(connection: CredswapPoolConnection): void {
+    if (!this.#readOnly.accepted(connection[SEQUENCE])) return;
+    this.#movedBefore = connection[SEQUENCE];
+    for (const idle of [...this.#free]) {
+      if (idle[SEQUENCE] < this.#movedBefore) this.#retire(idle, 'failover');
+    }
   }
 
   #retire(connection: CredswapPoolConnection, reason: string): void {
@@ -702,23 +775,29 @@ export class CallbackPool extends EventEmitter {
             return;
           }
           const onResult = cmd.onResult;
+          let retry: (() => void) | undefined;
           if (onResult !== undefined && this.rejectReadOnly) {
             // Observed here, so the connection's addCommand need not wrap it again.
             (cmd as ObservedCommand)[OBSERVED] = true;
             cmd.onResult = (error: Error | null, rows?: unknown, fields?: unknown) => {
               if (error && isReadOnlyError(error)) {
-                connection[DISCARD] = 'read-only';
-                if (mode === 'retryable' && !this._closed) {
-                  // The server refused the statement: it did not run. Once more, on a new connection.
-                  this.#runQuery(this.#createQuery(args), args, 'retry');
+                if (this._readOnlyRefusal(connection, error) && mode === 'retryable' && !this._closed) {
+                  // The server refused the statement: it did not run. Once more, on a new
+                  // connection, once this one is released (its slot is then on its way back).
+                  retry = () => this.#runQuery(this.#createQuery(args), args, 'retry');
                   return;
                 }
+              } else if (!error && mode === 'retry') {
+                this.#retryAccepted(connection);
               }
               onResult(error, rows, fields);
             };
           }
           try {
-            connection.query(cmd).once('end', () => connection.release());
+            connection.query(cmd).once('end', () => {
+              connection.release();
+              retry?.();
+            });
           } catch (error) {
             connection.release();
             deliverError(cmd, error as Error);
@@ -740,15 +819,21 @@ export class CallbackPool extends EventEmitter {
             args.cb(err);
             return;
           }
+          let retry = false;
           const done = (error: Error | null, rows?: unknown, fields?: unknown) => {
-            if (mode === 'retryable' && error && isReadOnlyError(error) && !this._closed) {
-              this.#runExecute(args, 'retry');
+            // The connection's own observer has already judged a read-only error.
+            if (mode === 'retryable' && error && connection[DISCARD] === 'read-only' && isReadOnlyError(error) && !this._closed) {
+              retry = true; // once the connection is released, as in #runQuery
               return;
             }
+            if (!error && mode === 'retry') this.#retryAccepted(connection);
             args.cb(error, rows, fields);
           };
           try {
-            connection.execute(args.sql, args.values, done).once('end', () => connection.release());
+            connection.execute(args.sql, args.values, done).once('end', () => {
+              connection.release();
+              if (retry) this.#runExecute(args, 'retry');
+            });
           } catch (error) {
             connection.release();
             args.cb(error as Error);

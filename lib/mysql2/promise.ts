@@ -85,5 +85,6 @@ export function createPool(options: PoolOptions | string): PromisePool {
 }
 
 export type { PoolOptions, RotationOptions, DrainMode } from './pool.js';
+export type { ReadOnlyBackoffOptions } from './read-only.js';
 export { createPoolCluster, PromisePoolCluster, PromisePoolNamespace } from './promise-cluster.js';
 export type { PoolClusterOptions, Selector } from './cluster-options.js';

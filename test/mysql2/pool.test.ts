@@ -308,13 +308,46 @@ describe('credswap/mysql2 pool', function () {
       assert.ok(!ids.includes(readOnlyId), 'the read-only connection was closed');
     });
 
-    it('SET GLOBAL read_only=ON: the connection is destroyed and the next query opens a fresh one', async function () {
+    it('SET GLOBAL read_only=ON: the connection is destroyed and the retry runs on a fresh one, which is kept while the server stays read-only', async function () {
       const account = await newUser();
       const p = pool({ connectionLimit: 2, user: account.user, password: account.password });
       let opened = 0;
       p.on('connection', () => opened++);
+      const discarded: string[] = [];
+      p.on('discard', (_c, reason) => discarded.push(reason));
       await p.query('SELECT 1');
       assert.equal(opened, 1);
+      await server.setReadOnly(true);
+      await assert.rejects(p.query('INSERT INTO t (v) VALUES (0)'), (e: Error & { errno: number }) => e.errno === 1290);
+      assert.equal(opened, 2, 'the retry ran on a fresh connection');
+      assert.deepEqual(discarded, ['read-only'], 'the fresh connection, refused too, is held rather than replaced');
+      await server.setReadOnly(false);
+      await p.query('INSERT INTO t (v) VALUES (0)');
+      assert.equal(opened, 2, 'the server is writable again: the held connection serves');
+    });
+
+    it('in a full pool, the retry waits for the refused connection\'s slot instead of retiring an idle connection', async function () {
+      const account = await newUser();
+      const p = pool({ connectionLimit: 2, user: account.user, password: account.password, readOnlyBackoff: false });
+      const [a, b] = await Promise.all([p.getConnection(), p.getConnection()]);
+      const warm = [a.threadId, b.threadId];
+      a.release();
+      b.release();
+      const discarded: string[] = [];
+      p.on('discard', (_c, reason) => discarded.push(reason));
+      await server.setReadOnly(true);
+      await assert.rejects(p.query('INSERT INTO t (v) VALUES (0)'), (e: Error & { errno: number }) => e.errno === 1290);
+      assert.deepEqual(discarded, ['read-only', 'read-only'], 'the refused connection and the refused retry; no make-room');
+      const ids = (await server.processlist(account.user)).map((r) => r.id);
+      assert.equal(warm.filter((id) => ids.includes(id)).length, 1, 'the connection the query did not use is still open');
+    });
+
+    it('with readOnlyBackoff: false, every connection refused as read-only is destroyed', async function () {
+      const account = await newUser();
+      const p = pool({ connectionLimit: 2, user: account.user, password: account.password, readOnlyBackoff: false });
+      let opened = 0;
+      p.on('connection', () => opened++);
+      await p.query('SELECT 1');
       await server.setReadOnly(true);
       await assert.rejects(p.query('INSERT INTO t (v) VALUES (0)'), (e: Error & { errno: number }) => e.errno === 1290);
       assert.equal(opened, 2, 'the retry ran on a fresh connection');
@@ -477,6 +510,10 @@ describe('credswap/mysql2 pool', function () {
       ['a password with credentials', { credentials: async () => undefined, password: 'x' }, /'password' must not be set/],
       ['rotation without credentials', { rotation: {} }, /'rotation' has no effect/],
       ['credentials of the wrong type', { credentials: 'secret' as never }, /'credentials'/],
+      ['readOnlyBackoff with rejectReadOnly: false', { rejectReadOnly: false, readOnlyBackoff: { maxMs: 100 } }, /'readOnlyBackoff' has no effect/],
+      ['an unknown readOnlyBackoff key', { readOnlyBackoff: { max: 100 } as never }, /'readOnlyBackoff.max'/],
+      ['readOnlyBackoff.initialMs above maxMs', { readOnlyBackoff: { initialMs: 500, maxMs: 100 } }, /'readOnlyBackoff.initialMs' must not exceed/],
+      ['readOnlyBackoff of the wrong type', { readOnlyBackoff: true as never }, /'readOnlyBackoff'/],
     ];
     for (const [what, options, message] of cases) {
       it(`rejects ${what} with a TypeError naming the option`, function () {
