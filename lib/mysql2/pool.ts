@@ -343,7 +343,7 @@ export class CallbackPool extends EventEmitter {
   /** @internal called by mysql2's PoolConnection.release(). */
   releaseConnection(connection: CredswapPoolConnection): void {
     if (!this.#all.has(connection) || connection[RETIRING]) return;
-    const reason = connection[DISCARD] ?? (this.#isStale(connection) ? 'stale' : connection[SEQUENCE] < this.#movedBefore ? 'failover' : undefined);
+    const reason = this.#retireReason(connection);
     if (reason !== undefined) {
       this.#retire(connection, reason);
       return;
@@ -643,6 +643,13 @@ export class CallbackPool extends EventEmitter {
   }
 
   // --- retiring connections ----------------------------------------------------------------
+
+  /** Why a released connection must not be handed out again, if it must not. */
+  #retireReason(connection: CredswapPoolConnection): string | undefined {
+    if (connection[DISCARD]) return connection[DISCARD];
+    if (this.#isStale(connection)) return 'stale';
+    return connection[SEQUENCE] < this.#movedBefore ? 'failover' : undefined;
+  }
 
   /** Opened with credentials older than the newest ones known to work, and draining is on. */
   #isStale(connection: CredswapPoolConnection): boolean {
