@@ -290,8 +290,6 @@ export class CallbackPool extends EventEmitter {
   /** Retired connections whose sockets have not closed yet: each will free a slot. */
   #closing = 0;
   readonly #readOnly: ReadOnlyEpisodes;
-  /** Connections opened before this one were opened before a failover moved the address. */
-  #movedBefore = 0;
   #idleTimer: NodeJS.Timeout | undefined;
   #ending: Promise<Error | undefined> | undefined;
   #promisePool: PromisePool | undefined;
@@ -648,7 +646,7 @@ export class CallbackPool extends EventEmitter {
   #retireReason(connection: CredswapPoolConnection): string | undefined {
     if (connection[DISCARD]) return connection[DISCARD];
     if (this.#isStale(connection)) return 'stale';
-    return connection[SEQUENCE] < this.#movedBefore ? 'failover' : undefined;
+    return connection[SEQUENCE] < this.#readOnly.movedBefore ? 'failover' : undefined;
   }
 
   /** Opened with credentials older than the newest ones known to work, and draining is on. */
@@ -712,9 +710,8 @@ export class CallbackPool extends EventEmitter {
    */
   #retryAccepted(connection: CredswapPoolConnection): void {
     if (!this.#readOnly.accepted(connection[SEQUENCE])) return;
-    this.#movedBefore = connection[SEQUENCE];
     for (const idle of [...this.#free]) {
-      if (idle[SEQUENCE] < this.#movedBefore) this.#retire(idle, 'failover');
+      if (idle[SEQUENCE] < this.#readOnly.movedBefore) this.#retire(idle, 'failover');
     }
   }
 

@@ -102,6 +102,11 @@ export class ReadOnlyEpisodes {
     return true;
   }
 
+  /** Connections numbered below this were opened before a retried statement showed that the address moved. */
+  get movedBefore(): number {
+    return this.#movedBefore;
+  }
+
   /** True while refused connections are kept rather than discarded. */
   get holding(): boolean {
     return this.#now() < this.#holdUntil;

@@ -69,6 +69,7 @@ describe('ReadOnlyEpisodes', function () {
     assert.equal(episodes.refused(b!, OPTION_PREVENTS_STATEMENT), 'discard');
     const [look] = open(1);
     assert.equal(episodes.accepted(look!), true, 'the first acceptance ends the episode');
+    assert.equal(episodes.movedBefore, look, 'connections opened before the accepted retry are from before the move');
     assert.equal(episodes.accepted(look!), false, 'there is no episode left to end');
     assert.equal(episodes.holding, false);
     assert.equal(episodes.refused(retry!, OPTION_PREVENTS_STATEMENT), 'discard', 'a connection from before the move is discarded, without starting an episode:');
