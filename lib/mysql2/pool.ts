@@ -82,9 +82,10 @@ export interface PoolOptions extends Mysql2PoolOptions {
   rejectReadOnly?: boolean;
   /**
    * With `rejectReadOnly`: when a connection opened after a read-only refusal is refused too
-   * (the address still leads to the read-only server), refused connections are kept and writes
-   * are not retried for a hold that doubles from `initialMs` to `maxMs`, instead of a new login
-   * for every refused write. `false` discards every refused connection.
+   * (the address still leads to the read-only server), connections refused under `query`/`execute`
+   * on the pool are kept and those statements are not retried for a hold that doubles from
+   * `initialMs` to `maxMs`, instead of a new login for every refused write. Connections from
+   * `getConnection()` are discarded after any refusal. `false` discards every refused connection.
    * @defaultValue `{ initialMs: 25, maxMs: 250 }`
    */
   readOnlyBackoff?: false | ReadOnlyBackoffOptions;
@@ -181,6 +182,7 @@ const DISCARD = Symbol('credswap.discard');
 const RETIRING = Symbol('credswap.retiring');
 const OBSERVED = Symbol('credswap.observed');
 const SEQUENCE = Symbol('credswap.sequence');
+const POOL_STATEMENT = Symbol('credswap.poolStatement');
 
 /** A command whose errors the pool already watches. */
 type ObservedCommand = Mysql2Command & { [OBSERVED]?: boolean };
@@ -194,6 +196,8 @@ export interface CredswapPoolConnection extends Mysql2PoolConnection {
   [RETIRING]?: boolean;
   /** Opening order within the pool, for telling connections opened before a failover. */
   [SEQUENCE]: number;
+  /** Set while a `pool.execute` that may be retried after a read-only error runs on it. */
+  [POOL_STATEMENT]?: boolean;
 }
 
 /** The generation of credentials a pooled connection was opened with (0 without `credentials`). */
@@ -207,7 +211,8 @@ class Connection extends (PoolConnection as unknown as new (...args: unknown[]) 
     const owner = (this as unknown as CredswapPoolConnection)[OWNER];
     if (owner !== undefined && owner.rejectReadOnly && (cmd as ObservedCommand)[OBSERVED] !== true) {
       observeCommandErrors(cmd, (err) => {
-        if (isReadOnlyError(err)) owner._readOnlyRefusal(this as unknown as CredswapPoolConnection, err);
+        const self = this as unknown as CredswapPoolConnection;
+        if (isReadOnlyError(err)) owner._readOnlyRefusal(self, err, self[POOL_STATEMENT] === true);
       });
     }
     return super.addCommand(cmd);
@@ -695,11 +700,13 @@ export class CallbackPool extends EventEmitter {
   /**
    * @internal A connection received a read-only error. Returns true when the connection is to be
    * discarded (and a pool statement may be retried on a fresh one); false while the address
-   * still leads to the read-only server and refused connections are kept.
+   * still leads to the read-only server and refused connections are kept. Only pool statements
+   * that are retried take part in holds: a retry is what shows that the address has moved. A
+   * connection you hold (`getConnection`) is always discarded.
    */
-  _readOnlyRefusal(connection: CredswapPoolConnection, error: Error): boolean {
+  _readOnlyRefusal(connection: CredswapPoolConnection, error: Error, retried: boolean): boolean {
     if (connection[DISCARD] === 'read-only') return true;
-    if (this.#readOnly.refused(connection[SEQUENCE], (error as { errno?: number }).errno) === 'keep') return false;
+    if (retried && this.#readOnly.refused(connection[SEQUENCE], (error as { errno?: number }).errno) === 'keep') return false;
     connection[DISCARD] = 'read-only';
     return true;
   }
@@ -785,7 +792,7 @@ export class CallbackPool extends EventEmitter {
             (cmd as ObservedCommand)[OBSERVED] = true;
             cmd.onResult = (error: Error | null, rows?: unknown, fields?: unknown) => {
               if (error && isReadOnlyError(error)) {
-                if (this._readOnlyRefusal(connection, error) && mode === 'retryable' && !this._closed) {
+                if (this._readOnlyRefusal(connection, error, mode !== 'once') && mode === 'retryable' && !this._closed) {
                   // The server refused the statement: it did not run. Once more, on a new
                   // connection, once this one is released (its slot is then on its way back).
                   retry = () => this.#runQuery(this.#createQuery(args), args, 'retry');
@@ -834,11 +841,14 @@ export class CallbackPool extends EventEmitter {
             args.cb(error, rows, fields);
           };
           try {
+            if (mode !== 'once') connection[POOL_STATEMENT] = true;
             connection.execute(args.sql, args.values, done).once('end', () => {
+              connection[POOL_STATEMENT] = false;
               connection.release();
               if (retry) this.#runExecute(args, 'retry');
             });
           } catch (error) {
+            connection[POOL_STATEMENT] = false;
             connection.release();
             args.cb(error as Error);
           }

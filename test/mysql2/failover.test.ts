@@ -83,6 +83,10 @@ describe('credswap/mysql2 pool through a rotation and a failover', function () {
     assert.deepEqual(seen.discards, ['read-only']);
     const [[row]] = await p.query<Array<{ one: number }> & import('mysql2').RowDataPacket[]>('SELECT 1 AS one');
     assert.equal(row!.one, 1, 'reads still work on the kept connection');
+    const held = await p.getConnection();
+    await assert.rejects(held.query('INSERT INTO items (n) VALUES (1)'), isReadOnlyRefusal);
+    held.release();
+    assert.deepEqual(seen.discards, ['read-only', 'read-only'], 'a connection you hold is discarded even during a hold');
 
     const { p: plain, seen: plainSeen } = rigPool({ connectionLimit: 4, readOnlyBackoff: false });
     others.push(plain);
