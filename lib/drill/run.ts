@@ -22,7 +22,7 @@ import {
   type Scenario,
   type ScenarioName,
 } from './scenarios/types.js';
-import type { PromisePool } from '../mysql2/promise.js';
+import type { PromisePool } from '../mysql2/types.js';
 
 /** Default {@link DrillOptions.durationMs}: 10 s of load. */
 export const DEFAULT_DRILL_DURATION_MS = 10_000;

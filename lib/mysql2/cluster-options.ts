@@ -86,7 +86,7 @@ const CLUSTER_KEYS: ReadonlySet<string> = new Set([
   ...TYPEORM_REPLICATION_KEYS,
 ]);
 
-/** @internal Validated cluster options. */
+/** A cluster's validated options; `cluster.config` shows them without `credentials` and `rotation`. */
 export interface ResolvedClusterOptions {
   readonly canRetry: boolean;
   readonly removeNodeErrorCount: number;

@@ -9,27 +9,8 @@
  * pool.query('SELECT 1', (err, rows) => { ... });
  * ```
  */
-import type { Pool as Mysql2Pool } from 'mysql2';
-import type { RotateEvent, RotationCoordinator } from '../coordinator.js';
 import { CallbackPool, type PoolOptions } from './pool.js';
-import type { PromisePool } from './promise.js';
-
-/** credswap's additions to a mysql2 pool. */
-export interface PoolExtras {
-  /** The coordinator deciding when credentials change; `undefined` without `credentials`. */
-  readonly coordinator: RotationCoordinator | undefined;
-  /** Connection counts and the current generation. */
-  readonly stats: CallbackPool['stats'];
-  on(event: 'rotate', listener: (event: RotateEvent) => void): this;
-  on(event: 'rotation-error', listener: (error: Error, info: { reason: string; provider: string }) => void): this;
-  on(event: 'discard', listener: (connection: unknown, reason: string) => void): this;
-  /** The promise flavour of this pool, sharing its connections. */
-  promise(): PromisePool;
-  [Symbol.asyncDispose](): Promise<void>;
-}
-
-/** The pool `createPool` returns: mysql2's Pool plus {@link PoolExtras}. */
-export type Pool = Omit<Mysql2Pool, 'promise'> & PoolExtras;
+import type { Pool } from './types.js';
 
 /**
  * Creates a callback-style pool that drops into code and libraries taking a mysql2 pool.
@@ -46,6 +27,7 @@ export function createPool(options: PoolOptions | string): Pool {
 }
 
 export { CallbackPool, connectionGeneration } from './pool.js';
+export type { Pool, PoolExtras, PoolStats, PromisePool, PromisePoolExtras, RotationErrorInfo } from './types.js';
 export type { PoolOptions, RotationOptions, DrainMode, CallbackPoolConfig } from './pool.js';
 export type { ReadOnlyBackoffOptions } from './read-only.js';
 export { READ_ONLY_ERRNOS, ER_ACCESS_DENIED, isAccessDenied, isReadOnlyError } from './classify.js';

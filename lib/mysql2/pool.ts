@@ -15,7 +15,7 @@ import {
 import { ClosedError, InvalidOptionError } from '../errors.js';
 import { bool, duration, expectObject, integer, oneOf, rejectUnknownKeys } from '../options.js';
 import { type CredentialsProvider, type HotSwapFunction, toProvider } from '../provider.js';
-import type { PromisePool } from './promise.js';
+import type { PoolStats, PromisePool } from './types.js';
 import { isAccessDenied, isReadOnlyError } from './classify.js';
 import { DEFAULT_READ_ONLY_BACKOFF, ReadOnlyEpisodes, type ReadOnlyBackoffOptions } from './read-only.js';
 import {
@@ -328,7 +328,7 @@ export class CallbackPool extends EventEmitter {
   }
 
   /** Counts of the pool's connections, for monitoring and tests. */
-  get stats(): { total: number; idle: number; queued: number; generation: number } {
+  get stats(): PoolStats {
     return {
       // Once the pool ends, slots no longer count: only connections still closing do.
       total: this._closed ? this.#all.size : this.#slots,

@@ -9,25 +9,9 @@
  * ```
  */
 import * as mysql2Promise from 'mysql2/promise';
-import type { RotateEvent, RotationCoordinator } from '../coordinator.js';
+import type { RotationCoordinator } from '../coordinator.js';
 import { CallbackPool, type PoolOptions } from './pool.js';
-
-/** credswap's additions to a mysql2 promise pool. */
-export interface PromisePoolExtras {
-  /** The callback-style pool underneath (mysql2 names it `pool` too). */
-  readonly pool: CallbackPool;
-  /** The coordinator deciding when credentials change; `undefined` without `credentials`. */
-  readonly coordinator: RotationCoordinator | undefined;
-  /** Connection counts and the current generation. */
-  readonly stats: CallbackPool['stats'];
-  on(event: 'rotate', listener: (event: RotateEvent) => void): this;
-  on(event: 'rotation-error', listener: (error: Error, info: { reason: string; provider: string }) => void): this;
-  on(event: 'discard', listener: (connection: mysql2Promise.PoolConnection, reason: string) => void): this;
-  [Symbol.asyncDispose](): Promise<void>;
-}
-
-/** The pool `createPool` returns: mysql2's promise Pool plus {@link PromisePoolExtras}. */
-export type PromisePool = Omit<mysql2Promise.Pool, 'pool'> & PromisePoolExtras;
+import type { PoolStats, PromisePool } from './types.js';
 
 type Mysql2PromisePoolCtor = new (pool: CallbackPool, promiseImpl: PromiseConstructor) => mysql2Promise.Pool;
 const Mysql2PromisePool = (mysql2Promise as unknown as { PromisePool: Mysql2PromisePoolCtor }).PromisePool;
@@ -49,7 +33,7 @@ class CredswapPromisePool extends Mysql2PromisePool {
     return (this.pool as unknown as CallbackPool).coordinator;
   }
 
-  get stats(): CallbackPool['stats'] {
+  get stats(): PoolStats {
     return (this.pool as unknown as CallbackPool).stats;
   }
 }
@@ -85,6 +69,7 @@ export function createPool(options: PoolOptions | string): PromisePool {
 }
 
 export type { PoolOptions, RotationOptions, DrainMode } from './pool.js';
+export type { Pool, PoolStats, PromisePool, PromisePoolExtras, RotationErrorInfo } from './types.js';
 export type { ReadOnlyBackoffOptions } from './read-only.js';
 export { createPoolCluster, PromisePoolCluster, PromisePoolNamespace } from './promise-cluster.js';
 export type { PoolClusterOptions, Selector } from './cluster-options.js';

@@ -37,6 +37,8 @@ import {
   type SecretsManagerClientConfig,
   type SecretsManagerClientLike,
   type SecretsManagerSdk,
+  type SdkClient,
+  newSdkClient,
 } from '../../providers/aws/sdk.js';
 import { unrefTimer } from '../backoff.js';
 import { ClosedError, InvalidOptionError } from '../errors.js';
@@ -297,7 +299,7 @@ class Emulator implements LambdaExtensionEmulator {
   readonly #debug: boolean;
   readonly #server: Server;
   readonly #cache = new Map<string, CacheEntry>();
-  #client: Promise<{ sdk: SecretsManagerSdk; client: SecretsManagerClientLike }> | undefined;
+  #client: Promise<{ sdk: SecretsManagerSdk; client: SdkClient }> | undefined;
   #listening = false;
   #listenedAt = 0;
   #listenTimer: NodeJS.Timeout | undefined;
@@ -593,10 +595,10 @@ class Emulator implements LambdaExtensionEmulator {
     return new HttpAnswer(500, '{"__type":"InternalFailure"}');
   }
 
-  #sdkClient(): Promise<{ sdk: SecretsManagerSdk; client: SecretsManagerClientLike }> {
+  #sdkClient(): Promise<{ sdk: SecretsManagerSdk; client: SdkClient }> {
     if (this.#closed) return Promise.reject(new ClosedError('Lambda extension emulator'));
     this.#client ??= loadSecretsManagerSdk('the Lambda extension emulator').then(
-      (sdk) => ({ sdk, client: new sdk.SecretsManagerClient(this.#clientConfig) }),
+      (sdk) => ({ sdk, client: newSdkClient(sdk, this.#clientConfig) }),
       (error: unknown) => {
         this.#client = undefined;
         throw error;

@@ -13,7 +13,7 @@ import { CredswapError, InvalidCredentialsError, InvalidOptionError, RotationSte
 import { duration, expectObject, integer, oneOf, rejectUnknownKeys, string } from '../../lib/options.js';
 import { scrub, scrubText } from './rotation-scrub.js';
 import { close, copyTlsRequirement, isMariaDB, loadMysql, rewriteGrant, userHosts, type Connection } from './rotation-sql.js';
-import { loadSecretsManagerSdk, toSecretsManagerError, type SecretsManagerClientConfig, type SecretsManagerClientLike, type SecretsManagerSdk } from './sdk.js';
+import { asSdkClient, loadSecretsManagerSdk, newSdkClient, toSecretsManagerError, type SecretsManagerClientConfig, type SecretsManagerClientLike, type SecretsManagerSdk, type SdkClient } from './sdk.js';
 import { AWSCURRENT, AWSPENDING, parseSecretString, type ParsedSecret } from './secret-json.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -323,10 +323,10 @@ function validateOptions(options: unknown): Settings {
  */
 export function createRotationHandler(options: RotationHandlerOptions): RotationHandler {
   const settings = validateOptions(options);
-  let client: Promise<{ sdk: SecretsManagerSdk; client: SecretsManagerClientLike }> | undefined;
-  const aws = (): Promise<{ sdk: SecretsManagerSdk; client: SecretsManagerClientLike }> => {
+  let client: Promise<{ sdk: SecretsManagerSdk; client: SdkClient }> | undefined;
+  const aws = (): Promise<{ sdk: SecretsManagerSdk; client: SdkClient }> => {
     client ??= loadSecretsManagerSdk('credswap/aws createRotationHandler').then(
-      (sdk) => ({ sdk, client: settings.client ?? new sdk.SecretsManagerClient(settings.clientConfig) }),
+      (sdk) => ({ sdk, client: asSdkClient(settings.client) ?? newSdkClient(sdk, settings.clientConfig) }),
       (error: unknown) => {
         client = undefined;
         throw error;
@@ -392,7 +392,7 @@ interface Login {
 
 class Rotation {
   private sdk!: SecretsManagerSdk;
-  private client!: SecretsManagerClientLike;
+  private client!: SdkClient;
   /** Every password this invocation has seen, to scrub from any error before it leaves. */
   private readonly passwords = new Set<string>();
 
@@ -404,7 +404,7 @@ class Rotation {
     private readonly rotationToken: string | undefined,
   ) {}
 
-  attach(sdk: SecretsManagerSdk, client: SecretsManagerClientLike): void {
+  attach(sdk: SecretsManagerSdk, client: SdkClient): void {
     this.sdk = sdk;
     this.client = client;
   }

@@ -4,34 +4,66 @@
  * request does.
  */
 
-import { MissingDependencyError, SecretsManagerError, describeCause, isCredswapError } from '../../lib/errors.js';
+import { SecretsManagerError, describeCause, isCredswapError } from '../../lib/errors.js';
+import { loadOptionalPeer } from '../../lib/optional.js';
 
-/** The SDK module's type. A type-only import: nothing is loaded at run time by this line. */
+/**
+ * @internal The SDK module's type. A type-only reference: nothing is loaded at run time by it,
+ * and it stays out of the published declarations, which must compile without the SDK.
+ */
 export type SecretsManagerSdk = typeof import('@aws-sdk/client-secrets-manager');
-/** The SDK's client type, for options that accept a user's own client. */
-export type SecretsManagerClientLike = import('@aws-sdk/client-secrets-manager').SecretsManagerClient;
-/** The SDK's client configuration type (region, endpoint, credentials, ...). */
-export type SecretsManagerClientConfig = import('@aws-sdk/client-secrets-manager').SecretsManagerClientConfig;
+/** @internal The SDK's client type. */
+export type SdkClient = import('@aws-sdk/client-secrets-manager').SecretsManagerClient;
+
+/**
+ * What credswap needs of a Secrets Manager client: any `SecretsManagerClient` of the AWS SDK v3
+ * fits. Typed by shape, so credswap's declarations compile without the SDK installed.
+ */
+export interface SecretsManagerClientLike {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the SDK's overloaded generic send()
+  send(command: any, options?: any): Promise<any>;
+  destroy(): void;
+}
+
+/**
+ * The configuration of the client credswap creates, passed to the SDK's `SecretsManagerClient`
+ * as it is (`region`, `endpoint`, `credentials`, `maxAttempts`, ...). Typed by shape: the SDK's
+ * own `SecretsManagerClientConfig` is assignable to it.
+ */
+export interface SecretsManagerClientConfig {
+  region?: string | (() => Promise<string>);
+  endpoint?: unknown;
+  credentials?: unknown;
+  maxAttempts?: number | (() => Promise<number>);
+  [setting: string]: unknown;
+}
+
+/** @internal A client of the loaded SDK, from credswap's config type (the SDK checks it at run time). */
+export function newSdkClient(sdk: SecretsManagerSdk, config: SecretsManagerClientConfig): SdkClient {
+  return new sdk.SecretsManagerClient(config as import('@aws-sdk/client-secrets-manager').SecretsManagerClientConfig);
+}
+
+/** @internal A user's client, seen as the SDK's (it is one: {@link SecretsManagerClientLike} is its shape). */
+export function asSdkClient(client: SecretsManagerClientLike | undefined): SdkClient | undefined {
+  return client as SdkClient | undefined;
+}
 
 export const SDK_PACKAGE = '@aws-sdk/client-secrets-manager';
 
 let loading: Promise<SecretsManagerSdk> | undefined;
 
 /**
- * Loads the SDK once per process. A missing package rejects with a
- * {@link MissingDependencyError} naming it; a later call tries again (the rejection is not
- * cached), so installing the package does not need a restart of a long-lived REPL.
+ * @internal Loads the SDK once per process, with `require` first so that Lambda's copy on
+ * `NODE_PATH` is found. A missing package rejects with a {@link MissingDependencyError} naming
+ * it; a later call tries again (the rejection is not cached), so installing the package does not
+ * need a restart of a long-lived REPL.
  */
 export function loadSecretsManagerSdk(neededBy = 'credswap/aws'): Promise<SecretsManagerSdk> {
-  loading ??= import(SDK_PACKAGE).then(
-    (mod: SecretsManagerSdk & { default?: SecretsManagerSdk }) =>
-      // CommonJS interop: the namespace may hold the exports under `default`.
-      typeof mod.SecretsManagerClient === 'function' ? mod : (mod.default as SecretsManagerSdk),
+  loading ??= loadOptionalPeer<SecretsManagerSdk & { default?: SecretsManagerSdk }>(SDK_PACKAGE, neededBy).then(
+    // From import(), a CommonJS package's exports may sit under `default`.
+    (mod) => (typeof mod.SecretsManagerClient === 'function' ? mod : (mod.default as SecretsManagerSdk)),
     (error: unknown) => {
       loading = undefined;
-      if ((error as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND' || (error as { code?: unknown }).code === 'MODULE_NOT_FOUND') {
-        throw new MissingDependencyError(SDK_PACKAGE, neededBy, { cause: error });
-      }
       throw error;
     },
   );

@@ -18,6 +18,9 @@ import {
   type SecretsManagerClientConfig,
   type SecretsManagerClientLike,
   type SecretsManagerSdk,
+  type SdkClient,
+  asSdkClient,
+  newSdkClient,
 } from './sdk.js';
 
 /**
@@ -165,7 +168,7 @@ export class SecretsManagerProvider implements CredentialsProvider {
   readonly #requestTimeoutMs: number;
   readonly #userClient: SecretsManagerClientLike | undefined;
   readonly #clientConfig: SecretsManagerClientConfig;
-  #client: Promise<{ sdk: SecretsManagerSdk; client: SecretsManagerClientLike }> | undefined;
+  #client: Promise<{ sdk: SecretsManagerSdk; client: SdkClient }> | undefined;
   /** Recently seen versions, newest last. */
   readonly #versions: Version[] = [];
   /** The version id that had `versionStage` at the last look. */
@@ -329,7 +332,7 @@ export class SecretsManagerProvider implements CredentialsProvider {
   async #send<T>(
     operation: 'GetSecretValue' | 'DescribeSecret',
     signal: AbortSignal,
-    request: (sdk: SecretsManagerSdk, client: SecretsManagerClientLike, abortSignal: AbortSignal) => Promise<T>,
+    request: (sdk: SecretsManagerSdk, client: SdkClient, abortSignal: AbortSignal) => Promise<T>,
   ): Promise<T> {
     const linked = linkSignals([signal, this.#closing.signal], this.#requestTimeoutMs);
     try {
@@ -364,9 +367,9 @@ export class SecretsManagerProvider implements CredentialsProvider {
     );
   }
 
-  #getClient(): Promise<{ sdk: SecretsManagerSdk; client: SecretsManagerClientLike }> {
+  #getClient(): Promise<{ sdk: SecretsManagerSdk; client: SdkClient }> {
     this.#client ??= loadSecretsManagerSdk('SecretsManagerProvider').then(
-      (sdk) => ({ sdk, client: this.#userClient ?? new sdk.SecretsManagerClient(this.#clientConfig) }),
+      (sdk) => ({ sdk, client: asSdkClient(this.#userClient) ?? newSdkClient(sdk, this.#clientConfig) }),
       (error: unknown) => {
         this.#client = undefined; // not cached: installing the SDK fixes the next call
         throw error;

@@ -10,13 +10,14 @@
 import { performance } from 'node:perf_hooks';
 import { linkSignals } from '../../lib/abort.js';
 import { backoffDelay, unrefTimer } from '../../lib/backoff.js';
-import { ClosedError, InvalidOptionError, MissingDependencyError, VaultError } from '../../lib/errors.js';
+import { ClosedError, InvalidOptionError, VaultError } from '../../lib/errors.js';
+import { loadOptionalPeer } from '../../lib/optional.js';
 import { expectObject } from '../../lib/options.js';
 import { deadTokenError, isInvalidToken, toVaultError } from './errors.js';
 import { logIn, lookUpToken, renewToken, type IssuedToken, type VaultRequestOptions, type VaultSend } from './login.js';
-import { resolveSessionOptions, type NodeVaultClient, type NodeVaultFactory, type ResolvedSession, type VaultSessionOptions } from './options.js';
+import { resolveSessionOptions, type NodeVaultFactory, type ResolvedSession, type VaultSdkClient, type VaultSessionOptions } from './options.js';
 
-export type { NodeVaultClient, NodeVaultFactory } from './options.js';
+export type { NodeVaultClient } from './options.js';
 export {
   DEFAULT_APPROLE_MOUNT,
   DEFAULT_KUBERNETES_JWT_PATH,
@@ -57,9 +58,9 @@ const REDACTED = '[redacted]';
 let loading: Promise<NodeVaultFactory> | undefined;
 
 /**
- * Loads node-vault once per process. A missing package rejects with a
- * {@link MissingDependencyError} naming it; a later call tries again (the rejection is not
- * cached).
+ * @internal Loads node-vault once per process, with `require` first so that a copy on
+ * `NODE_PATH` is found. A missing package rejects with a {@link MissingDependencyError} naming
+ * it; a later call tries again (the rejection is not cached).
  *
  * @example
  * ```ts
@@ -68,16 +69,11 @@ let loading: Promise<NodeVaultFactory> | undefined;
  * ```
  */
 export function loadNodeVault(neededBy = 'credswap/vault'): Promise<NodeVaultFactory> {
-  loading ??= import(NODE_VAULT_PACKAGE).then(
-    (mod: NodeVaultFactory & { default?: NodeVaultFactory }) =>
-      // CommonJS interop: module.exports (the factory) arrives as `default`.
-      typeof mod.default === 'function' ? mod.default : mod,
+  loading ??= loadOptionalPeer<NodeVaultFactory & { default?: NodeVaultFactory }>(NODE_VAULT_PACKAGE, neededBy).then(
+    // From import(), module.exports (the factory) arrives as `default`.
+    (mod) => (typeof mod.default === 'function' ? mod.default : mod),
     (error: unknown) => {
       loading = undefined;
-      const code = (error as { code?: unknown }).code;
-      if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-        throw new MissingDependencyError(NODE_VAULT_PACKAGE, neededBy, { cause: error });
-      }
       throw error;
     },
   );
@@ -164,7 +160,7 @@ export class VaultSession {
   readonly requestTimeoutMs: number;
   readonly #owner: string;
   readonly #options: ResolvedSession;
-  #client: Promise<NodeVaultClient> | undefined;
+  #client: Promise<VaultSdkClient> | undefined;
   #token: Token | undefined;
   #serial = 0;
   #login: Promise<Token> | undefined;
@@ -235,7 +231,7 @@ export class VaultSession {
   async request<T>(
     path: string,
     signal: AbortSignal,
-    call: (client: NodeVaultClient, options: VaultRequestOptions) => Promise<T>,
+    call: (client: VaultSdkClient, options: VaultRequestOptions) => Promise<T>,
   ): Promise<{ result: T; tokenSerial: number }> {
     signal.throwIfAborted();
     this.#checkOpen();
@@ -289,7 +285,7 @@ export class VaultSession {
   async #send<T>(
     path: string,
     signal: AbortSignal,
-    call: (client: NodeVaultClient, options: VaultRequestOptions) => Promise<T>,
+    call: (client: VaultSdkClient, options: VaultRequestOptions) => Promise<T>,
     token: string | undefined,
   ): Promise<T> {
     const linked = linkSignals([signal, this.#closing.signal], this.#options.requestTimeoutMs + 1_000);
@@ -316,7 +312,7 @@ export class VaultSession {
     }
   }
 
-  #getClient(): Promise<NodeVaultClient> {
+  #getClient(): Promise<VaultSdkClient> {
     this.#client ??= (async () => {
       if (this.#options.client !== undefined) return this.#options.client;
       const factory = await loadNodeVault(this.#owner);

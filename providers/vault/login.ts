@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { VaultError } from '../../lib/errors.js';
 import { deadTokenError, isInvalidToken, toVaultError } from './errors.js';
-import type { NodeVaultClient, ResolvedAuth } from './options.js';
+import type { ResolvedAuth, VaultSdkClient } from './options.js';
 
 /** What each request passes to node-vault: its time limit and the session's token. */
 export interface VaultRequestOptions {
@@ -20,7 +20,7 @@ export interface VaultRequestOptions {
 /** Sends one node-vault call under the session's time limits, with `token` (none for a login). */
 export type VaultSend = <T>(
   path: string,
-  call: (client: NodeVaultClient, options: VaultRequestOptions) => Promise<T>,
+  call: (client: VaultSdkClient, options: VaultRequestOptions) => Promise<T>,
   token: string | undefined,
 ) => Promise<T>;
 

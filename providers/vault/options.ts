@@ -8,10 +8,44 @@
 import { InvalidOptionError } from '../../lib/errors.js';
 import { duration, expectObject, rejectUnknownKeys, string } from '../../lib/options.js';
 
-/** The node-vault factory's type. A type-only import: nothing is loaded at run time by this line. */
-export type NodeVaultFactory = typeof import('node-vault');
-/** A node-vault client, as `require('node-vault')({ ... })` returns it. */
-export type NodeVaultClient = import('node-vault').client;
+// node-vault's types are written here by shape, not imported, so that credswap's published
+// declarations compile without node-vault installed. The node-vault tests check the real thing.
+/* eslint-disable @typescript-eslint/no-explicit-any -- node-vault's own signatures */
+
+/** node-vault's per-request options (axios settings), as credswap passes them. */
+export type VaultRequestSettings = Record<string, any>;
+
+/** The node-vault client methods credswap calls, with node-vault's signatures. */
+export interface VaultSdkClient extends NodeVaultClient {
+  approleLogin(options: { role_id: string; secret_id: string; mount_point?: string; requestOptions?: VaultRequestSettings }): Promise<any>;
+  kubernetesLogin(options: { role: string; jwt?: string; mount_point?: string; requestOptions?: VaultRequestSettings }): Promise<any>;
+  tokenLookupSelf(options?: { requestOptions?: VaultRequestSettings }): Promise<any>;
+  tokenRenewSelf(options?: { increment?: number | string; requestOptions?: VaultRequestSettings }): Promise<any>;
+  renew(options: { lease_id: string; increment?: number; requestOptions?: VaultRequestSettings }): Promise<any>;
+  revoke(options: { lease_id: string; requestOptions?: VaultRequestSettings }): Promise<any>;
+}
+
+/** node-vault's factory: `require('node-vault')`. */
+export type NodeVaultFactory = (options?: {
+  endpoint?: string;
+  token?: string;
+  namespace?: string;
+  requestOptions?: VaultRequestSettings;
+  debug?: (...args: any[]) => void;
+  [option: string]: unknown;
+}) => VaultSdkClient;
+
+/**
+ * What credswap needs of a node-vault client: any client `require('node-vault')({ ... })`
+ * returns fits. Typed by shape, so credswap's declarations compile without node-vault installed.
+ */
+export interface NodeVaultClient {
+  token: string;
+  endpoint: string;
+  read(path: string, requestOptions?: VaultRequestSettings): Promise<any>;
+  write(path: string, data: any, requestOptions?: VaultRequestSettings): Promise<any>;
+}
+/* eslint-enable @typescript-eslint/no-explicit-any */
 
 /**
  * Default of {@link VaultConnectionOptions.requestTimeoutMs}: 5 s per request.
@@ -150,7 +184,7 @@ export interface ResolvedSession {
   readonly namespace: string | undefined;
   readonly auth: ResolvedAuth;
   readonly requestTimeoutMs: number;
-  readonly client: NodeVaultClient | undefined;
+  readonly client: VaultSdkClient | undefined;
 }
 
 const MOUNT = /^[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*$/;
@@ -258,6 +292,6 @@ export function resolveSessionOptions(bag: Record<string, unknown>, prefix = '')
     namespace: string(vault, 'namespace', p),
     auth: vault.auth === undefined ? { kind: 'token', token: undefined } : resolveAuth(vault.auth, p),
     requestTimeoutMs: duration(vault, 'requestTimeoutMs', p, DEFAULT_VAULT_REQUEST_TIMEOUT_MS, 1),
-    client: client as NodeVaultClient | undefined,
+    client: client as VaultSdkClient | undefined,
   };
 }

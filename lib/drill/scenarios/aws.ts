@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describeCause, DrillTargetError, InvalidOptionError } from '../../errors.js';
 import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../testing/secrets-manager.js';
 import { createRotationHandler, type RotationHandler } from '../../../providers/aws/rotation-handler.js';
-import { loadSecretsManagerSdk, type SecretsManagerClientConfig, type SecretsManagerClientLike } from '../../../providers/aws/sdk.js';
+import { loadSecretsManagerSdk, newSdkClient, type SecretsManagerClientConfig, type SecretsManagerClientLike } from '../../../providers/aws/sdk.js';
 import { SecretsManagerProvider } from '../../../providers/aws/secrets-manager.js';
 import { credswapTarget, plainPool, readOnce } from './pools.js';
 import { createDrillDatabase, openDrillServer, trackExtraUser, type DrillServer } from './server.js';
@@ -145,7 +145,7 @@ async function realSecret(sdk: Sdk, strategy: Strategy, settings: ScenarioSettin
   const secretId = settings.secretId!;
   const target = `secret ${secretId}`;
   const clientConfig: SecretsManagerClientConfig = settings.region !== undefined ? { region: settings.region } : {};
-  const client = new sdk.SecretsManagerClient(clientConfig);
+  const client = newSdkClient(sdk, clientConfig);
   try {
     let described;
     try {

@@ -7,7 +7,7 @@
  */
 
 import type { Pool as PlainPromisePool } from 'mysql2/promise';
-import type { PromisePool } from '../../mysql2/promise.js';
+import type { PromisePool } from '../../mysql2/types.js';
 
 /** The scenarios `credswap drill` knows. */
 export const SCENARIO_NAMES = ['function', 'file', 'aws-single-user', 'aws-alternating', 'vault-dynamic', 'vault-static', 'failover'] as const;

@@ -16,7 +16,8 @@
 import { performance } from 'node:perf_hooks';
 import { describeCause, DrillTargetError, InvalidOptionError } from '../../errors.js';
 import { startVaultEmulator, type VaultEmulator } from '../../testing/vault.js';
-import { loadNodeVault, type NodeVaultClient } from '../../../providers/vault/client.js';
+import { loadNodeVault } from '../../../providers/vault/client.js';
+import type { VaultSdkClient } from '../../../providers/vault/options.js';
 import { VaultDatabaseProvider, type VaultLeaseEvent } from '../../../providers/vault/database.js';
 import { VaultStaticRoleProvider } from '../../../providers/vault/static-role.js';
 import { credswapTarget, plainPool, readOnce, type Endpoint } from './pools.js';
@@ -103,7 +104,7 @@ export async function setupVault(name: ScenarioName, kind: Kind, settings: Scena
   const side = settings.vaultAddr !== undefined ? realVault(settings) : await embeddedVault(name, kind, settings);
   const target = `Vault ${side.endpoint}`;
   const factory = await loadNodeVault('credswap drill');
-  const admin: NodeVaultClient = factory({ endpoint: side.endpoint, token: side.token, requestOptions: { timeout: 10_000 } });
+  const admin: VaultSdkClient = factory({ endpoint: side.endpoint, token: side.token, requestOptions: { timeout: 10_000 } });
   const plainLeases: string[] = [];
   const leaseEvents: Array<VaultLeaseEvent & { at: number }> = [];
   const waiters = new Set<() => void>();

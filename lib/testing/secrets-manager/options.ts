@@ -88,10 +88,10 @@ export interface SecretsManagerEmulatorOptions {
 }
 
 /** The configuration {@link SecretsManagerEmulator.clientConfig} returns, for `new SecretsManagerClient(...)`. */
-export interface EmulatorClientConfig {
+export type EmulatorClientConfig = {
   region: string;
   endpoint: string;
   credentials: { accessKeyId: string; secretAccessKey: string };
-}
+};
 
 export const OPTION_KEYS = new Set(['region', 'accountId', 'accessKeyId', 'secretAccessKey', 'host', 'port', 'requireSignature']);
