@@ -27,6 +27,8 @@ export function createPool(options: PoolOptions | string): Pool {
 }
 
 export { CallbackPool, connectionGeneration } from './pool.js';
+export { createConnection } from './connection.js';
+export type { Connection, ConnectionExtras, ConnectionOptions, ConnectionRotationOptions, PromiseConnection } from './connection.js';
 export type { Pool, PoolExtras, PoolStats, PromisePool, PromisePoolExtras, RotationErrorInfo } from './types.js';
 export type { PoolOptions, RotationOptions, DrainMode, CallbackPoolConfig } from './pool.js';
 export type { ReadOnlyBackoffOptions } from './read-only.js';

@@ -411,6 +411,21 @@ export class CallbackPool extends EventEmitter {
     this.#ending.then((err) => cb?.(err ?? null));
   }
 
+  /**
+   * Closes the prepared statement for `sql` on every open connection of the pool (each caches
+   * its own, as `pool.execute` prepares them). mysql2's typings declare this method on its pool
+   * without implementing it; here it does what the name says, and returns one of the statements
+   * closed (as `connection.unprepare` does), or `undefined` when no connection had it.
+   */
+  unprepare(sql: string): unknown {
+    let closed: unknown;
+    for (const connection of this.#all) {
+      if (!connection[ESTABLISHED]) continue;
+      closed = (connection as unknown as { unprepare(sql: string): unknown }).unprepare(sql) ?? closed;
+    }
+    return closed;
+  }
+
   /** Like mysql2: `pool.format(sql, values)`. */
   format(sql: string, values?: unknown): string {
     const { stringifyObjects, timezone } = this.config.connectionConfig;

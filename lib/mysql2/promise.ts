@@ -69,7 +69,10 @@ export function createPool(options: PoolOptions | string): PromisePool {
 }
 
 export type { PoolOptions, RotationOptions, DrainMode } from './pool.js';
-export type { Pool, PoolStats, PromisePool, PromisePoolExtras, RotationErrorInfo } from './types.js';
+export { createPromiseConnection as createConnection } from './connection.js';
+// As in mysql2/promise, `Pool` and `Connection` name the promise flavours here.
+export type { PromiseConnection as Connection, PromiseConnection, ConnectionExtras, ConnectionOptions, ConnectionRotationOptions } from './connection.js';
+export type { PromisePool as Pool, PoolStats, PromisePool, PromisePoolExtras, RotationErrorInfo } from './types.js';
 export type { ReadOnlyBackoffOptions } from './read-only.js';
 export { createPoolCluster, PromisePoolCluster, PromisePoolNamespace } from './promise-cluster.js';
 export type { PoolClusterOptions, Selector } from './cluster-options.js';

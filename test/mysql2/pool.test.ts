@@ -389,6 +389,26 @@ describe('credswap/mysql2 pool', function () {
   });
 
   describe('mysql2 compatibility', function () {
+    it('unprepare closes the statement on every connection that prepared it', async function () {
+      const account = await newUser();
+      const p = pool({ ...account, connectionLimit: 2 });
+      const sql = 'SELECT ? + 0 AS unprepare_probe';
+      const held = await p.getConnection();
+      await Promise.all([held.execute(sql, [1]), p.execute(sql, [2])]);
+      // Statements open on the whole server; only this test's pool prepares any while it runs.
+      const open = async (): Promise<number> => {
+        const rows = await server.query<Array<{ Value: string }>>("SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'");
+        return Number(rows[0]!.Value);
+      };
+      assert.equal(await open(), 2);
+      assert.ok(p.pool.unprepare(sql) !== undefined, 'a statement was closed');
+      assert.equal(p.pool.unprepare(sql), undefined, 'nothing left to close');
+      // COM_STMT_CLOSE has no answer: a query on each connection afterwards orders it.
+      await Promise.all([held.query('SELECT 1'), p.query('SELECT 1')]);
+      held.release();
+      assert.equal(await open(), 0);
+    });
+
     it('works without credentials exactly like mysql2, callback style', async function () {
       const account = await newUser();
       const p = createCallbackPool({ host: server.host, port: server.port, database, user: account.user, password: account.password });

@@ -53,7 +53,7 @@ export async function setupAws(name: ScenarioName, strategy: Strategy, settings:
   if (settings.secretId !== undefined && settings.mysqlUrl !== undefined) {
     throw new InvalidOptionError('--mysql', 'cannot be combined with --secret-id: the secret names the database');
   }
-  const sdk = await loadSecretsManagerSdk('credswap drill');
+  const sdk = await loadSecretsManagerSdk(`the ${name} scenario`);
   const side = settings.secretId !== undefined ? await realSecret(sdk, strategy, settings) : undefined;
   const embedded = side === undefined ? await embeddedSecret(sdk, name, strategy, settings) : undefined;
   const secret = side ?? embedded!.side;

@@ -101,9 +101,11 @@ function realVault(settings: ScenarioSettings): VaultSide {
 
 /** Sets a Vault scenario up. */
 export async function setupVault(name: ScenarioName, kind: Kind, settings: ScenarioSettings): Promise<Scenario> {
-  const side = settings.vaultAddr !== undefined ? realVault(settings) : await embeddedVault(name, kind, settings);
+  const real = settings.vaultAddr !== undefined ? realVault(settings) : undefined;
+  // Before any server or emulator starts: a missing node-vault must leave nothing running.
+  const factory = await loadNodeVault(`the ${name} scenario`);
+  const side = real ?? (await embeddedVault(name, kind, settings));
   const target = `Vault ${side.endpoint}`;
-  const factory = await loadNodeVault('credswap drill');
   const admin: VaultSdkClient = factory({ endpoint: side.endpoint, token: side.token, requestOptions: { timeout: 10_000 } });
   const plainLeases: string[] = [];
   const leaseEvents: Array<VaultLeaseEvent & { at: number }> = [];
