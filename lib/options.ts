@@ -22,13 +22,68 @@ export function expectObject(value: unknown, path: string, optional = false): Ba
   return value as Bag;
 }
 
-/** Rejects keys of `bag` that are not in `allowed`. */
+/** Rejects keys of `bag` that are not in `allowed`, suggesting the allowed key it is closest to. */
 export function rejectUnknownKeys(bag: Bag, allowed: ReadonlySet<string>, prefix: string): void {
   for (const key of Object.keys(bag)) {
     if (!allowed.has(key)) {
-      throw new InvalidOptionError(`${prefix}${key}`, 'is not a known option');
+      const near = misspeltKey(key, [...allowed]);
+      throw new InvalidOptionError(`${prefix}${key}`, `is not a known option${near === undefined ? '' : didYouMean(prefix, near)}`);
     }
   }
+}
+
+/** How many single-character edits apart a key may be from one it is taken as a misspelling of. */
+export const MAX_TYPO_DISTANCE = 2;
+
+/** The Levenshtein distance between `a` and `b`: insertions, deletions and substitutions. */
+export function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = row;
+  }
+  return previous[b.length]!;
+}
+
+/**
+ * The key of `known` that `key` looks like a misspelling of: ignoring case, at most
+ * {@link MAX_TYPO_DISTANCE} edits away (the nearest; the first listed on a tie). `undefined`
+ * when `key` is itself in `known`, or when nothing is that close.
+ */
+export function misspeltKey(key: string, known: readonly string[]): string | undefined {
+  if (known.includes(key)) return undefined;
+  const lower = key.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = MAX_TYPO_DISTANCE + 1;
+  for (const candidate of known) {
+    const distance = editDistance(lower, candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/**
+ * For options that mix credswap's keys (`own`) with mysql2's: throws for a key that looks like
+ * a misspelt one of `own` (`credential`, `Rotation`, `rejectReadonly`). Every other key is left
+ * to mysql2, which accepts it or warns that it ignores it: credswap keeps no copy of mysql2's
+ * option names, so an option a newer mysql2 adds works at once. A misspelt `credentials` must
+ * not be ignored with a warning: the pool would connect without rotation.
+ */
+export function rejectMisspeltKeys(bag: Bag, own: readonly string[], prefix: string): void {
+  for (const key of Object.keys(bag)) {
+    const near = misspeltKey(key, own);
+    if (near !== undefined) throw new InvalidOptionError(`${prefix}${key}`, `is not a known option${didYouMean(prefix, near)}`);
+  }
+}
+
+function didYouMean(prefix: string, key: string): string {
+  return ` (did you mean '${prefix}${key}'?)`;
 }
 
 /** A duration in milliseconds: a finite number >= 0 (or `min`). */

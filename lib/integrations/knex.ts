@@ -24,21 +24,28 @@ import {
   resolveTimings,
 } from '../coordinator.js';
 import { ClosedError, InvalidOptionError } from '../errors.js';
-import { bool, expectObject, rejectUnknownKeys } from '../options.js';
+import { bool, expectObject, rejectMisspeltKeys, rejectUnknownKeys } from '../options.js';
 import { type CredentialsProvider, type HotSwapFunction, toProvider } from '../provider.js';
 import { isAccessDenied, isReadOnlyError } from '../mysql2/classify.js';
-import { MYSQL2_OPTION_NAMES, type Mysql2Command, SECRET_CONFIG_KEYS, observeCommandErrors } from '../mysql2/internals.js';
+import { type Mysql2Command, SECRET_CONFIG_KEYS, observeCommandErrors } from '../mysql2/internals.js';
 import { knexPoolOf } from './knex-client.js';
 
-/** mysql2 options that belong to a pool, not to one connection: Knex's `pool` sizes its pool. */
-const POOL_ONLY_KEYS = ['connectionLimit', 'maxIdle', 'idleTimeout', 'queueLimit', 'resetOnRelease', 'waitForConnections', 'pool', 'uri'];
+/**
+ * Options that belong to a pool, not to one connection, rejected by name because Knex's `pool`
+ * sizes and runs its pool: mysql2's pool options (which mysql2 would accept on a connection and
+ * ignore without a warning) and credswap's `readOnlyBackoff`. This is not a list of mysql2's
+ * options: every key that is neither here nor credswap's goes to mysql2 as given.
+ */
+const POOL_ONLY_KEYS = ['connectionLimit', 'maxIdle', 'idleTimeout', 'queueLimit', 'resetOnRelease', 'waitForConnections', 'pool', 'readOnlyBackoff'];
+/** credswap's own keys: kept from mysql2, and (with `readOnlyBackoff`) the only ones checked for misspellings. */
 const CREDSWAP_KEYS = ['credentials', 'coordinator', 'rotation', 'rejectReadOnly'];
-const ALLOWED_KEYS: ReadonlySet<string> = new Set([
-  ...MYSQL2_OPTION_NAMES.filter((key) => !POOL_ONLY_KEYS.includes(key)),
-  ...CREDSWAP_KEYS,
-]);
 
-/** Options of {@link knexConnection}: mysql2 connection options plus credswap's. */
+/**
+ * Options of {@link knexConnection}: mysql2 connection options plus credswap's. Keys that are not
+ * credswap's go to mysql2 as given, so the installed mysql2 decides: it accepts its options and
+ * warns about others (when Knex opens each connection), which it ignores. A key that looks like a
+ * misspelt credswap option (`credential`, `Rotation`) throws, as do pool options and `uri`.
+ */
 export interface KnexConnectionOptions extends Omit<ConnectionOptions, (typeof SECRET_CONFIG_KEYS)[number] | 'uri' | 'pool'> {
   /**
    * Where credentials come from: a provider or a hot-swap function (as `credentials` of
@@ -127,7 +134,11 @@ interface Resolved {
 
 function resolveOptions(input: KnexConnectionOptions): Resolved {
   const bag = expectObject(input, 'options')!;
-  rejectUnknownKeys(bag, ALLOWED_KEYS, '');
+  rejectMisspeltKeys(bag, [...CREDSWAP_KEYS, 'readOnlyBackoff'], '');
+  for (const key of POOL_ONLY_KEYS) {
+    if (bag[key] !== undefined) throw new InvalidOptionError(key, "is a pool option: Knex sizes its pool with 'pool: connection.pool({ min, max })'");
+  }
+  if (bag.uri !== undefined) throw new InvalidOptionError('uri', 'must not be set: it could carry a password; use host, port and database');
   for (const key of ['host', 'user', 'database', 'socketPath'] as const) {
     if (bag[key] !== undefined && typeof bag[key] !== 'string') throw new InvalidOptionError(key, 'must be a string');
   }
@@ -323,7 +334,10 @@ class KnexCredentials {
  * with the new credentials instead of failing, and connections that hit a read-only error or
  * belong to older credentials are retired.
  *
- * @throws InvalidOptionError (a TypeError) naming an unknown or invalid option.
+ * Keys that are not credswap's go to mysql2 as given: it warns about those it does not know.
+ *
+ * @throws InvalidOptionError (a TypeError) naming an invalid option, a pool option, or one that
+ * looks like a misspelt credswap option.
  * @example
  * ```ts
  * import knex from 'knex';

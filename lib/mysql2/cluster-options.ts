@@ -24,7 +24,13 @@ export const DEFAULT_READ_ONLY_NODE_TIMEOUT_MS = 60_000;
 
 const SELECTORS: readonly Selector[] = ['RR', 'RANDOM', 'ORDER'];
 
-/** Options of `createPoolCluster`: mysql2's PoolClusterOptions, plus credswap's. */
+/**
+ * Options of `createPoolCluster`: mysql2's PoolClusterOptions, plus credswap's. Unlike a node's
+ * options, these are all implemented by credswap's cluster (it is not mysql2's PoolCluster), so
+ * an unknown key throws rather than being passed on. A node's config (`add()`) follows
+ * `createPool`'s rule: keys that are not credswap's go to mysql2, which warns about those it
+ * does not know.
+ */
 export interface PoolClusterOptions {
   /**
    * When getting a connection from a node fails, try again on another node matching the
@@ -107,7 +113,10 @@ export function toSelector(value: unknown, option: string): Selector {
   return upper as Selector;
 }
 
-/** @internal Validates `createPoolCluster` options; throws InvalidOptionError naming the option. */
+/**
+ * @internal Validates `createPoolCluster` options; throws InvalidOptionError naming the option,
+ * including any unknown key (all of these are credswap's: see {@link PoolClusterOptions}).
+ */
 export function resolveClusterOptions(input: PoolClusterOptions | undefined): ResolvedClusterOptions {
   const bag = expectObject(input ?? {}, 'options')!;
   rejectUnknownKeys(bag, CLUSTER_KEYS, '');

@@ -543,7 +543,7 @@ function deliverError(cmd: Mysql2Command, err: Error): void {
  * discards connections that hit read-only errors, and a node whose server turned read-only is
  * passed over while another node of the pattern is online.
  *
- * @throws InvalidOptionError (a TypeError) naming an unknown or invalid option.
+ * @throws InvalidOptionError (a TypeError) naming an invalid option, or a key that looks like a misspelt credswap option (other keys go to mysql2, which warns about those it does not know).
  * @example
  * ```ts
  * import { createPoolCluster } from 'credswap/mysql2';

@@ -14,7 +14,7 @@ import { InvalidOptionError } from '../errors.js';
 import { expectObject } from '../options.js';
 import type { CredentialsProvider, HotSwapFunction } from '../provider.js';
 import { isAccessDenied } from './classify.js';
-import { hideSecrets } from './internals.js';
+import { derivedOptions, hideSecrets } from './internals.js';
 import { type PoolOptions, resolvePoolOptions } from './pool.js';
 
 /** Options that only make sense for a pool; a connection rejects them. */
@@ -83,17 +83,21 @@ function resolveConnectionOptions(input: ConnectionOptions | string): ResolvedCo
   return { mysqlOptions, provider, rotation: { timeoutMs, cooldownMs, maxCooldownMs, refreshBeforeExpiryMs, maxAttempts } };
 }
 
-/** mysql2's options for a login with `snapshot`'s credentials (theirs override host, port, database). */
-function optionsFor(mysqlOptions: Record<string, unknown>, snapshot: CredentialsSnapshot): Record<string, unknown> {
+/**
+ * mysql2's options for a login with `snapshot`'s credentials (theirs override host, port,
+ * database). After the first login attempt they inherit the user's options instead of copying
+ * them, so mysql2 warns about a key it ignores once, not at every retry.
+ */
+function optionsFor(mysqlOptions: Record<string, unknown>, snapshot: CredentialsSnapshot, first: boolean): Record<string, unknown> {
   const { user, password, host, port, database } = snapshot.credentials;
-  return {
-    ...mysqlOptions,
+  const overrides = {
     user,
     password,
     ...(host !== undefined ? { host } : {}),
     ...(port !== undefined ? { port } : {}),
     ...(database !== undefined ? { database } : {}),
   };
+  return first ? { ...mysqlOptions, ...overrides } : derivedOptions(mysqlOptions, overrides);
 }
 
 /** Opens one connection; a failed one is destroyed and its later socket errors ignored. */
@@ -118,7 +122,7 @@ async function login({ mysqlOptions, provider, rotation }: ResolvedConnectionOpt
     let snapshot = await coordinator.acquire();
     for (let attempt = 1; ; attempt += 1) {
       try {
-        const connection = await open(optionsFor(mysqlOptions, snapshot));
+        const connection = await open(optionsFor(mysqlOptions, snapshot, attempt === 1));
         coordinator.reportSuccess(snapshot.generation);
         return attach(connection, coordinator);
       } catch (error) {
@@ -179,7 +183,7 @@ function attach(connection: mysql2.Connection, coordinator: RotationCoordinator 
  * `destroy()`, a fatal error) closes its coordinator and provider, so a script exits by itself;
  * to reuse a provider across connections, pass a function that calls it instead.
  *
- * @throws InvalidOptionError (a TypeError) naming an unknown or invalid option, synchronously.
+ * @throws InvalidOptionError (a TypeError) naming an invalid option, or a key that looks like a misspelt credswap option (other keys go to mysql2, which warns about those it does not know), synchronously.
  * @example
  * ```ts
  * import { createConnection } from 'credswap/mysql2';
@@ -207,7 +211,7 @@ export function createConnection(
  * is connected; the error of a login that failed with 1045 on every attempt is the server's own
  * (`errno` 1045), with credswap's reason appended and never a password.
  *
- * @throws InvalidOptionError (a TypeError) naming an unknown or invalid option, synchronously.
+ * @throws InvalidOptionError (a TypeError) naming an invalid option, or a key that looks like a misspelt credswap option (other keys go to mysql2, which warns about those it does not know), synchronously.
  * @example
  * ```ts
  * import { createConnection } from 'credswap/mysql2/promise';

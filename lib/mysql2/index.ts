@@ -15,7 +15,7 @@ import type { Pool } from './types.js';
 /**
  * Creates a callback-style pool that drops into code and libraries taking a mysql2 pool.
  *
- * @throws InvalidOptionError (a TypeError) naming an unknown or invalid option.
+ * @throws InvalidOptionError (a TypeError) naming an invalid option, or a key that looks like a misspelt credswap option (other keys go to mysql2, which warns about those it does not know).
  * @example
  * ```ts
  * const pool = createPool({ host: 'db.internal', credentials: new FileProvider({ path: '/etc/db/creds.json' }) });

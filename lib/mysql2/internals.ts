@@ -10,8 +10,10 @@
  *   `_realEnd` (the real COM_QUIT `end`).
  * - `Connection.prototype.addCommand(cmd)`: every command passes through it; a command reports
  *   its error to `cmd.onResult(err)` when it has a callback, otherwise by `cmd.emit('error')`.
- * - `mysql2.ConnectionConfig` (exported) and the list of option names it accepts
- *   (`validOptions`, private; mirrored in `MYSQL2_OPTION_NAMES`).
+ * - `mysql2.ConnectionConfig` (exported). credswap keeps no copy of the option names it accepts
+ *   (`validOptions`, private): options that are not credswap's go to it as given, and it warns
+ *   with `console.error` about each own key it does not know (inherited keys are read but not
+ *   checked: see `derivedOptions`).
  */
 import * as mysql2 from 'mysql2';
 import { EventEmitter } from 'node:events';
@@ -83,20 +85,15 @@ export const createQuery = (
 ).createQuery;
 
 /**
- * The option names mysql2's ConnectionConfig/PoolConfig accept (mysql2 3.24). Checked against
- * mysql2's own list by the internals test.
+ * Options for a further ConnectionConfig built from options mysql2 has already checked (a pool's,
+ * for each new generation of credentials): `overrides` as own keys, the rest inherited from
+ * `options`. ConnectionConfig reads inherited keys like own ones but warns only about own keys it
+ * does not know, so its `Ignoring invalid configuration option` warning is printed once per pool,
+ * as mysql2 prints it once per `createPool`, not again at every rotation.
  */
-export const MYSQL2_OPTION_NAMES: readonly string[] = [
-  'authPlugins', 'authSwitchHandler', 'bigNumberStrings', 'charset', 'charsetNumber', 'compress',
-  'connectAttributes', 'connectTimeout', 'database', 'dateStrings', 'debug', 'decimalNumbers',
-  'enableKeepAlive', 'flags', 'host', 'insecureAuth', 'infileStreamFactory', 'isServer',
-  'keepAliveInitialDelay', 'localAddress', 'maxPreparedStatements', 'multipleStatements',
-  'namedPlaceholders', 'nestTables', 'password', 'password1', 'password2', 'password3',
-  'passwordSha1', 'pool', 'port', 'queryFormat', 'rowsAsArray', 'socketPath', 'ssl', 'stream',
-  'stringifyObjects', 'supportBigNumbers', 'timezone', 'trace', 'typeCast', 'uri', 'user',
-  'disableEval', 'enableCleartextPlugin', 'connectionLimit', 'maxIdle', 'idleTimeout', 'Promise',
-  'queueLimit', 'resetOnRelease', 'waitForConnections', 'jsonStrings', 'gracefulEnd',
-];
+export function derivedOptions(options: Record<string, unknown>, overrides: Record<string, unknown>): Record<string, unknown> {
+  return Object.assign(Object.create(options) as Record<string, unknown>, overrides);
+}
 
 /** Password-bearing keys of a ConnectionConfig: made non-enumerable so they never print. */
 export const SECRET_CONFIG_KEYS = ['password', 'password1', 'password2', 'password3', 'passwordSha1'] as const;

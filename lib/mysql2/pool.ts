@@ -13,14 +13,13 @@ import {
   resolveTimings,
 } from '../coordinator.js';
 import { ClosedError, InvalidOptionError } from '../errors.js';
-import { bool, duration, expectObject, integer, oneOf, rejectUnknownKeys } from '../options.js';
+import { bool, duration, expectObject, integer, oneOf, rejectMisspeltKeys, rejectUnknownKeys } from '../options.js';
 import { type CredentialsProvider, type HotSwapFunction, toProvider } from '../provider.js';
 import type { PoolStats, PromisePool } from './types.js';
 import { isAccessDenied, isReadOnlyError } from './classify.js';
 import { DEFAULT_READ_ONLY_BACKOFF, ReadOnlyEpisodes, type ReadOnlyBackoffOptions } from './read-only.js';
 import {
   ConnectionConfig,
-  MYSQL2_OPTION_NAMES,
   sqlString,
   type Mysql2Command,
   type Mysql2ConnectionConfig,
@@ -28,6 +27,7 @@ import {
   PoolConnection,
   cloneConfig,
   createQuery,
+  derivedOptions,
   hideSecrets,
   observeCommandErrors,
 } from './internals.js';
@@ -64,7 +64,12 @@ export interface RotationOptions extends CoordinatorTimingOptions {
   drainTimeoutMs?: number;
 }
 
-/** Options of `createPool`: every mysql2 pool option, plus credswap's. */
+/**
+ * Options of `createPool`: every mysql2 pool option, plus credswap's. Keys that are not
+ * credswap's go to mysql2 as given, so the installed mysql2 decides: it accepts its options
+ * (including ones newer than credswap) and warns once about others, which it ignores. A key that
+ * looks like a misspelt credswap option (`credential`, `Rotation`, `rejectReadonly`) throws.
+ */
 export interface PoolOptions extends Mysql2PoolOptions {
   /**
    * Where credentials come from: a provider (`FileProvider`, `fromFunction(...)`, ...) or a
@@ -91,13 +96,17 @@ export interface PoolOptions extends Mysql2PoolOptions {
   readOnlyBackoff?: false | ReadOnlyBackoffOptions;
 }
 
-const CREDSWAP_KEYS = ['credentials', 'rotation', 'rejectReadOnly', 'readOnlyBackoff'];
+/**
+ * credswap's own top-level keys: kept from mysql2, and the only ones checked for misspellings.
+ * Every other key is mysql2's to accept or warn about.
+ */
+export const CREDSWAP_POOL_KEYS: readonly string[] = ['credentials', 'rotation', 'rejectReadOnly', 'readOnlyBackoff'];
 const READ_ONLY_BACKOFF_KEYS: ReadonlySet<string> = new Set(['initialMs', 'maxMs']);
-const ALLOWED_KEYS: ReadonlySet<string> = new Set([...MYSQL2_OPTION_NAMES, ...CREDSWAP_KEYS]);
 const ROTATION_KEYS: ReadonlySet<string> = new Set([...COORDINATOR_TIMING_KEYS, 'maxAttempts', 'drain', 'drainTimeoutMs']);
 const DRAIN_MODES: readonly DrainMode[] = ['graceful', 'force', 'none'];
 
 interface ResolvedPoolOptions {
+  /** Every key that is not credswap's, as given: mysql2 warns about those it does not know. */
   readonly mysqlOptions: Record<string, unknown>;
   readonly provider: CredentialsProvider | undefined;
   readonly rotation: Required<RotationOptions>;
@@ -111,13 +120,17 @@ interface ResolvedPoolOptions {
   readonly resetOnRelease: boolean;
 }
 
-/** Validates `createPool` options; throws InvalidOptionError naming the option. */
+/**
+ * Validates `createPool` options; throws InvalidOptionError naming the option. Unknown keys
+ * inside credswap's options (`rotation`, `readOnlyBackoff`) and top-level keys that look like
+ * misspelt credswap keys throw; other top-level keys are passed to mysql2 unchecked.
+ */
 export function resolvePoolOptions(input: PoolOptions | string): ResolvedPoolOptions {
   const bag = typeof input === 'string' ? { uri: input } : expectObject(input, 'options')!;
-  rejectUnknownKeys(bag, ALLOWED_KEYS, '');
+  rejectMisspeltKeys(bag, CREDSWAP_POOL_KEYS, '');
   const mysqlOptions: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(bag)) {
-    if (!CREDSWAP_KEYS.includes(key)) mysqlOptions[key] = value;
+    if (!CREDSWAP_POOL_KEYS.includes(key)) mysqlOptions[key] = value;
   }
   for (const key of ['host', 'user', 'password', 'database', 'socketPath', 'uri'] as const) {
     if (bag[key] !== undefined && typeof bag[key] !== 'string') {
@@ -646,15 +659,17 @@ export class CallbackPool extends EventEmitter {
     const cached = this.#generationConfig;
     if (cached && cached.generation === snapshot.generation) return cached.config;
     const { user, password, host, port, database } = snapshot.credentials;
+    // Inherits the user's options: mysql2 warned about keys it ignores once, in the constructor.
     const config = hideSecrets(
-      new ConnectionConfig({
-        ...this.#options.mysqlOptions,
-        user,
-        password,
-        ...(host !== undefined ? { host } : {}),
-        ...(port !== undefined ? { port } : {}),
-        ...(database !== undefined ? { database } : {}),
-      }),
+      new ConnectionConfig(
+        derivedOptions(this.#options.mysqlOptions, {
+          user,
+          password,
+          ...(host !== undefined ? { host } : {}),
+          ...(port !== undefined ? { port } : {}),
+          ...(database !== undefined ? { database } : {}),
+        }),
+      ),
     );
     this.#generationConfig = { generation: snapshot.generation, config };
     return config;

@@ -47,7 +47,7 @@ export function wrapPromisePool(pool: CallbackPool): PromisePool {
  * Creates a promise pool: mysql2's promise Pool surface (`query`, `execute`,
  * `getConnection()`, `end()`, `Symbol.asyncDispose`) with credentials that rotate.
  *
- * @throws InvalidOptionError (a TypeError) naming an unknown or invalid option.
+ * @throws InvalidOptionError (a TypeError) naming an invalid option, or a key that looks like a misspelt credswap option (other keys go to mysql2, which warns about those it does not know).
  * @example
  * ```ts
  * const pool = createPool({

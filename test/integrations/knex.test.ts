@@ -19,7 +19,10 @@ const hotSwap = async (): Promise<Credentials> => ({ user: 'app', password: SECR
 describe('credswap/knex', function () {
   describe('options', function () {
     const cases: Array<[string, () => unknown, string]> = [
-      ['an unknown option', () => knexConnection({ credentials: hotSwap, colour: 'red' } as KnexConnectionOptions), 'colour'],
+      ['a misspelt credswap option', () => knexConnection({ credentials: hotSwap, cordinator: {} } as KnexConnectionOptions), 'cordinator'],
+      ['a credswap option in another case', () => knexConnection({ credentials: hotSwap, RejectReadOnly: false } as KnexConnectionOptions), 'RejectReadOnly'],
+      ['a misspelt credentials', () => knexConnection({ credential: hotSwap } as KnexConnectionOptions), 'credential'],
+      ['readOnlyBackoff (a pool option)', () => knexConnection({ credentials: hotSwap, readOnlyBackoff: false } as KnexConnectionOptions), 'readOnlyBackoff'],
       ['a password next to credentials', () => knexConnection({ credentials: hotSwap, password: SECRET } as KnexConnectionOptions), 'password'],
       ['neither credentials nor coordinator', () => knexConnection({ host: 'db' }), 'credentials'],
       [
@@ -50,6 +53,18 @@ describe('credswap/knex', function () {
         });
       });
     }
+
+    it('says which credswap option a misspelt one looks like', function () {
+      assert.throws(() => knexConnection({ credential: hotSwap } as KnexConnectionOptions), /'credential' is not a known option \(did you mean 'credentials'\?\)/);
+    });
+
+    it('passes keys that are not credswap\'s to mysql2 as given, for it to accept or warn about', async function () {
+      const connection = knexConnection({ credentials: hotSwap, jsonStrings: true, colour: 'red' } as KnexConnectionOptions);
+      const settings = await connection();
+      assert.equal(settings.jsonStrings, true);
+      assert.equal(settings.colour, 'red');
+      await connection.close();
+    });
 
     it("adds its hooks to the user's pool options and calls the user's own after its own", async function () {
       const connection = knexConnection({ credentials: hotSwap });

@@ -244,7 +244,8 @@ describe('credswap/mysql2 createPoolCluster', function () {
         [() => createPoolCluster({ rotation: { drain: 'hunter2' } } as never), 'rotation.drain'],
         [() => createPoolCluster().of('*', 'hunter2'), 'selector'],
         [() => createPoolCluster().add('', { host: '127.0.0.1' }), 'id'],
-        [() => createPoolCluster().add('X', { host: '127.0.0.1', connectionLimt: 3 } as never), 'connectionLimt'],
+        [() => createPoolCluster({ credential: async () => undefined } as never), 'credential'],
+        [() => createPoolCluster().add('X', { host: '127.0.0.1', rejectReadonly: false } as never), 'rejectReadonly'],
         [() => createPoolCluster().add('X', { host: '127.0.0.1', password: 'hunter2', credentials: async () => undefined }), 'password'],
       ];
       for (const [make, option] of cases) {
@@ -255,6 +256,28 @@ describe('credswap/mysql2 createPoolCluster', function () {
           return true;
         });
       }
+    });
+
+    it('says which option a misspelt one looks like, for the cluster and for a node', function () {
+      assert.throws(() => createPoolCluster({ restoreNodeTimout: 1 } as never), /'restoreNodeTimout' is not a known option \(did you mean 'restoreNodeTimeout'\?\)/);
+      const made = createPoolCluster();
+      assert.throws(() => made.add('X', { host: '127.0.0.1', credential: async () => undefined } as never), /did you mean 'credentials'/);
+      made.end();
+    });
+
+    it("passes a node's keys that are not credswap's to mysql2, which warns once about those it ignores", function () {
+      const made = createPoolCluster();
+      const printed: string[] = [];
+      const original = console.error;
+      console.error = (...args: unknown[]) => void printed.push(args.map(String).join(' '));
+      try {
+        made.add('X', { host: '127.0.0.1', jsonStrings: true, connectionLimt: 3 } as never);
+      } finally {
+        console.error = original;
+        made.end();
+      }
+      assert.equal(printed.length, 1, printed.join('\n'));
+      assert.match(printed[0]!, /^Ignoring invalid configuration option passed to Connection: connectionLimt\./);
     });
 
     it("accepts TypeORM's replication options object as is, taking its selector", function () {

@@ -93,6 +93,24 @@ describe('credswap/mysql2 createConnection', function () {
     assert.equal(conn.coordinator?.generation, 2);
   });
 
+  it('passes an option unknown to credswap to mysql2, which warns once, not again at the retried login', async function () {
+    const account = await newUser();
+    const next = `rotated-${Math.random().toString(36).slice(2)}`;
+    await server.setPassword(account.user, next);
+    const source = countingSource(account.user, (call) => (call === 1 ? account.password : next));
+    const printed: string[] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => void printed.push(args.map(String).join(' '));
+    try {
+      const conn = await connect({ credentials: source.fn, fooBar: 1 } as ConnectionOptions);
+      await conn.query('SELECT 1');
+    } finally {
+      console.error = original;
+    }
+    assert.deepEqual(source.reasons, ['initial', 'rejected']);
+    assert.equal(printed.filter((line) => line.includes('fooBar')).length, 1, printed.join('\n'));
+  });
+
   it('fails with the server 1045, annotated, after rotation.maxAttempts logins with wrong passwords', async function () {
     const account = await newUser();
     const passwords: string[] = [];
@@ -201,7 +219,7 @@ describe('credswap/mysql2 createConnection', function () {
       ['rotation', { rotation: { maxAttempts: 2 } }],
       ['password', { credentials, password: 'secret' }],
       ['credentials', { credentials: 42 }],
-      ['bogus', { credentials, bogus: true }],
+      ['rotations', { credentials, rotations: {} }], // a misspelt credswap key; other unknown keys go to mysql2
     ];
     for (const [option, options] of cases) {
       const check = (err: unknown) => {

@@ -8,10 +8,37 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as mysql2 from 'mysql2';
 import * as mysql2Promise from 'mysql2/promise';
-import { MYSQL2_OPTION_NAMES, PoolConnection, ConnectionConfig, createQuery } from '../../lib/mysql2/internals.js';
+import type { Credentials } from '../../lib/credentials.js';
+import { knexConnection, type KnexConnectionOptions } from '../../lib/integrations/knex.js';
+import { createPool } from '../../lib/mysql2/index.js';
+import { PoolConnection, ConnectionConfig, createQuery, derivedOptions } from '../../lib/mysql2/internals.js';
+import { resolvePoolOptions, type PoolOptions } from '../../lib/mysql2/pool.js';
 
 const require = createRequire(__filename);
 const mysql2Dir = dirname(require.resolve('mysql2/package.json'));
+
+/** mysql2's warning for an option it does not know, up to the option's name. */
+const ignoring = (key: string): string => `Ignoring invalid configuration option passed to Connection: ${key}.`;
+
+/** Runs `fn` with console.error captured; returns what was printed, one string per call. */
+function consoleErrors(fn: () => void): string[] {
+  const printed: string[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => void printed.push(args.map(String).join(' '));
+  try {
+    fn();
+  } finally {
+    console.error = original;
+  }
+  return printed;
+}
+
+/** A pool that never connects, ended at once: its constructor is what the tests observe. */
+function createIdlePool(options: PoolOptions): ReturnType<typeof createPool> {
+  const pool = createPool(options);
+  pool.end();
+  return pool;
+}
 
 describe('mysql2 internals credswap relies on', function () {
   it('exports PoolConnection, ConnectionConfig, createQuery and PromisePool', function () {
@@ -39,12 +66,50 @@ describe('mysql2 internals credswap relies on', function () {
     assert.match(source, /this\.emit\('error', err\)/);
   });
 
-  it('ConnectionConfig accepts exactly the option names credswap knows', function () {
-    const source = readFileSync(join(mysql2Dir, 'lib/connection_config.js'), 'utf8');
-    const block = /const validOptions = \{([\s\S]*?)\};/.exec(source);
-    assert.ok(block, 'validOptions not found in mysql2/lib/connection_config.js');
-    const names = [...block[1].matchAll(/^\s*([A-Za-z0-9_]+):\s*1,?/gm)].map((m) => m[1]);
-    assert.deepEqual([...names].sort(), [...MYSQL2_OPTION_NAMES].sort());
+  describe('options credswap passes through to ConnectionConfig', function () {
+    it('an option mysql2 accepts and credswap does not handle reaches mysql2, without a warning', function () {
+      let pool: ReturnType<typeof createPool> | undefined;
+      const printed = consoleErrors(() => {
+        pool = createIdlePool({ host: '127.0.0.1', jsonStrings: true, gracefulEnd: true });
+      });
+      assert.deepEqual(printed, []);
+      const config = (pool!.config as unknown as { connectionConfig: Record<string, unknown> }).connectionConfig;
+      assert.equal(config.jsonStrings, true);
+      assert.equal(config.gracefulEnd, true);
+    });
+
+    it("an option mysql2 does not know gets mysql2's own warning, once, and the pool is created", function () {
+      const printed = consoleErrors(() => {
+        createIdlePool({ host: '127.0.0.1', fooBar: 1 } as PoolOptions);
+      });
+      assert.equal(printed.length, 1, printed.join('\n'));
+      assert.ok(printed[0]!.startsWith(ignoring('fooBar')), printed[0]);
+    });
+
+    it('ConnectionConfig checks only own keys, so derived options do not warn again and build the same config', function () {
+      const options = { host: 'db', database: 'app', fooBar: 1, jsonStrings: true, flags: '-FOUND_ROWS' };
+      const overrides = { user: 'u', password: 'p', database: 'other' };
+      let spread: unknown;
+      assert.equal(consoleErrors(() => (spread = new ConnectionConfig({ ...options, ...overrides }))).length, 1);
+      let derived: unknown;
+      assert.deepEqual(consoleErrors(() => (derived = new ConnectionConfig(derivedOptions(options, overrides)))), []);
+      assert.deepEqual(derived, spread);
+    });
+
+    it("no option mysql2 accepts is taken for a misspelt credswap option (mysql2's private validOptions)", function () {
+      const source = readFileSync(join(mysql2Dir, 'lib/connection_config.js'), 'utf8');
+      const block = /const validOptions = \{([\s\S]*?)\};/.exec(source);
+      assert.ok(block, 'validOptions not found in mysql2/lib/connection_config.js');
+      const names = [...block[1].matchAll(/^\s*([A-Za-z0-9_]+):\s*1,?/gm)].map((m) => m[1]!);
+      assert.ok(names.includes('jsonStrings'), 'validOptions was read');
+      const hotSwap = async (): Promise<Credentials> => ({ user: 'u', password: 'p' });
+      for (const name of names) {
+        // undefined: only the check of the key itself, not of a value, could throw.
+        assert.doesNotThrow(() => resolvePoolOptions({ [name]: undefined } as PoolOptions), name);
+        const connection = knexConnection({ credentials: hotSwap, [name]: undefined } as KnexConnectionOptions);
+        void connection.close();
+      }
+    });
   });
 
   it('stores passwords on ConnectionConfig under the keys credswap hides', function () {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
+import * as mysql2Promise from 'mysql2/promise';
 import type { Credentials } from '../../lib/credentials.js';
 import { InvalidOptionError, RotationTimeoutError } from '../../lib/errors.js';
 import type { RotateEvent } from '../../lib/coordinator.js';
@@ -522,7 +523,11 @@ describe('credswap/mysql2 pool', function () {
 
   describe('options', function () {
     const cases: Array<[string, PoolOptions, RegExp]> = [
-      ['an unknown key', { hots: 'x' } as PoolOptions, /'hots' is not a known option/],
+      ['a misspelt credswap key', { credential: async () => undefined } as PoolOptions, /'credential' is not a known option \(did you mean 'credentials'\?\)/],
+      ['a credswap key in another case', { Credentials: async () => undefined } as PoolOptions, /'Credentials' .*did you mean 'credentials'/],
+      ['a misspelt rotation', { rotations: {} } as PoolOptions, /'rotations' .*did you mean 'rotation'/],
+      ['a misspelt rejectReadOnly', { rejectReadonly: false } as PoolOptions, /'rejectReadonly' .*did you mean 'rejectReadOnly'/],
+      ['a misspelt readOnlyBackoff', { readOnlyBackof: false } as PoolOptions, /'readOnlyBackof' .*did you mean 'readOnlyBackoff'/],
       ['an unknown rotation key', { credentials: async () => undefined, rotation: { timeout: 5 } as never }, /'rotation.timeout'/],
       ['a negative duration', { credentials: async () => undefined, rotation: { timeoutMs: -1 } }, /'rotation.timeoutMs'/],
       ['a wrong type', { connectionLimit: '10' as never }, /'connectionLimit' must be an integer/],
@@ -543,6 +548,53 @@ describe('credswap/mysql2 pool', function () {
         );
       });
     }
+
+    it("passes keys credswap does not know to mysql2, which warns once per pool about those it ignores, as for its own pools", async function () {
+      const account = await newUser();
+      const options = { host: server.host, port: server.port, database, ...account, connectionLimit: 3, jsonStrings: true, fooBar: 1 };
+      const printed: string[] = [];
+      const original = console.error;
+      console.error = (...args: unknown[]) => void printed.push(args.map(String).join(' '));
+      const warnings = (): number => printed.filter((line) => /\b(jsonStrings|fooBar)\b/.test(line)).length;
+      let credswap: number;
+      try {
+        const p = pool(options as PoolOptions);
+        await Promise.all([p.query('SELECT 1'), p.query('SELECT 1'), p.query('SELECT 1')]);
+        credswap = warnings();
+        printed.length = 0;
+        const plain = mysql2Promise.createPool(options);
+        await Promise.all([plain.query('SELECT 1'), plain.query('SELECT 1'), plain.query('SELECT 1')]);
+        await plain.end();
+      } finally {
+        console.error = original;
+      }
+      assert.equal(credswap, 1, 'credswap: one warning, for fooBar');
+      assert.equal(warnings(), 1, 'mysql2: one warning, for fooBar');
+    });
+
+    it('with credentials, mysql2 still warns once per pool, not again at each rotation', async function () {
+      const first = await newUser();
+      const source = passwordSource(first.user, first.password);
+      const printed: string[] = [];
+      const original = console.error;
+      console.error = (...args: unknown[]) => void printed.push(args.map(String).join(' '));
+      try {
+        const p = pool({ connectionLimit: 2, credentials: source.provider, fooBar: 1 } as PoolOptions);
+        await Promise.all([p.query('SELECT 1'), p.query('SELECT 1')]);
+        const next = await newUser();
+        source.user = next.user;
+        source.password = next.password;
+        await p.pool.coordinator!.refresh();
+        const loggedIn = async (): Promise<boolean> => {
+          const [rows] = await p.query('SELECT CURRENT_USER() AS u');
+          return (rows as Array<{ u: string }>)[0]!.u.startsWith(`${next.user}@`);
+        };
+        await eventually(loggedIn, 5000, 'the new user logs in');
+      } finally {
+        console.error = original;
+      }
+      assert.equal(printed.filter((line) => line.includes('fooBar')).length, 1, printed.join('\n'));
+    });
 
     it('never echoes an option value in its error', function () {
       assert.throws(
