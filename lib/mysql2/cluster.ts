@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
-import type { PoolConnection } from 'mysql2';
+import type { PoolCluster as Mysql2PoolCluster, PoolConnection } from 'mysql2';
 import type { RotateEvent } from '../coordinator.js';
 import { ClosedError, InvalidOptionError, isCredswapError } from '../errors.js';
 import { toProvider } from '../provider.js';
@@ -553,9 +553,11 @@ function deliverError(cmd: Mysql2Command, err: Error): void {
  * cluster.of('MASTER').query('INSERT INTO t (n) VALUES (?)', [1], (err) => { ... });
  * cluster.getConnection('SLAVE*', (err, conn) => { ...; conn.release(); });
  * ```
+ * @returns credswap's {@link PoolCluster}, typed so that code typed against mysql2's
+ * `PoolCluster` takes it unchanged.
  */
-export function createPoolCluster(options?: PoolClusterOptions): PoolCluster {
-  return new PoolCluster(options);
+export function createPoolCluster(options?: PoolClusterOptions): PoolCluster & Mysql2PoolCluster {
+  return new PoolCluster(options) as PoolCluster & Mysql2PoolCluster;
 }
 
 export type { PoolClusterOptions, Selector } from './cluster-options.js';

@@ -153,7 +153,9 @@ export function wrapPromisePoolCluster(cluster: PoolCluster): PromisePoolCluster
  * await cluster.of('MASTER').execute('INSERT INTO t (n) VALUES (?)', [1]);
  * const [rows] = await cluster.of('SLAVE*').query('SELECT * FROM t');
  * ```
+ * @returns credswap's {@link PromisePoolCluster}, typed so that code typed against
+ * mysql2/promise's `PoolCluster` takes it unchanged.
  */
-export function createPoolCluster(options?: PoolClusterOptions): PromisePoolCluster {
-  return new PoolCluster(options).promise();
+export function createPoolCluster(options?: PoolClusterOptions): PromisePoolCluster & mysql2Promise.PoolCluster {
+  return new PoolCluster(options).promise() as PromisePoolCluster & mysql2Promise.PoolCluster;
 }
