@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { InvalidOptionError } from '../lib/errors.js';
 import { editDistance, misspeltKey, rejectMisspeltKeys, rejectUnknownKeys } from '../lib/options.js';
-import { CREDSWAP_POOL_KEYS } from '../lib/mysql2/pool.js';
+import { CREDSWAP_POOL_KEYS } from '../lib/mysql2/pool-options.js';
 
 describe('options', function () {
   describe('editDistance', function () {

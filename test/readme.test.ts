@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as errors from '../lib/errors.js';
 import { DEFAULT_COOLDOWN_MS, DEFAULT_MAX_COOLDOWN_MS, DEFAULT_REFRESH_BEFORE_EXPIRY_MS, DEFAULT_TIMEOUT_MS } from '../lib/coordinator.js';
-import { DEFAULT_DRAIN, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_MAX_ATTEMPTS } from '../lib/mysql2/pool.js';
+import { DEFAULT_DRAIN, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_MAX_ATTEMPTS } from '../lib/mysql2/pool-options.js';
 
 const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
 

@@ -25,7 +25,7 @@ import {
 import { ClosedError, InvalidOptionError } from '../errors.js';
 import { isAccessDenied, isReadOnlyError } from '../mysql2/classify.js';
 import { hideSecrets } from '../mysql2/internals.js';
-import { DEFAULT_MAX_ATTEMPTS } from '../mysql2/pool.js';
+import { DEFAULT_MAX_ATTEMPTS } from '../mysql2/pool-options.js';
 import { bool, expectObject, integer, rejectUnknownKeys } from '../options.js';
 import { type CredentialsProvider, type HotSwapFunction, toProvider } from '../provider.js';
 import {

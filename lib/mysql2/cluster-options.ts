@@ -6,7 +6,7 @@ import { InvalidOptionError } from '../errors.js';
 import { bool, duration, expectObject, integer, rejectUnknownKeys } from '../options.js';
 import { type CredentialsProvider, type HotSwapFunction, toProvider } from '../provider.js';
 import type { NodeAddress } from './cluster-provider.js';
-import { type PoolOptions, type RotationOptions, resolvePoolOptions } from './pool.js';
+import { type PoolOptions, type RotationOptions, resolvePoolOptions } from './pool-options.js';
 
 /** How a namespace picks one node among those matching its pattern. */
 export type Selector = 'RR' | 'RANDOM' | 'ORDER';

@@ -14,8 +14,10 @@ import { isReadOnlyError } from './classify.js';
 import { SharedProvider } from './cluster-provider.js';
 import { type PoolClusterOptions, type ResolvedClusterOptions, type Selector, planNode, resolveClusterOptions, toSelector } from './cluster-options.js';
 import { type Mysql2Command, createQuery } from './internals.js';
-import { CallbackPool, type PoolOptions } from './pool.js';
+import { CallbackPool } from './pool.js';
+import type { PoolOptions } from './pool-options.js';
 import type { PromisePoolCluster } from './promise-cluster.js';
+import type { PoolCluster as Mysql2PromisePoolCluster } from 'mysql2/promise';
 
 /** A connection handed out by the cluster: mysql2's PoolConnection, tagged with its node's id. */
 export type ClusterConnection = PoolConnection & { _clusterId?: string };
@@ -558,6 +560,28 @@ function deliverError(cmd: Mysql2Command, err: Error): void {
  */
 export function createPoolCluster(options?: PoolClusterOptions): PoolCluster & Mysql2PoolCluster {
   return new PoolCluster(options) as PoolCluster & Mysql2PoolCluster;
+}
+
+/**
+ * Creates a promise pool cluster: mysql2/promise's PoolCluster surface, where every node is a
+ * credswap pool that rotates its own credentials and a node whose server turned read-only is
+ * passed over while another node of the pattern is online.
+ *
+ * @throws InvalidOptionError (a TypeError) naming an invalid option, or a key that looks like a misspelt credswap option (other keys go to mysql2, which warns about those it does not know).
+ * @example
+ * ```ts
+ * import { createPoolCluster } from 'credswap/mysql2/promise';
+ * await using cluster = createPoolCluster({ credentials: provider, restoreNodeTimeout: 5000 });
+ * cluster.add('MASTER', { host: 'db-writer.internal', database: 'app' });
+ * cluster.add('SLAVE1', { host: 'db-reader-1.internal', database: 'app' });
+ * await cluster.of('MASTER').execute('INSERT INTO t (n) VALUES (?)', [1]);
+ * const [rows] = await cluster.of('SLAVE*').query('SELECT * FROM t');
+ * ```
+ * @returns credswap's {@link PromisePoolCluster}, typed so that code typed against
+ * mysql2/promise's `PoolCluster` takes it unchanged.
+ */
+export function createPromisePoolCluster(options?: PoolClusterOptions): PromisePoolCluster & Mysql2PromisePoolCluster {
+  return new PoolCluster(options).promise() as PromisePoolCluster & Mysql2PromisePoolCluster;
 }
 
 export type { PoolClusterOptions, Selector } from './cluster-options.js';

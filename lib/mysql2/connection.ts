@@ -15,7 +15,7 @@ import { expectObject } from '../options.js';
 import type { CredentialsProvider, HotSwapFunction } from '../provider.js';
 import { isAccessDenied } from './classify.js';
 import { derivedOptions, hideSecrets } from './internals.js';
-import { type PoolOptions, resolvePoolOptions } from './pool.js';
+import { type PoolOptions, resolvePoolOptions } from './pool-options.js';
 
 /** Options that only make sense for a pool; a connection rejects them. */
 const POOL_ONLY_KEYS = [

@@ -9,28 +9,12 @@
  * pool.query('SELECT 1', (err, rows) => { ... });
  * ```
  */
-import { CallbackPool, type PoolOptions } from './pool.js';
-import type { Pool } from './types.js';
-
-/**
- * Creates a callback-style pool that drops into code and libraries taking a mysql2 pool.
- *
- * @throws InvalidOptionError (a TypeError) naming an invalid option, or a key that looks like a misspelt credswap option (other keys go to mysql2, which warns about those it does not know).
- * @example
- * ```ts
- * const pool = createPool({ host: 'db.internal', credentials: new FileProvider({ path: '/etc/db/creds.json' }) });
- * pool.on('rotate', (e) => log.info({ generation: e.generation, fingerprint: e.fingerprint }, 'credentials rotated'));
- * ```
- */
-export function createPool(options: PoolOptions | string): Pool {
-  return new CallbackPool(options) as unknown as Pool;
-}
-
-export { CallbackPool, connectionGeneration } from './pool.js';
+export { CallbackPool, connectionGeneration, createPool } from './pool.js';
 export { createConnection } from './connection.js';
 export type { Connection, ConnectionExtras, ConnectionOptions, ConnectionRotationOptions, PromiseConnection } from './connection.js';
 export type { Pool, PoolExtras, PoolStats, PromisePool, PromisePoolExtras, RotationErrorInfo } from './types.js';
-export type { PoolOptions, RotationOptions, DrainMode, CallbackPoolConfig } from './pool.js';
+export type { CallbackPoolConfig } from './pool.js';
+export type { PoolOptions, RotationOptions, DrainMode } from './pool-options.js';
 export type { ReadOnlyBackoffOptions } from './read-only.js';
 export { READ_ONLY_ERRNOS, ER_ACCESS_DENIED, isAccessDenied, isReadOnlyError } from './classify.js';
 export { createPoolCluster, PoolCluster, PoolNamespace } from './cluster.js';

@@ -5,9 +5,8 @@
  */
 import { EventEmitter } from 'node:events';
 import * as mysql2Promise from 'mysql2/promise';
-import { type ClusterNodeInfo, PoolCluster, type PoolNamespace } from './cluster.js';
-import type { PoolClusterOptions } from './cluster-options.js';
-import type { PoolOptions } from './pool.js';
+import type { ClusterNodeInfo, PoolCluster, PoolNamespace } from './cluster.js';
+import type { PoolOptions } from './pool-options.js';
 
 type Rows = [unknown, unknown];
 
@@ -136,26 +135,4 @@ export class PromisePoolCluster extends EventEmitter {
 /** @internal Wraps a callback cluster (what `cluster.promise()` returns). */
 export function wrapPromisePoolCluster(cluster: PoolCluster): PromisePoolCluster {
   return new PromisePoolCluster(cluster);
-}
-
-/**
- * Creates a promise pool cluster: mysql2/promise's PoolCluster surface, where every node is a
- * credswap pool that rotates its own credentials and a node whose server turned read-only is
- * passed over while another node of the pattern is online.
- *
- * @throws InvalidOptionError (a TypeError) naming an invalid option, or a key that looks like a misspelt credswap option (other keys go to mysql2, which warns about those it does not know).
- * @example
- * ```ts
- * import { createPoolCluster } from 'credswap/mysql2/promise';
- * await using cluster = createPoolCluster({ credentials: provider, restoreNodeTimeout: 5000 });
- * cluster.add('MASTER', { host: 'db-writer.internal', database: 'app' });
- * cluster.add('SLAVE1', { host: 'db-reader-1.internal', database: 'app' });
- * await cluster.of('MASTER').execute('INSERT INTO t (n) VALUES (?)', [1]);
- * const [rows] = await cluster.of('SLAVE*').query('SELECT * FROM t');
- * ```
- * @returns credswap's {@link PromisePoolCluster}, typed so that code typed against
- * mysql2/promise's `PoolCluster` takes it unchanged.
- */
-export function createPoolCluster(options?: PoolClusterOptions): PromisePoolCluster & mysql2Promise.PoolCluster {
-  return new PoolCluster(options).promise() as PromisePoolCluster & mysql2Promise.PoolCluster;
 }

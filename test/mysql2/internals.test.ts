@@ -12,7 +12,7 @@ import type { Credentials } from '../../lib/credentials.js';
 import { knexConnection, type KnexConnectionOptions } from '../../lib/integrations/knex.js';
 import { createPool } from '../../lib/mysql2/index.js';
 import { PoolConnection, ConnectionConfig, createQuery, derivedOptions } from '../../lib/mysql2/internals.js';
-import { resolvePoolOptions, type PoolOptions } from '../../lib/mysql2/pool.js';
+import { resolvePoolOptions, type PoolOptions } from '../../lib/mysql2/pool-options.js';
 
 const require = createRequire(__filename);
 const mysql2Dir = dirname(require.resolve('mysql2/package.json'));

@@ -7,7 +7,7 @@ import { InvalidOptionError, RotationTimeoutError } from '../../lib/errors.js';
 import type { RotateEvent } from '../../lib/coordinator.js';
 import { createPool as createCallbackPool } from '../../lib/mysql2/index.js';
 import { createPool, type PromisePool } from '../../lib/mysql2/promise.js';
-import type { PoolOptions } from '../../lib/mysql2/pool.js';
+import type { PoolOptions } from '../../lib/mysql2/pool-options.js';
 import { type MariaDBServer, startTestServer } from '../../lib/testing/mariadb.js';
 import { eventually, sampleMax, startLoad, stopAllLoads } from '../helpers/load.js';
 
