@@ -50,3 +50,78 @@ export function linkSignals(sources: readonly AbortSignal[], timeoutMs?: number)
     dispose,
   };
 }
+
+/**
+ * Waits for `work` under `signals`: the first signal to abort (at once if one already has)
+ * rejects the wait with its reason, while the work itself goes on for whoever else waits for it.
+ * Listeners are removed when the wait settles.
+ *
+ * @example
+ * ```ts
+ * const credentials = await waitUnder(sharedFetch, callerSignal, closingSignal);
+ * ```
+ */
+export function waitUnder<T>(work: Promise<T>, ...signals: AbortSignal[]): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const cancel = onFirstAbort(signals, (reason) => reject(reason));
+    work.then(
+      (value) => {
+        cancel();
+        resolve(value);
+      },
+      (error: unknown) => {
+        cancel();
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * Resolves after `ms`, or rejects with the reason of the first of `signals` to abort (at once if
+ * one already has). The timer never keeps the process alive and is cleared on abort.
+ *
+ * @example
+ * ```ts
+ * await sleep(backoffDelay(attempt, 500, 30_000), signal);
+ * ```
+ */
+export function sleep(ms: number, ...signals: AbortSignal[]): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const cancel = onFirstAbort(signals, (reason) => {
+      clearTimeout(timer);
+      reject(reason);
+    });
+    if (signals.some((signal) => signal.aborted)) return;
+    timer = unrefTimer(() => {
+      cancel();
+      resolve();
+    }, ms);
+  });
+}
+
+/**
+ * Calls `onAbort(reason)` once, when the first of `signals` aborts (synchronously if one already
+ * has). Returns a function that removes every listener; it runs by itself on the first abort.
+ */
+function onFirstAbort(signals: readonly AbortSignal[], onAbort: (reason: unknown) => void): () => void {
+  const removers: Array<() => void> = [];
+  const cancel = (): void => {
+    for (const remove of removers.splice(0)) remove();
+  };
+  const already = signals.find((signal) => signal.aborted);
+  if (already) {
+    onAbort(already.reason);
+    return cancel;
+  }
+  for (const signal of signals) {
+    const listener = (): void => {
+      cancel();
+      onAbort(signal.reason);
+    };
+    signal.addEventListener('abort', listener, { once: true });
+    removers.push(() => signal.removeEventListener('abort', listener));
+  }
+  return cancel;
+}

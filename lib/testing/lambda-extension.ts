@@ -35,7 +35,6 @@ import { performance } from 'node:perf_hooks';
 import {
   loadSecretsManagerSdk,
   type SecretsManagerClientConfig,
-  type SecretsManagerClientLike,
   type SecretsManagerSdk,
   type SdkClient,
   newSdkClient,

@@ -31,6 +31,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as net from 'node:net';
+import { isLoopback } from '../loopback.js';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -884,11 +885,6 @@ export async function startMariaDB(options: MariaDBServerOptions = {}): Promise<
   }
 }
 
-function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (net.isIPv4(host)) return host.startsWith('127.');
-  return net.isIPv6(host) && (host === '::1' || /^::ffff:127\./i.test(host));
-}
 
 /**
  * Connects to the existing server named by an admin URL such as

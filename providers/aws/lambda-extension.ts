@@ -7,10 +7,10 @@
  */
 
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { isIPv4 } from 'node:net';
+import { isLoopback } from '../../lib/loopback.js';
 import { performance } from 'node:perf_hooks';
-import { linkSignals } from '../../lib/abort.js';
-import { backoffDelay, unrefTimer } from '../../lib/backoff.js';
+import { linkSignals, sleep } from '../../lib/abort.js';
+import { backoffDelay } from '../../lib/backoff.js';
 import { sameCredentials, sealCredentials, type Credentials, type SealedCredentials } from '../../lib/credentials.js';
 import { ClosedError, InvalidOptionError, SecretsManagerError } from '../../lib/errors.js';
 import { bool, duration, expectObject, integer, rejectUnknownKeys, string } from '../../lib/options.js';
@@ -660,22 +660,6 @@ function get(host: string, port: number, path: string, token: string, signal: Ab
   });
 }
 
-/** Resolves after `ms`, or rejects with `signal.reason`; the timer never keeps the process alive. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = unrefTimer(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 /**
  * A Secrets Manager error passed on by the extension: a JSON body with `__type` (the Secrets
  * Manager Agent's form, and the service's own), else the `x-amzn-errortype` header.
@@ -728,9 +712,3 @@ function errorName(error: unknown): string {
   return error instanceof Error ? error.name : typeof error;
 }
 
-/** `localhost`, `127.0.0.0/8` or `::1` (with or without brackets). */
-function isLoopback(host: string): boolean {
-  const h = host.toLowerCase();
-  if (h === 'localhost' || h === '::1' || h === '[::1]') return true;
-  return isIPv4(h) && h.startsWith('127.');
-}

@@ -8,7 +8,7 @@
  */
 
 import { performance } from 'node:perf_hooks';
-import { linkSignals } from '../../lib/abort.js';
+import { linkSignals, waitUnder } from '../../lib/abort.js';
 import { backoffDelay, unrefTimer } from '../../lib/backoff.js';
 import { ClosedError, InvalidOptionError, VaultError } from '../../lib/errors.js';
 import { loadOptionalPeer } from '../../lib/optional.js';
@@ -344,12 +344,7 @@ export class VaultSession {
     this.#login ??= this.#logIn().finally(() => {
       this.#login = undefined;
     });
-    const login = this.#login;
-    return new Promise<Token>((resolve, reject) => {
-      const onAbort = (): void => reject(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      login.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-    });
+    return waitUnder(this.#login, signal);
   }
 
   async #logIn(): Promise<Token> {

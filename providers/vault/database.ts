@@ -8,6 +8,7 @@
 
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
+import { waitUnder } from '../../lib/abort.js';
 import { backoffDelay, unrefTimer } from '../../lib/backoff.js';
 import { sealCredentials, type Credentials, type SealedCredentials } from '../../lib/credentials.js';
 import { ClosedError, VaultError } from '../../lib/errors.js';
@@ -287,11 +288,7 @@ export class VaultDatabaseProvider extends EventEmitter implements CredentialsPr
 
   /** Waits for shared work under the caller's signal: aborting stops the wait, not the work. */
   #join<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = (): void => reject(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-    });
+    return waitUnder(work, signal);
   }
 
   // --- issuing -------------------------------------------------------------------------------

@@ -6,7 +6,8 @@
  */
 
 import { performance } from 'node:perf_hooks';
-import { backoffDelay, unrefTimer } from '../../lib/backoff.js';
+import { sleep } from '../../lib/abort.js';
+import { backoffDelay } from '../../lib/backoff.js';
 import { sameCredentials, sealCredentials, type Credentials, type SealedCredentials } from '../../lib/credentials.js';
 import { ClosedError, InvalidCredentialsError, InvalidOptionError } from '../../lib/errors.js';
 import { duration, expectObject, rejectUnknownKeys, string } from '../../lib/options.js';
@@ -280,21 +281,7 @@ export class VaultStaticRoleProvider implements CredentialsProvider {
 
   /** Waits `ms`, or rejects with `signal.reason` (or ClosedError) first. */
   #delay(ms: number, signal: AbortSignal): Promise<void> {
-    const closing = this.#closing.signal;
-    return new Promise<void>((resolve, reject) => {
-      const settle = (fn: () => void): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        closing.removeEventListener('abort', onClose);
-        fn();
-      };
-      const onAbort = (): void => settle(() => reject(signal.reason));
-      const onClose = (): void => settle(() => reject(closing.reason));
-      const timer = unrefTimer(() => settle(resolve), ms);
-      if (signal.aborted) return onAbort();
-      if (closing.aborted) return onClose();
-      signal.addEventListener('abort', onAbort, { once: true });
-      closing.addEventListener('abort', onClose, { once: true });
-    });
+    return sleep(ms, signal, this.#closing.signal);
   }
+
 }

@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 
-import * as net from 'node:net';
+import { isLoopback } from '../../loopback.js';
 import { InvalidOptionError } from '../../errors.js';
 import { bool, expectObject, integer, rejectUnknownKeys, string } from '../../options.js';
 import type { UsernameTemplate } from './random.js';
@@ -390,11 +390,6 @@ function secretString(bag: Bag, key: string, prefix: string): string {
   return value;
 }
 
-function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (net.isIPv4(host)) return host.startsWith('127.');
-  return host === '::1';
-}
 
 /** Validated {@link VaultEmulatorOptions}. */
 export interface ResolvedEmulatorOptions {
