@@ -28,6 +28,7 @@ import { bool, expectObject, rejectMisspeltKeys, rejectUnknownKeys } from '../op
 import { type CredentialsProvider, type HotSwapFunction, toProvider } from '../provider.js';
 import { isAccessDenied, isReadOnlyError } from '../mysql2/classify.js';
 import { type Mysql2Command, SECRET_CONFIG_KEYS, observeCommandErrors } from '../mysql2/internals.js';
+import { MYSQL2_POOL_KEYS } from '../mysql2/pool-options.js';
 import { knexPoolOf } from './knex-client.js';
 
 /**
@@ -36,7 +37,7 @@ import { knexPoolOf } from './knex-client.js';
  * ignore without a warning) and credswap's `readOnlyBackoff`. This is not a list of mysql2's
  * options: every key that is neither here nor credswap's goes to mysql2 as given.
  */
-const POOL_ONLY_KEYS = ['connectionLimit', 'maxIdle', 'idleTimeout', 'queueLimit', 'resetOnRelease', 'waitForConnections', 'pool', 'readOnlyBackoff'];
+const POOL_ONLY_KEYS = [...MYSQL2_POOL_KEYS, 'pool', 'readOnlyBackoff'];
 /** credswap's own keys: kept from mysql2, and (with `readOnlyBackoff`) the only ones checked for misspellings. */
 const CREDSWAP_KEYS = ['credentials', 'coordinator', 'rotation', 'rejectReadOnly'];
 

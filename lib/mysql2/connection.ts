@@ -15,13 +15,10 @@ import { expectObject } from '../options.js';
 import type { CredentialsProvider, HotSwapFunction } from '../provider.js';
 import { isAccessDenied } from './classify.js';
 import { derivedOptions, hideSecrets } from './internals.js';
-import { type PoolOptions, resolvePoolOptions } from './pool-options.js';
+import { MYSQL2_POOL_KEYS, type PoolOptions, resolvePoolOptions } from './pool-options.js';
 
 /** Options that only make sense for a pool; a connection rejects them. */
-const POOL_ONLY_KEYS = [
-  'connectionLimit', 'maxIdle', 'idleTimeout', 'queueLimit', 'waitForConnections', 'resetOnRelease',
-  'rejectReadOnly', 'readOnlyBackoff',
-] as const;
+const POOL_ONLY_KEYS = [...MYSQL2_POOL_KEYS, 'rejectReadOnly', 'readOnlyBackoff'] as const;
 const POOL_ONLY_ROTATION_KEYS = ['drain', 'drainTimeoutMs'] as const;
 
 /** The `rotation` option of `createConnection`: the pool's, without the draining options. */

@@ -10,6 +10,9 @@ import { bool, duration, expectObject, integer, oneOf, rejectMisspeltKeys, rejec
 import { type CredentialsProvider, type HotSwapFunction, toProvider } from '../provider.js';
 import { DEFAULT_READ_ONLY_BACKOFF, type ReadOnlyBackoffOptions } from './read-only.js';
 
+/** mysql2's options that size and run a pool, not one connection (`createConnection` and Knex refuse them). */
+export const MYSQL2_POOL_KEYS = ['connectionLimit', 'maxIdle', 'idleTimeout', 'queueLimit', 'waitForConnections', 'resetOnRelease'] as const;
+
 /** How old connections are retired when a new generation of credentials starts. */
 export type DrainMode = 'graceful' | 'force' | 'none';
 
