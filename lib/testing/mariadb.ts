@@ -402,22 +402,6 @@ async function ensureTemplate(binary: string, dir: string): Promise<string> {
   }
 }
 
-/**
- * Copies the folder `from` to `to` (files, folders and symbolic links). It stands in for
- * `fs.promises.cp`, the only code on this path that opens `fs.Dir` handles: a long test run
- * once failed on the process warning "Closing directory handle on garbage collection".
- */
-async function copyTree(from: string, to: string): Promise<void> {
-  await fsp.mkdir(to, { recursive: true });
-  for (const entry of await fsp.readdir(from, { withFileTypes: true })) {
-    const source = path.join(from, entry.name);
-    const target = path.join(to, entry.name);
-    if (entry.isDirectory()) await copyTree(source, target);
-    else if (entry.isSymbolicLink()) await fsp.symlink(await fsp.readlink(source), target);
-    else await fsp.copyFile(source, target);
-  }
-}
-
 async function templateState(dir: string): Promise<'missing' | 'ready' | 'damaged'> {
   let stat: fs.Stats;
   try {
@@ -883,7 +867,7 @@ export async function startMariaDB(options: MariaDBServerOptions = {}): Promise<
   const files = serverFiles(await fsp.mkdtemp(path.join(os.tmpdir(), 'credswap-mariadb-')));
   liveDirs.add(files.dir);
   try {
-    await copyTree(template, files.data);
+    await fsp.cp(template, files.data, { recursive: true });
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       try {
