@@ -11,7 +11,9 @@ function listeners(signal: AbortSignal): number {
 describe('abort helpers', function () {
   let clock: sinon.SinonFakeTimers;
   beforeEach(function () {
-    clock = sinon.useFakeTimers();
+    // Only timeouts: a faked setImmediate would also stall tsx's background work in this process
+    // (its disk-cache cleanup iterates a directory handle), which then leaks the handle.
+    clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
   });
   afterEach(function () {
     clock.restore();
