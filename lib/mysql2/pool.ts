@@ -7,7 +7,7 @@ import { type CredentialsSnapshot, type RotateEvent, RotationCoordinator } from 
 import { ClosedError } from '../errors.js';
 import type { PoolStats, Pool, PromisePool } from './types.js';
 import { isAccessDenied, isReadOnlyError } from './classify.js';
-import { type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from './pool-options.js';
+import { type MYSQL2_POOL_KEYS, type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from './pool-options.js';
 import { ReadOnlyEpisodes } from './read-only.js';
 import {
   ConnectionConfig,
@@ -107,15 +107,10 @@ interface StatementArgs {
 type RetryMode = 'retryable' | 'retry' | 'once';
 
 /** The pool config, shaped like mysql2's `pool.config` (libraries read `config.connectionConfig`). */
-export interface CallbackPoolConfig {
-  readonly connectionConfig: Mysql2ConnectionConfig;
-  readonly connectionLimit: number;
-  readonly waitForConnections: boolean;
-  readonly queueLimit: number;
-  readonly maxIdle: number;
-  readonly idleTimeout: number;
-  readonly resetOnRelease: boolean;
-}
+export type CallbackPoolConfig = { readonly connectionConfig: Mysql2ConnectionConfig } & Pick<
+  ResolvedPoolOptions,
+  (typeof MYSQL2_POOL_KEYS)[number]
+>;
 
 /**
  * The callback-style pool returned by `credswap/mysql2`'s `createPool`. It has mysql2's Pool
