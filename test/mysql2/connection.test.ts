@@ -64,6 +64,14 @@ describe('credswap/mysql2 createConnection', function () {
     return server.createUser({ prefix: 'conn', grants: `ALL ON ${database}.*` });
   }
 
+  /** A new user whose password has just changed, and a source that returns the old one first, then the new. */
+  async function sourceAfterPasswordChange(): Promise<ReturnType<typeof countingSource>> {
+    const account = await newUser();
+    const next = `rotated-${Math.random().toString(36).slice(2)}`;
+    await server.setPassword(account.user, next);
+    return countingSource(account.user, (call) => (call === 1 ? account.password : next));
+  }
+
   async function connect(options: ConnectionOptions): Promise<PromiseConnection> {
     const connection = await createPromiseConnection({ host: server.host, port: server.port, database, ...options });
     opened.push(connection);
@@ -83,10 +91,7 @@ describe('credswap/mysql2 createConnection', function () {
   });
 
   it('after the password changed, rotates exactly once: the old password is refused, the new one logs in', async function () {
-    const account = await newUser();
-    const next = `rotated-${Math.random().toString(36).slice(2)}`;
-    await server.setPassword(account.user, next);
-    const source = countingSource(account.user, (call) => (call === 1 ? account.password : next));
+    const source = await sourceAfterPasswordChange();
     const conn = await connect({ credentials: source.fn });
     await conn.query('SELECT 1');
     assert.deepEqual(source.reasons, ['initial', 'rejected']);
@@ -94,10 +99,7 @@ describe('credswap/mysql2 createConnection', function () {
   });
 
   it('passes an option unknown to credswap to mysql2, which warns once, not again at the retried login', async function () {
-    const account = await newUser();
-    const next = `rotated-${Math.random().toString(36).slice(2)}`;
-    await server.setPassword(account.user, next);
-    const source = countingSource(account.user, (call) => (call === 1 ? account.password : next));
+    const source = await sourceAfterPasswordChange();
     const printed: string[] = [];
     const original = console.error;
     console.error = (...args: unknown[]) => void printed.push(args.map(String).join(' '));
