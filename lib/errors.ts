@@ -63,7 +63,11 @@ export class CredswapError extends Error {
 }
 Object.defineProperty(CredswapError.prototype, 'name', { value: 'CredswapError', writable: true, configurable: true });
 
-function defineCode<T extends abstract new (...args: never[]) => Error>(
+/**
+ * @internal Gives an error class its literal `name` and a brand check by `code`, so that
+ * `instanceof` works across copies of the package. For the error classes of each entry point.
+ */
+export function defineCode<T extends abstract new (...args: never[]) => Error>(
   cls: T,
   code: CredswapErrorCode,
   name: string,
@@ -194,17 +198,6 @@ export class ClosedError extends CredswapError {
 }
 defineCode(ClosedError, 'CREDSWAP_CLOSED', 'ClosedError');
 
-/** A credentials file is missing, unreadable or could not be watched. `path` names it. */
-export class FileProviderError extends CredswapError {
-  readonly path: string;
-
-  constructor(path: string, problem: string, options?: { cause?: unknown }) {
-    super('CREDSWAP_FILE_ERROR', `credswap: credentials file '${path}' ${problem}`, options);
-    this.path = path;
-  }
-}
-defineCode(FileProviderError, 'CREDSWAP_FILE_ERROR', 'FileProviderError');
-
 /**
  * An optional peer dependency that a provider needs is not installed, e.g.
  * `@aws-sdk/client-secrets-manager` for `credswap/aws`. `dependency` names the npm package.
@@ -222,114 +215,6 @@ export class MissingDependencyError extends CredswapError {
   }
 }
 defineCode(MissingDependencyError, 'CREDSWAP_MISSING_DEPENDENCY', 'MissingDependencyError');
-
-/**
- * AWS Secrets Manager (or the Lambda secrets extension) answered with an error. `secretId` names
- * the secret, `awsError` is the service's error name (`ResourceNotFoundException`, ...), and
- * `retryable` tells whether trying again later can help (throttling, 5xx, network) or the
- * configuration must change first (missing secret, permissions, KMS, malformed request).
- */
-export class SecretsManagerError extends CredswapError {
-  readonly secretId: string;
-  readonly awsError: string;
-  readonly retryable: boolean;
-
-  constructor(
-    secretId: string,
-    awsError: string,
-    problem: string,
-    options: { retryable: boolean; cause?: unknown },
-  ) {
-    super('CREDSWAP_SECRETS_MANAGER_ERROR', `credswap: secret '${secretId}': ${problem}`, { cause: options.cause });
-    this.secretId = secretId;
-    this.awsError = awsError;
-    this.retryable = options.retryable;
-  }
-}
-defineCode(SecretsManagerError, 'CREDSWAP_SECRETS_MANAGER_ERROR', 'SecretsManagerError');
-
-/**
- * A step of a rotation could not be done; Secrets Manager will call the step again (and, after
- * repeated failures, mark the rotation as failed). `secretId`, `step` and `user` (when one was
- * involved) say where; `cause` is what failed underneath: a {@link SecretsManagerError}, an
- * {@link InvalidCredentialsError} for a malformed secret, or a mysql2 error (with any password
- * removed from its message and its `sql` property deleted).
- *
- * @example
- * ```ts
- * try {
- *   await handler(event);
- * } catch (error) {
- *   if (error instanceof RotationStepError) console.error(error.step, error.user, error.message);
- *   throw error;
- * }
- * ```
- */
-export class RotationStepError extends CredswapError {
-  /** The secret being rotated. */
-  readonly secretId: string;
-  /** The step that failed, as the event named it. */
-  readonly step: string;
-  /** The database user concerned, when there was one. */
-  readonly user: string | undefined;
-
-  constructor(secretId: string, step: string, problem: string, options?: { user?: string; cause?: unknown }) {
-    super(
-      'CREDSWAP_ROTATION_STEP_FAILED',
-      `credswap: rotation of secret '${secretId}' failed in ${step}${options?.user !== undefined ? ` (user '${options.user}')` : ''}: ${problem}`,
-      { cause: options?.cause },
-    );
-    this.secretId = secretId;
-    this.step = step;
-    this.user = options?.user;
-  }
-}
-defineCode(RotationStepError, 'CREDSWAP_ROTATION_STEP_FAILED', 'RotationStepError');
-
-/**
- * HashiCorp Vault refused or failed a request. `path` names the Vault path (never a token or a
- * secret value), `statusCode` is Vault's HTTP status when it answered, and `retryable` tells
- * whether trying again later can help (sealed, standby, rate limited, network) or the
- * configuration must change first (permissions, a wrong path or role).
- */
-export class VaultError extends CredswapError {
-  readonly path: string;
-  readonly statusCode: number | undefined;
-  readonly retryable: boolean;
-
-  constructor(path: string, problem: string, options: { statusCode?: number; retryable: boolean; cause?: unknown }) {
-    super('CREDSWAP_VAULT_ERROR', `credswap: Vault path '${path}': ${problem}`, { cause: options.cause });
-    this.path = path;
-    this.statusCode = options.statusCode;
-    this.retryable = options.retryable;
-  }
-}
-defineCode(VaultError, 'CREDSWAP_VAULT_ERROR', 'VaultError');
-
-/**
- * `credswap drill` could not reach or prepare what it was pointed at: the MySQL server of
- * `--mysql`, the secret of `--secret-id`, the Vault of `--vault-addr`. `target` names it (a URL
- * with its password redacted, a secret id, a Vault path), never a secret value; `cause` is
- * what failed underneath.
- *
- * @example
- * ```ts
- * try {
- *   await runDrill({ scenario: 'function', mysqlUrl: 'mysql://admin:secret@db.staging:3306/' });
- * } catch (error) {
- *   if (error instanceof DrillTargetError) console.error(error.target, error.message);
- * }
- * ```
- */
-export class DrillTargetError extends CredswapError {
-  readonly target: string;
-
-  constructor(target: string, problem: string, options?: { cause?: unknown }) {
-    super('CREDSWAP_DRILL_TARGET_FAILED', `credswap: drill target ${target}: ${problem}`, options);
-    this.target = target;
-  }
-}
-defineCode(DrillTargetError, 'CREDSWAP_DRILL_TARGET_FAILED', 'DrillTargetError');
 
 /** True for any error credswap raised (from any copy of the package). */
 export function isCredswapError(value: unknown): value is CredswapError {

@@ -31,11 +31,7 @@ export {
   RotationTimeoutError,
   RotationCooldownError,
   ClosedError,
-  FileProviderError,
   MissingDependencyError,
-  SecretsManagerError,
-  RotationStepError,
-  VaultError,
   ERROR_CODES,
   isCredswapError,
 } from './errors.js';

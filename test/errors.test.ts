@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
-import * as errors from '../lib/errors.js';
+import type * as core from '../lib/errors.js';
 import {
   ClosedError,
   CredentialsUnavailableError,
   CredswapError,
   ERROR_CODES,
-  FileProviderError,
   InvalidCredentialsError,
   InvalidOptionError,
   ProviderError,
@@ -14,8 +13,10 @@ import {
   RotationTimeoutError,
   isCredswapError,
 } from '../lib/errors.js';
+import { FileProviderError } from '../providers/file/errors.js';
 
-type ErrorsModule = typeof errors;
+import { errors, loadSecondCopy, type ErrorsModule } from './helpers/error-modules.js';
+
 type ErrorClassName = Exclude<
   { [K in keyof ErrorsModule]: ErrorsModule[K] extends abstract new (...args: never[]) => Error ? K : never }[keyof ErrorsModule],
   'CredswapError'
@@ -23,7 +24,7 @@ type ErrorClassName = Exclude<
 
 interface Case {
   readonly name: ErrorClassName;
-  readonly code: errors.CredswapErrorCode;
+  readonly code: core.CredswapErrorCode;
   /** Builds an instance with `mod`'s class; `cause` is passed where the class takes one. */
   make(mod: ErrorsModule, cause: unknown): Error;
   /** Whether the constructor takes a cause. */
@@ -110,19 +111,6 @@ const CASES: readonly Case[] = [
     takesCause: true,
   },
 ];
-
-/** A second, independent copy of lib/errors.ts, as when two copies of the package are installed. */
-function loadSecondCopy(): ErrorsModule {
-  const path = require.resolve('../lib/errors.js');
-  const original = require.cache[path];
-  delete require.cache[path];
-  try {
-    return require('../lib/errors.js') as ErrorsModule;
-  } finally {
-    if (original) require.cache[path] = original;
-    else delete require.cache[path];
-  }
-}
 
 describe('errors', () => {
   describe('every error class', () => {
@@ -241,7 +229,7 @@ describe('errors', () => {
       assert.deepEqual([...raised].sort(), [...ERROR_CODES].sort());
     });
 
-    it('covers every error class the module exports', () => {
+    it('covers every error class the error modules export', () => {
       const exported = Object.entries(errors)
         .filter(([name, value]) => typeof value === 'function' && name !== 'CredswapError' && /^[A-Z]\w*Error$/.test(name))
         .map(([name]) => name)

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as errors from '../lib/errors.js';
+import type { CredswapErrorCode } from '../lib/errors.js';
+import { errors } from './helpers/error-modules.js';
 import { DEFAULT_COOLDOWN_MS, DEFAULT_MAX_COOLDOWN_MS, DEFAULT_REFRESH_BEFORE_EXPIRY_MS, DEFAULT_TIMEOUT_MS } from '../lib/coordinator.js';
 import { DEFAULT_DRAIN, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_MAX_ATTEMPTS } from '../lib/mysql2/pool-options.js';
 
@@ -15,7 +16,7 @@ describe('README', function () {
       const cls = (errors as unknown as Record<string, new (...args: never[]) => Error>)[className];
       assert.equal(typeof cls, 'function', `${className} is exported`);
       assert.equal((cls.prototype as { name: string }).name, className);
-      assert.ok(errors.ERROR_CODES.includes(code as errors.CredswapErrorCode));
+      assert.ok(errors.ERROR_CODES.includes(code as CredswapErrorCode));
     }
   });
 

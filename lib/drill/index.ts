@@ -31,4 +31,4 @@ export type { DrillReport, TargetReport, TargetStats, DrillWindow } from './repo
 export { renderTable, renderJson, createProgress } from './render.js';
 export { validateReport } from './validate.js';
 export { redactUrl } from './redact.js';
-export { DrillTargetError } from '../errors.js';
+export { DrillTargetError } from './errors.js';

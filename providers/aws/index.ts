@@ -28,7 +28,6 @@ export {
 export type { LambdaExtensionProviderOptions } from './lambda-extension.js';
 export {
   createRotationHandler,
-  RotationStepError,
   DEFAULT_ROTATION_CONNECT_TIMEOUT_MS,
   DEFAULT_ROTATION_PASSWORD_LENGTH,
   DEFAULT_ROTATION_EXCLUDE_CHARACTERS,
@@ -36,4 +35,5 @@ export {
   DEFAULT_MASTER_SECRET_KEY,
   MYSQL_MAX_USER_NAME_LENGTH,
 } from './rotation-handler.js';
+export { SecretsManagerError, RotationStepError } from './errors.js';
 export type { RotationHandler, RotationHandlerOptions, RotationEvent, RotationLogger, RotationStep } from './rotation-handler.js';

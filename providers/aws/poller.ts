@@ -1,4 +1,4 @@
-import { SecretsManagerError } from '../../lib/errors.js';
+import { SecretsManagerError } from './errors.js';
 import { Poller, intervalDelay, type PollerOptions } from '../../lib/poller.js';
 import { toSecretsManagerError } from './sdk.js';
 

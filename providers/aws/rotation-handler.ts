@@ -9,7 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import type { SslOptions } from 'mysql2';
 import type { Credentials } from '../../lib/credentials.js';
-import { CredswapError, InvalidCredentialsError, InvalidOptionError, RotationStepError, SecretsManagerError, describeCause } from '../../lib/errors.js';
+import { CredswapError, InvalidCredentialsError, InvalidOptionError, describeCause } from '../../lib/errors.js';
+import { RotationStepError, SecretsManagerError } from './errors.js';
 import { duration, expectObject, integer, oneOf, rejectUnknownKeys, string } from '../../lib/options.js';
 import { scrub, scrubText } from './rotation-scrub.js';
 import { close, copyTlsRequirement, isMariaDB, loadMysql, rewriteGrant, userHosts, type Connection } from './rotation-sql.js';
@@ -197,7 +198,6 @@ export interface RotationHandlerOptions {
  */
 export type RotationHandler = (event: RotationEvent, context?: unknown) => Promise<void>;
 
-export { RotationStepError };
 /** @internal exported for tests */
 export { rewriteGrant } from './rotation-sql.js';
 

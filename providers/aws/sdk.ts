@@ -4,7 +4,8 @@
  * request does.
  */
 
-import { SecretsManagerError, describeCause, isCredswapError } from '../../lib/errors.js';
+import { describeCause, isCredswapError } from '../../lib/errors.js';
+import { SecretsManagerError } from './errors.js';
 import { loadOptionalPeer } from '../../lib/optional.js';
 
 /**

@@ -6,7 +6,8 @@
 
 import { linkSignals } from '../../lib/abort.js';
 import { sameCredentials, sealCredentials, type Credentials, type SealedCredentials } from '../../lib/credentials.js';
-import { ClosedError, InvalidOptionError, SecretsManagerError } from '../../lib/errors.js';
+import { ClosedError, InvalidOptionError } from '../../lib/errors.js';
+import { SecretsManagerError } from './errors.js';
 import { bool, duration, expectObject, rejectUnknownKeys, string } from '../../lib/options.js';
 import type { Poller } from '../../lib/poller.js';
 import { secretsManagerPoller } from './poller.js';

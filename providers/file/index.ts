@@ -9,11 +9,13 @@ import { constants, statSync, watch, type FSWatcher } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { sameCredentials, sealCredentials, type Credentials, type SealedCredentials } from '../../lib/credentials.js';
-import { ClosedError, FileProviderError, InvalidCredentialsError, InvalidOptionError } from '../../lib/errors.js';
+import { ClosedError, InvalidCredentialsError, InvalidOptionError } from '../../lib/errors.js';
+import { FileProviderError } from './errors.js';
 import { checkSubscriber, type CredentialsProvider, type FetchContext } from '../../lib/provider.js';
 import { FILE_FORMATS, parseCredentialsText, type FileFormat } from './parse.js';
 
 export type { FileFormat } from './parse.js';
+export { FileProviderError } from './errors.js';
 
 /**
  * Default of {@link FileProviderOptions.debounceMs}: 100 ms.

@@ -10,7 +10,8 @@
 import { performance } from 'node:perf_hooks';
 import { linkSignals, waitUnder } from '../../lib/abort.js';
 import { backoffDelay, unrefTimer } from '../../lib/backoff.js';
-import { ClosedError, InvalidOptionError, VaultError } from '../../lib/errors.js';
+import { ClosedError, InvalidOptionError } from '../../lib/errors.js';
+import { VaultError } from './errors.js';
 import { loadOptionalPeer } from '../../lib/optional.js';
 import { expectObject } from '../../lib/options.js';
 import { deadTokenError, isInvalidToken, toVaultError } from './errors.js';

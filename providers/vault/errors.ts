@@ -1,11 +1,31 @@
 /**
- * node-vault's errors as {@link VaultError}s: by HTTP status (node-vault's error classes are not
+ * {@link VaultError}, and node-vault's errors as VaultErrors: by HTTP status (node-vault's error classes are not
  * exported), without the raw error (which holds the request's token and body).
  *
  * @packageDocumentation
  */
 
-import { VaultError, isCredswapError } from '../../lib/errors.js';
+import { CredswapError, defineCode, isCredswapError } from '../../lib/errors.js';
+
+/**
+ * HashiCorp Vault refused or failed a request. `path` names the Vault path (never a token or a
+ * secret value), `statusCode` is Vault's HTTP status when it answered, and `retryable` tells
+ * whether trying again later can help (sealed, standby, rate limited, network) or the
+ * configuration must change first (permissions, a wrong path or role).
+ */
+export class VaultError extends CredswapError {
+  readonly path: string;
+  readonly statusCode: number | undefined;
+  readonly retryable: boolean;
+
+  constructor(path: string, problem: string, options: { statusCode?: number; retryable: boolean; cause?: unknown }) {
+    super('CREDSWAP_VAULT_ERROR', `credswap: Vault path '${path}': ${problem}`, { cause: options.cause });
+    this.path = path;
+    this.statusCode = options.statusCode;
+    this.retryable = options.retryable;
+  }
+}
+defineCode(VaultError, 'CREDSWAP_VAULT_ERROR', 'VaultError');
 
 /** What node-vault rejects with: an error carrying the response, or a raw axios network error. */
 interface NodeVaultError {

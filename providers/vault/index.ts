@@ -47,4 +47,4 @@ export type {
   VaultSessionOptions,
   VaultTokenAuth,
 } from './client.js';
-export { VaultError } from '../../lib/errors.js';
+export { VaultError } from './errors.js';

@@ -7,7 +7,7 @@
  */
 
 import { readFile } from 'node:fs/promises';
-import { VaultError } from '../../lib/errors.js';
+import { VaultError } from './errors.js';
 import { deadTokenError, isInvalidToken, toVaultError } from './errors.js';
 import type { ResolvedAuth, VaultSdkClient } from './options.js';
 

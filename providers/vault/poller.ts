@@ -1,4 +1,4 @@
-import { VaultError } from '../../lib/errors.js';
+import { VaultError } from './errors.js';
 import { Poller, type PollerOptions } from '../../lib/poller.js';
 import type { VaultSession } from './client.js';
 

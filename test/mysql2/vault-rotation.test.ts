@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import vaultClient from 'node-vault';
 import type { RotateEvent } from '../../lib/coordinator.js';
-import { VaultError } from '../../lib/errors.js';
+import { VaultError } from '../../providers/vault/errors.js';
 import { createPool, type PromisePool } from '../../lib/mysql2/promise.js';
 import { type MariaDBServer, startTestServer } from '../../lib/testing/mariadb.js';
 import { startVaultEmulator, type VaultEmulator } from '../../lib/testing/vault.js';

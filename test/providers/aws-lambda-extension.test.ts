@@ -4,7 +4,8 @@ import { inspect } from 'node:util';
 import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import sinon from 'sinon';
 import type { Credentials, SealedCredentials } from '../../lib/credentials.js';
-import { ClosedError, InvalidCredentialsError, InvalidOptionError, SecretsManagerError } from '../../lib/errors.js';
+import { ClosedError, InvalidCredentialsError, InvalidOptionError } from '../../lib/errors.js';
+import { SecretsManagerError } from '../../providers/aws/errors.js';
 import { fromFunction, type FetchContext, type FetchReason } from '../../lib/provider.js';
 import {
   startLambdaExtensionEmulator,

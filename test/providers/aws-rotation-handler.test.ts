@@ -10,11 +10,11 @@ import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../
 import {
   createRotationHandler,
   rewriteGrant,
-  RotationStepError,
   type RotationHandler,
   type RotationHandlerOptions,
   type RotationStep,
 } from '../../providers/aws/rotation-handler.js';
+import { RotationStepError } from '../../providers/aws/errors.js';
 import { eventually } from '../helpers/load.js';
 
 const STEPS: readonly RotationStep[] = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'];

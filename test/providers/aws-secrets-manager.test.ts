@@ -11,7 +11,8 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import sinon from 'sinon';
 import type { Credentials, SealedCredentials } from '../../lib/credentials.js';
-import { InvalidCredentialsError, InvalidOptionError, SecretsManagerError } from '../../lib/errors.js';
+import { InvalidCredentialsError, InvalidOptionError } from '../../lib/errors.js';
+import { SecretsManagerError } from '../../providers/aws/errors.js';
 import type { FetchContext } from '../../lib/provider.js';
 import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../lib/testing/secrets-manager.js';
 import { SecretsManagerProvider, type SecretsManagerProviderOptions } from '../../providers/aws/secrets-manager.js';

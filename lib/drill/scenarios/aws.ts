@@ -12,7 +12,8 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeCause, DrillTargetError, InvalidOptionError } from '../../errors.js';
+import { describeCause, InvalidOptionError } from '../../errors.js';
+import { DrillTargetError } from '../errors.js';
 import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../testing/secrets-manager.js';
 import { createRotationHandler, type RotationHandler } from '../../../providers/aws/rotation-handler.js';
 import { loadSecretsManagerSdk, newSdkClient, type SecretsManagerClientConfig, type SecretsManagerClientLike } from '../../../providers/aws/sdk.js';

@@ -8,7 +8,8 @@
 
 import { randomBytes } from 'node:crypto';
 import { createConnection, type Connection } from 'mysql2/promise';
-import { describeCause, DrillTargetError, InvalidOptionError } from '../../errors.js';
+import { describeCause, InvalidOptionError } from '../../errors.js';
+import { DrillTargetError } from '../errors.js';
 import { startMariaDB } from '../../testing/mariadb.js';
 import { redactUrl, scrubSecrets } from '../redact.js';
 

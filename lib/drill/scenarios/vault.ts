@@ -14,7 +14,8 @@
  */
 
 import { performance } from 'node:perf_hooks';
-import { describeCause, DrillTargetError, InvalidOptionError } from '../../errors.js';
+import { describeCause, InvalidOptionError } from '../../errors.js';
+import { DrillTargetError } from '../errors.js';
 import { startVaultEmulator, type VaultEmulator } from '../../testing/vault.js';
 import { loadNodeVault } from '../../../providers/vault/client.js';
 import type { VaultSdkClient } from '../../../providers/vault/options.js';
