@@ -1,6 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { InvalidCredentialsError } from './errors.js';
+import { REDACTED } from './redact.js';
 
 /**
  * Database credentials as providers return them. Only `user` and `password` are required;
@@ -33,7 +34,6 @@ export interface SealedCredentials {
 }
 
 const SEALED = Symbol.for('credswap.credentials');
-const REDACTED = '[redacted]';
 // A per-process key: fingerprints show that credentials changed without being a stable hash
 // of the password that could be attacked offline.
 const FINGERPRINT_KEY = randomBytes(32);

@@ -107,7 +107,7 @@ const CASES: readonly Case[] = [
   {
     name: 'DrillTargetError',
     code: 'CREDSWAP_DRILL_TARGET_FAILED',
-    make: (m, cause) => new m.DrillTargetError('mysql://admin:***@db.staging:3306/', 'cannot connect', { cause }),
+    make: (m, cause) => new m.DrillTargetError('mysql://admin:[redacted]@db.staging:3306/', 'cannot connect', { cause }),
     takesCause: true,
   },
 ];

@@ -4,14 +4,16 @@
  * @packageDocumentation
  */
 
+import { REDACTED, redactText } from '../redact.js';
+
 /**
- * A MySQL URL with its password replaced by `***`, for messages, logs and reports. Text that
+ * A MySQL URL with its password replaced by `[redacted]`, for messages, logs and reports. Text that
  * does not parse as a URL is replaced entirely, since it may be a password typed in the wrong
  * place.
  *
  * @example
  * ```ts
- * redactUrl('mysql://admin:s3cret@db.staging:3306/'); // 'mysql://admin:***@db.staging:3306/'
+ * redactUrl('mysql://admin:s3cret@db.staging:3306/'); // 'mysql://admin:[redacted]@db.staging:3306/'
  * ```
  */
 export function redactUrl(url: string): string {
@@ -21,13 +23,16 @@ export function redactUrl(url: string): string {
   } catch {
     return '<a URL that does not parse>';
   }
-  if (parsed.password !== '') parsed.password = '***';
-  return parsed.toString();
+  if (parsed.password === '') return parsed.toString();
+  // The URL setter would percent-encode the marker's brackets: put it in after serialising.
+  parsed.password = 'x';
+  const [scheme, rest] = parsed.toString().split('//', 2) as [string, string];
+  return `${scheme}//${rest.replace(':x@', `:${REDACTED}@`)}`;
 }
 
 /**
- * `text` with every occurrence of each secret replaced by `***` (and their percent-encoded
- * forms), for messages of errors that may quote a URL or a statement.
+ * `text` with every occurrence of each secret replaced (and of their percent-encoded forms), for
+ * messages of errors that may quote a URL or a statement.
  *
  * @example
  * ```ts
@@ -35,10 +40,5 @@ export function redactUrl(url: string): string {
  * ```
  */
 export function scrubSecrets(text: string, secrets: ReadonlyArray<string | undefined>): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret === undefined || secret === '') continue;
-    for (const form of new Set([secret, encodeURIComponent(secret)])) out = out.split(form).join('***');
-  }
-  return out;
+  return redactText(text, secrets, [encodeURIComponent]);
 }

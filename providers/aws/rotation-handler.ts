@@ -12,7 +12,7 @@ import type { Credentials } from '../../lib/credentials.js';
 import { CredswapError, InvalidCredentialsError, InvalidOptionError, describeCause } from '../../lib/errors.js';
 import { RotationStepError, SecretsManagerError } from './errors.js';
 import { duration, expectObject, integer, oneOf, rejectUnknownKeys, string } from '../../lib/options.js';
-import { scrub, scrubText } from './rotation-scrub.js';
+import { redactError, redactText, sqlEscaped } from '../../lib/redact.js';
 import { close, copyTlsRequirement, isMariaDB, loadMysql, rewriteGrant, userHosts, type Connection } from './rotation-sql.js';
 import { asSdkClient, loadSecretsManagerSdk, newSdkClient, toSecretsManagerError, type SecretsManagerClientConfig, type SecretsManagerClientLike, type SecretsManagerSdk, type SdkClient } from './sdk.js';
 import { AWSCURRENT, AWSPENDING, parseSecretString, type ParsedSecret } from './secret-json.js';
@@ -436,7 +436,7 @@ class Rotation {
   /** Wraps what failed into a RotationStepError naming the secret, step and user; no password. */
   failure(error: unknown): unknown {
     if (error instanceof RotationStepError) return error;
-    scrub(error, this.passwords);
+    redactError(error, this.passwords, [sqlEscaped]);
     const cause = error instanceof StepProblem ? error.cause : error;
     const problem =
       error instanceof StepProblem
@@ -444,7 +444,7 @@ class Rotation {
           ? error.message
           : `${error.message}: ${describe(cause)}`
         : describe(error);
-    return new RotationStepError(this.secretId, this.step, scrubText(problem, this.passwords), {
+    return new RotationStepError(this.secretId, this.step, redactText(problem, this.passwords, [sqlEscaped]), {
       user: error instanceof StepProblem ? error.user : undefined,
       cause,
     });
@@ -565,7 +565,7 @@ class Rotation {
       for (const host of hosts) await connection.query('ALTER USER ?@? IDENTIFIED BY ?', [pending.user, host, pending.password]);
       this.info(`setSecret: also changed the password of user '${pending.user}' on host(s) ${hosts.map((h) => `'${h}'`).join(', ')}`);
     } catch (error) {
-      scrub(error, this.passwords);
+      redactError(error, this.passwords, [sqlEscaped]);
       this.warn(
         `setSecret: user '${pending.user}' also exists on host(s) ${hosts.map((h) => `'${h}'`).join(', ')}, whose password could not be changed ` +
           `(${describeCause(error)}); logins that match those accounts will keep failing with the new password`,
@@ -780,7 +780,7 @@ class Rotation {
       connection.on('error', () => {});
       return connection;
     } catch (error) {
-      throw scrub(error, this.passwords);
+      throw redactError(error, this.passwords, [sqlEscaped]);
     }
   }
 
@@ -823,7 +823,7 @@ class Rotation {
 
   private log(level: 'info' | 'warn', message: string): void {
     try {
-      this.settings.logger?.[level]?.(`credswap rotation of secret '${this.secretId}': ${scrubText(message, this.passwords)}`);
+      this.settings.logger?.[level]?.(`credswap rotation of secret '${this.secretId}': ${redactText(message, this.passwords, [sqlEscaped])}`);
     } catch {
       // A failing logger must not fail the rotation.
     }

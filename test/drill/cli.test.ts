@@ -131,7 +131,7 @@ describe('credswap drill (CLI)', function () {
   it('exits 3 when the --mysql server cannot be reached, with the password redacted', async function () {
     const { code, stderr } = await run(['drill', 'function', '--mysql', 'mysql://root:hunter2@127.0.0.1:1/']);
     assert.equal(code, 3, stderr);
-    assert.match(stderr, /mysql:\/\/root:\*\*\*@127\.0\.0\.1:1\//);
+    assert.match(stderr, /mysql:\/\/root:\[redacted\]@127\.0\.0\.1:1\//);
     assert.doesNotMatch(stderr, /hunter2/);
   });
 
