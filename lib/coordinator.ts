@@ -24,6 +24,20 @@ export const DEFAULT_REFRESH_BEFORE_EXPIRY_MS = 60_000;
 /** Why a generation started. `push`: the provider reported a change itself (a file watch). */
 export type RotateReason = FetchReason | 'push';
 
+/**
+ * What failed, in a `rotation-error` event: a provider call (its {@link FetchReason}), a pushed
+ * update (`push`: credentials that are not valid, or the provider's watch reporting a problem),
+ * or the provider's `retire` or `close`.
+ */
+export type RotationErrorReason = FetchReason | 'push' | 'retire' | 'close';
+
+/** Second argument of a `rotation-error` event. Carries no secret. */
+export interface RotationErrorInfo {
+  readonly reason: RotationErrorReason;
+  /** The provider's name. */
+  readonly provider: string;
+}
+
 /** Payload of the `rotate` event. Carries no secret: `fingerprint` is a keyed hash. */
 export interface RotateEvent {
   /** The new generation (1 for the first credentials). */
@@ -112,8 +126,8 @@ const SUPERSEDED = 'credswap: superseded by newer credentials';
  * before credentials expire. Every change starts a new *generation*; pools tag each
  * connection with the generation it was opened with.
  *
- * Events: `rotate` ({@link RotateEvent}) and `rotation-error` (the error, and
- * `{ reason, provider }`).
+ * Events: `rotate` ({@link RotateEvent}) and `rotation-error` (the error, and a
+ * {@link RotationErrorInfo}).
  *
  * @example
  * ```ts
@@ -229,11 +243,11 @@ export class RotationCoordinator extends EventEmitter {
     try {
       result = retire.call(this.provider, credentials);
     } catch (error) {
-      this.#reportError(new ProviderError(this.provider.name, error), 'manual');
+      this.#reportError(new ProviderError(this.provider.name, error), 'retire');
       return;
     }
     Promise.resolve(result).catch((error: unknown) => {
-      if (!this.#closed) this.#reportError(new ProviderError(this.provider.name, error), 'manual');
+      if (!this.#closed) this.#reportError(new ProviderError(this.provider.name, error), 'retire');
     });
   }
 
@@ -261,7 +275,7 @@ export class RotationCoordinator extends EventEmitter {
         unsubscribe?.();
         await this.provider.close?.();
       } catch (error) {
-        this.#reportError(new ProviderError(this.provider.name, error), 'manual');
+        this.#reportError(new ProviderError(this.provider.name, error), 'close');
       }
     })();
     return this.#closing;
@@ -401,7 +415,7 @@ export class RotationCoordinator extends EventEmitter {
     if (this.#refreshTimer === undefined) this.#retryRefresh();
   }
 
-  #reportError(error: Error, reason: FetchReason): void {
+  #reportError(error: Error, reason: RotationErrorReason): void {
     this.emit('rotation-error', error, { reason, provider: this.provider.name });
   }
 
@@ -436,7 +450,7 @@ export class RotationCoordinator extends EventEmitter {
     if (this.#unsubscribe || !this.provider.subscribe || this.#closed) return;
     this.#unsubscribe = this.provider.subscribe(
       (credentials) => this.#onPush(credentials),
-      (error) => this.#reportError(error, 'manual'),
+      (error) => this.#reportError(error, 'push'),
     );
   }
 
@@ -446,7 +460,7 @@ export class RotationCoordinator extends EventEmitter {
     try {
       sealed = sealCredentials(input as SealedCredentials, `provider '${this.provider.name}'`);
     } catch (error) {
-      this.#reportError(error as Error, 'manual');
+      this.#reportError(error as Error, 'push');
       return;
     }
     if (this.#credentials && sameCredentials(sealed, this.#credentials)) {

@@ -17,6 +17,8 @@ export type {
   CredentialsSnapshot,
   RotateEvent,
   RotateReason,
+  RotationErrorInfo,
+  RotationErrorReason,
 } from './coordinator.js';
 export { fromFunction, isProvider } from './provider.js';
 export type { CredentialsProvider, HotSwapFunction, FetchContext, FetchReason, FromFunctionOptions } from './provider.js';

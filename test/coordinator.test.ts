@@ -902,9 +902,10 @@ describe('RotationCoordinator', () => {
       provider.push({ user: '', password: passwordOf(2) });
       assert.equal(c.generation, 1);
       assert.equal(events.errors.length, 1);
-      const [error] = events.errors[0]!;
+      const [error, info] = events.errors[0]!;
       assert.ok(error instanceof InvalidCredentialsError);
       assert.ok(!error.message.includes(passwordOf(2)));
+      assert.deepEqual(info, { reason: 'push', provider: PROVIDER_NAME });
     });
 
     it('reports an error from the provider’s watch as a rotation-error', async () => {
@@ -915,7 +916,7 @@ describe('RotationCoordinator', () => {
       provider.fail(watchError);
       assert.equal(events.errors.length, 1);
       assert.equal(events.errors[0]?.[0], watchError);
-      assert.deepEqual(events.errors[0]?.[1], { reason: 'manual', provider: PROVIDER_NAME });
+      assert.deepEqual(events.errors[0]?.[1], { reason: 'push', provider: PROVIDER_NAME });
     });
   });
 
@@ -1016,9 +1017,39 @@ describe('RotationCoordinator', () => {
       const events = recordEvents(c);
       await c.close();
       assert.equal(events.errors.length, 1);
-      const [error] = events.errors[0]!;
+      const [error, info] = events.errors[0]!;
       assert.ok(error instanceof ProviderError);
       assert.equal(error.cause, thrown);
+      assert.deepEqual(info, { reason: 'close', provider: PROVIDER_NAME });
+    });
+
+    it('reports a failing provider retire() as a rotation-error with the reason retire', async () => {
+      const provider = new ControlledProvider();
+      const thrown = new Error('lease revoke failed');
+      const rejected = new Error('revoke refused');
+      let calls = 0;
+      const retiring = provider as ControlledProvider & { retire(): void | Promise<void> };
+      retiring.retire = () => {
+        calls += 1;
+        if (calls === 1) throw thrown;
+        return Promise.reject(rejected);
+      };
+      const c = await started(provider);
+      const first = c.current!;
+      const events = recordEvents(c);
+      const refreshed = c.refresh();
+      provider.last.resolve(creds(2));
+      await refreshed;
+      c.retire(first.generation, first.credentials);
+      c.retire(first.generation, first.credentials);
+      await flush();
+      assert.deepEqual(
+        events.errors.map(([error, info]) => [(error as ProviderError).cause, (info as { reason: string }).reason]),
+        [
+          [thrown, 'retire'],
+          [rejected, 'retire'],
+        ],
+      );
     });
   });
 

@@ -24,6 +24,7 @@ import {
   resolveTimings,
 } from '../coordinator.js';
 import { ClosedError, InvalidOptionError } from '../errors.js';
+import { GenerationLedger } from '../generation-ledger.js';
 import { bool, expectObject, rejectMisspeltKeys, rejectUnknownKeys } from '../options.js';
 import { type CredentialsProvider, type HotSwapFunction, toProvider } from '../provider.js';
 import { isAccessDenied, isReadOnlyError } from '../mysql2/classify.js';
@@ -105,7 +106,7 @@ export interface KnexConnection {
   /**
    * Knex `pool` options with credswap's hooks added to yours: `afterCreate` records which
    * credentials a connection logged in with and watches it for read-only errors; `validate`
-   * retires connections that hit a read-only error and, once newer credentials have logged in,
+   * discards connections that hit a read-only error and, once newer credentials have logged in,
    * idle connections opened with older ones; `propagateCreateError` defaults to false.
    */
   pool(options?: KnexPoolOptions): KnexPoolOptions;
@@ -178,8 +179,11 @@ class KnexCredentials {
   readonly #options: Resolved;
   /** The snapshot whose settings Knex holds now. */
   #handed: CredentialsSnapshot | undefined;
-  /** The newest generation a connection has logged in with; older idle connections retire. */
-  #verified = 0;
+  /**
+   * The newest generation logins have worked with; idle connections of older ones are discarded. Knex
+   * does not say when connections close, so connections are not counted.
+   */
+  readonly #generations = new GenerationLedger();
   /** A rotation started because Knex could not log in with `#handed`. */
   #rejection: Promise<unknown> | undefined;
   /** Logins started per generation and not yet settled (mysql2 reads the password once per connection). */
@@ -229,10 +233,11 @@ class KnexCredentials {
   }
 
   afterCreate(connection: RawConnection): void {
-    const generation = this.#generationOf(connection);
+    const snapshot = this.#snapshotOf(connection);
+    const generation = snapshot?.generation ?? 0;
     this.#settled(generation);
     connection[GENERATION] = generation;
-    if (generation > this.#verified) this.#verified = generation;
+    if (snapshot) this.#generations.verify(snapshot);
     this.coordinator.reportSuccess(generation);
     if (this.#options.rejectReadOnly) this.#observeReadOnly(connection);
   }
@@ -241,7 +246,7 @@ class KnexCredentials {
   usable(connection: RawConnection): boolean {
     if (connection[READ_ONLY]) return false;
     const generation = connection[GENERATION];
-    return generation === undefined || generation >= this.#verified;
+    return generation === undefined || !this.#generations.isStale(generation);
   }
 
   close(): Promise<void> {
@@ -306,13 +311,14 @@ class KnexCredentials {
     return oldest;
   }
 
-  #generationOf(connection: RawConnection): number {
+  /** The credentials `connection` logged in with, if they are the ones handed to Knex or the current ones. */
+  #snapshotOf(connection: RawConnection): CredentialsSnapshot | undefined {
     const config = connection.config;
     for (const snapshot of [this.#handed, this.coordinator.current]) {
       const credentials = snapshot?.credentials;
-      if (credentials && config?.user === credentials.user && config.password === credentials.password) return snapshot!.generation;
+      if (credentials && config?.user === credentials.user && config.password === credentials.password) return snapshot;
     }
-    return 0;
+    return undefined;
   }
 
   #observeReadOnly(connection: RawConnection): void {
@@ -333,7 +339,7 @@ class KnexCredentials {
  * each rotation. When Knex cannot log in (1045), the coordinator rotates once however many
  * connections fail; with {@link KnexConnection.pool}'s hooks the waiting queries are retried
  * with the new credentials instead of failing, and connections that hit a read-only error or
- * belong to older credentials are retired.
+ * belong to older credentials are discarded.
  *
  * Keys that are not credswap's go to mysql2 as given: it warns about those it does not know.
  *

@@ -23,6 +23,7 @@ import {
   resolveTimings,
 } from '../coordinator.js';
 import { ClosedError, InvalidOptionError } from '../errors.js';
+import { GenerationLedger } from '../generation-ledger.js';
 import { isAccessDenied, isReadOnlyError } from '../mysql2/classify.js';
 import { hideSecrets } from '../mysql2/internals.js';
 import { DEFAULT_MAX_ATTEMPTS } from '../mysql2/pool-options.js';
@@ -94,11 +95,8 @@ export class SequelizeCredentials extends EventEmitter {
   /** Replicated setups keep each read/write entry's own host and port. */
   readonly #replicated: boolean;
   readonly #connections = new WeakMap<object, ConnectionState>();
-  /** Open connections per generation, to tell the provider when old credentials are unused. */
-  readonly #inUse = new Map<number, { count: number; snapshot: CredentialsSnapshot }>();
-  /** The newest generation a connection has logged in with; older connections are stale. */
-  #verified = 0;
-  #verifiedSnapshot: CredentialsSnapshot | undefined;
+  /** Which credentials the open connections use; connections of older generations than the verified one are stale. */
+  readonly #generations: GenerationLedger;
   /** A config Sequelize connected with, for the connection that verifies pushed credentials. */
   #lastConfig: SequelizeConnectionConfig | undefined;
   readonly #manager: SequelizeConnectionManager;
@@ -133,6 +131,7 @@ export class SequelizeCredentials extends EventEmitter {
       this.emit('rotate', event);
     });
     this.coordinator.on('rotation-error', (error, info) => this.emit('rotation-error', error, info));
+    this.#generations = new GenerationLedger((generation, credentials) => this.coordinator.retire(generation, credentials));
 
     this.#manager = sequelize.connectionManager as SequelizeConnectionManager;
     const originals = interceptConnectionManager(sequelize, {
@@ -170,13 +169,8 @@ export class SequelizeCredentials extends EventEmitter {
    * (`stale`: dropped when next released or handed out). For monitoring and tests.
    */
   get stats(): { generation: number; verified: number; connections: number; stale: number } {
-    let connections = 0;
-    let stale = 0;
-    for (const [generation, used] of this.#inUse) {
-      connections += used.count;
-      if (generation < this.#verified) stale += used.count;
-    }
-    return { generation: this.coordinator.generation, verified: this.#verified, connections, stale };
+    const { connections, stale } = this.#generations.counts();
+    return { generation: this.coordinator.generation, verified: this.#generations.verified, connections, stale };
   }
 
   /**
@@ -235,8 +229,8 @@ export class SequelizeCredentials extends EventEmitter {
     } catch (reason) {
       // Nothing newer to try: fall back to the newest credentials a login has worked with (the
       // server may not have caught up with a pushed or refreshed secret yet).
-      const fallback = this.#verifiedSnapshot;
-      if (fallback && fallback.generation < snapshot.generation && !(reason instanceof ClosedError) && !this.coordinator.closed) {
+      const fallback = this.#generations.fallbackFor(snapshot.generation);
+      if (fallback && !(reason instanceof ClosedError) && !this.coordinator.closed) {
         return fallback;
       }
       if (reason === driverError && error !== driverError) {
@@ -270,36 +264,16 @@ export class SequelizeCredentials extends EventEmitter {
         if (isReadOnlyError(err)) state.discard = 'read-only';
       });
     }
-    const { generation } = snapshot;
-    const used = this.#inUse.get(generation);
-    if (used) used.count += 1;
-    else this.#inUse.set(generation, { count: 1, snapshot });
-    if (generation > this.#verified) {
-      // The first login with these credentials worked: connections of older ones are now stale.
-      this.#verified = generation;
-      this.#verifiedSnapshot = snapshot;
-      this.#retireUnused();
-    }
-    this.coordinator.reportSuccess(generation);
+    // The first login with newer credentials makes connections of older ones stale.
+    this.#generations.opened(snapshot);
+    this.coordinator.reportSuccess(snapshot.generation);
   }
 
   #forget(connection: SequelizeMysqlConnection): void {
     const state = this.#connections.get(connection);
     if (!state || state.closed) return;
     state.closed = true;
-    const used = this.#inUse.get(state.snapshot.generation);
-    if (used) used.count -= 1;
-    this.#retireUnused();
-  }
-
-  /** Generations older than the verified one with no connection left: their credentials are retired. */
-  #retireUnused(): void {
-    if (this.coordinator.closed) return;
-    for (const [generation, used] of this.#inUse) {
-      if (used.count > 0 || generation >= this.#verified) continue;
-      this.#inUse.delete(generation);
-      this.coordinator.retire(generation, used.snapshot.credentials);
-    }
+    this.#generations.closed(state.snapshot.generation);
   }
 
   /** True (and a `discard` event) for a connection that must not be used again. */
@@ -307,7 +281,7 @@ export class SequelizeCredentials extends EventEmitter {
     const state = this.#connections.get(connection);
     // Connections opened before credentials were attached count as generation 0.
     const reason: SequelizeDiscardReason | undefined =
-      state?.discard ?? ((state?.snapshot.generation ?? 0) < this.#verified ? 'stale' : undefined);
+      state?.discard ?? (this.#generations.isStale(state?.snapshot.generation ?? 0) ? 'stale' : undefined);
     if (reason === undefined) return false;
     this.emit('discard', connection, reason);
     return true;

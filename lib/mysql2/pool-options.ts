@@ -13,7 +13,7 @@ import { DEFAULT_READ_ONLY_BACKOFF, type ReadOnlyBackoffOptions } from './read-o
 /** mysql2's options that size and run a pool, not one connection (`createConnection` and Knex refuse them). */
 export const MYSQL2_POOL_KEYS = ['connectionLimit', 'maxIdle', 'idleTimeout', 'queueLimit', 'waitForConnections', 'resetOnRelease'] as const;
 
-/** How old connections are retired when a new generation of credentials starts. */
+/** How connections of older credentials are drained when a new generation of credentials starts. */
 export type DrainMode = 'graceful' | 'force' | 'none';
 
 /** @defaultValue 3 */

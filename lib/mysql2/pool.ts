@@ -5,6 +5,7 @@ import { inspect } from 'node:util';
 import { unrefTimer } from '../backoff.js';
 import { type CredentialsSnapshot, type RotateEvent, RotationCoordinator } from '../coordinator.js';
 import { ClosedError } from '../errors.js';
+import { GenerationLedger } from '../generation-ledger.js';
 import type { PoolStats, Pool, PromisePool } from './types.js';
 import { isAccessDenied, isReadOnlyError } from './classify.js';
 import { type MYSQL2_POOL_KEYS, type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from './pool-options.js';
@@ -23,15 +24,15 @@ import {
   observeCommandErrors,
 } from './internals.js';
 
-/** How long a retired connection may take to say goodbye before its socket is destroyed. */
-const RETIRE_TIMEOUT_MS = 5_000;
+/** How long a discarded connection may take to say goodbye before its socket is destroyed. */
+const CLOSE_TIMEOUT_MS = 5_000;
 
 // Per-connection state, on symbol keys (set after mysql2's constructor has run).
 const OWNER = Symbol('credswap.pool');
 const GENERATION = Symbol('credswap.generation');
 const ESTABLISHED = Symbol('credswap.established');
 const DISCARD = Symbol('credswap.discard');
-const RETIRING = Symbol('credswap.retiring');
+const CLOSING = Symbol('credswap.closing');
 const OBSERVED = Symbol('credswap.observed');
 const SEQUENCE = Symbol('credswap.sequence');
 const POOL_STATEMENT = Symbol('credswap.poolStatement');
@@ -45,7 +46,7 @@ export interface CredswapPoolConnection extends Mysql2PoolConnection {
   [GENERATION]: number;
   [ESTABLISHED]?: boolean;
   [DISCARD]?: 'read-only';
-  [RETIRING]?: boolean;
+  [CLOSING]?: boolean;
   /** Opening order within the pool, for telling connections opened before a failover. */
   [SEQUENCE]: number;
   /** Set while a `pool.execute` that may be retried after a read-only error runs on it. */
@@ -76,7 +77,7 @@ class Connection extends (PoolConnection as unknown as new (...args: unknown[]) 
     const self = this as unknown as CredswapPoolConnection;
     const owner = self[OWNER];
     if (owner !== undefined && self[ESTABLISHED] && !owner._closed && self._pool !== null) {
-      owner._retireConnection(self, 'destroy');
+      owner._closeConnection(self, 'destroy');
       return;
     }
     super.destroy();
@@ -132,15 +133,12 @@ export class CallbackPool extends EventEmitter {
   readonly #queue: Waiter[] = [];
   /** Connections counted against connectionLimit: open, opening, or a 1045 retry in progress. */
   #slots = 0;
-  /** The newest generation a connection has logged in with. Older connections drain. */
-  #verified = 0;
-  #verifiedSnapshot: CredentialsSnapshot | undefined;
+  /** Which credentials the connections use; connections of generations older than the verified one drain. */
+  readonly #generations: GenerationLedger;
   #generationConfig: { generation: number; config: Mysql2ConnectionConfig } | undefined;
-  /** Established connections per generation, to tell the provider when old credentials are unused. */
-  readonly #inUse = new Map<number, { count: number; snapshot: CredentialsSnapshot }>();
   readonly #timers = new Set<NodeJS.Timeout>();
-  /** Retired connections whose sockets have not closed yet: each will free a slot. */
-  #closing = 0;
+  /** Discarded connections whose sockets have not closed yet: each will free a slot. */
+  #socketsClosing = 0;
   readonly #readOnly: ReadOnlyEpisodes;
   #idleTimer: NodeJS.Timeout | undefined;
   #ending: Promise<Error | undefined> | undefined;
@@ -171,6 +169,7 @@ export class CallbackPool extends EventEmitter {
       coordinator.on('rotation-error', (error, info) => this.emit('rotation-error', error, info));
       this.coordinator = coordinator;
     }
+    this.#generations = new GenerationLedger((generation, credentials) => this.coordinator?.retire(generation, credentials));
     if (resolved.maxIdle < resolved.connectionLimit) this.#scheduleIdleCheck();
   }
 
@@ -192,10 +191,10 @@ export class CallbackPool extends EventEmitter {
 
   /** @internal called by mysql2's PoolConnection.release(). */
   releaseConnection(connection: CredswapPoolConnection): void {
-    if (!this.#all.has(connection) || connection[RETIRING]) return;
-    const reason = this.#retireReason(connection);
+    if (!this.#all.has(connection) || connection[CLOSING]) return;
+    const reason = this.#discardReason(connection);
     if (reason !== undefined) {
-      this.#retire(connection, reason);
+      this.#discard(connection, reason);
       return;
     }
     if (this.#options.resetOnRelease) {
@@ -212,20 +211,8 @@ export class CallbackPool extends EventEmitter {
     const index = this.#free.indexOf(connection);
     if (index !== -1) this.#free.splice(index, 1);
     this.#slots -= 1;
-    const used = this.#inUse.get(connection[GENERATION]);
-    if (used) used.count -= 1;
-    this.#retireUnused();
+    this.#generations.closed(connection[GENERATION]);
     this.#serveQueue();
-  }
-
-  /** Generations older than the verified one with no connection left: their credentials are retired. */
-  #retireUnused(): void {
-    if (this._closed) return;
-    for (const [generation, used] of this.#inUse) {
-      if (used.count > 0 || generation >= this.#verified) continue;
-      this.#inUse.delete(generation);
-      this.coordinator?.retire(generation, used.snapshot.credentials);
-    }
   }
 
   /**
@@ -351,7 +338,7 @@ export class CallbackPool extends EventEmitter {
     this.emit('enqueue');
     if (front) this.#queue.unshift(waiter);
     else this.#queue.push(waiter);
-    // A fresh connection needs a slot: make one by retiring an idle connection.
+    // A fresh connection needs a slot: make one by discarding an idle connection.
     if (waiter.fresh && this.#free.length > 0) this.#makeRoom(this.#free[0]!);
   }
 
@@ -398,18 +385,8 @@ export class CallbackPool extends EventEmitter {
         return;
       }
       connection[ESTABLISHED] = true;
-      if (snapshot) {
-        const used = this.#inUse.get(generation);
-        if (used) used.count += 1;
-        else this.#inUse.set(generation, { count: 1, snapshot });
-      }
-      if (generation > this.#verified) {
-        // The first login with these credentials worked: now connections of older ones retire.
-        this.#verified = generation;
-        this.#verifiedSnapshot = snapshot;
-        this.#drain(generation);
-        this.#retireUnused();
-      }
+      // The first login with newer credentials worked: now connections of older ones drain.
+      if (snapshot && this.#generations.opened(snapshot)) this.#drain(generation);
       this.coordinator?.reportSuccess(generation);
       this.emit('connection', connection);
       this.emit('acquire', connection);
@@ -432,8 +409,8 @@ export class CallbackPool extends EventEmitter {
       (error: Error) => {
         // Nothing newer to try: fall back to the newest credentials a login has worked with
         // (the server may not have caught up with a pushed or refreshed secret yet).
-        const fallback = this.#verifiedSnapshot;
-        if (fallback && fallback.generation < generation && !this._closed && !(error instanceof ClosedError)) {
+        const fallback = this.#generations.fallbackFor(generation);
+        if (fallback && !this._closed && !(error instanceof ClosedError)) {
           waiter.attempt += 1;
           this.#connect(waiter, fallback);
           return;
@@ -464,14 +441,14 @@ export class CallbackPool extends EventEmitter {
   }
 
   /**
-   * Retires `connection` to free a slot for a queued request that needs a fresh connection.
+   * Discards `connection` to free a slot for a queued request that needs a fresh connection.
    * Returns false, and leaves it alone, when as many connections as such requests are closing already.
    */
   #makeRoom(connection: CredswapPoolConnection): boolean {
     let fresh = 0;
     for (const waiter of this.#queue) if (waiter.fresh) fresh += 1;
-    if (this.#closing >= fresh) return false;
-    this.#retire(connection, 'make-room');
+    if (this.#socketsClosing >= fresh) return false;
+    this.#discard(connection, 'make-room');
     return true;
   }
 
@@ -509,10 +486,10 @@ export class CallbackPool extends EventEmitter {
     return config;
   }
 
-  // --- retiring connections ----------------------------------------------------------------
+  // --- discarding connections -------------------------------------------------------------
 
   /** Why a released connection must not be handed out again, if it must not. */
-  #retireReason(connection: CredswapPoolConnection): string | undefined {
+  #discardReason(connection: CredswapPoolConnection): string | undefined {
     if (connection[DISCARD]) return connection[DISCARD];
     if (this.#isStale(connection)) return 'stale';
     return connection[SEQUENCE] < this.#readOnly.movedBefore ? 'failover' : undefined;
@@ -520,7 +497,7 @@ export class CallbackPool extends EventEmitter {
 
   /** Opened with credentials older than the newest ones known to work, and draining is on. */
   #isStale(connection: CredswapPoolConnection): boolean {
-    return this.#options.rotation.drain !== 'none' && connection[GENERATION] < this.#verified;
+    return this.#options.rotation.drain !== 'none' && this.#generations.isStale(connection[GENERATION]);
   }
 
   /**
@@ -539,18 +516,18 @@ export class CallbackPool extends EventEmitter {
    * than `connectionLimit` connections from this pool; a socket that does not close within a
    * few seconds is destroyed.
    */
-  _retireConnection(connection: CredswapPoolConnection, how: 'quit' | 'destroy', reason?: string): void {
-    if (connection[RETIRING]) return;
-    connection[RETIRING] = true;
-    this.#closing += 1;
+  _closeConnection(connection: CredswapPoolConnection, how: 'quit' | 'destroy', reason?: string): void {
+    if (connection[CLOSING]) return;
+    connection[CLOSING] = true;
+    this.#socketsClosing += 1;
     const index = this.#free.indexOf(connection);
     if (index !== -1) this.#free.splice(index, 1);
     if (reason) this.emit('discard', connection, reason);
     const stream = (connection as unknown as { stream: Socket }).stream;
-    const timer = unrefTimer(() => stream.destroy(), RETIRE_TIMEOUT_MS);
+    const timer = unrefTimer(() => stream.destroy(), CLOSE_TIMEOUT_MS);
     this.#timers.add(timer);
     const closed = () => {
-      this.#closing -= 1;
+      this.#socketsClosing -= 1;
       clearTimeout(timer);
       this.#timers.delete(timer);
       this._removeConnection(connection);
@@ -577,33 +554,33 @@ export class CallbackPool extends EventEmitter {
 
   /**
    * A statement retried after a read-only refusal ran on a fresh connection: the address leads
-   * to a writable server now. Connections opened before that one retire, idle ones at once.
+   * to a writable server now. Connections opened before that one are discarded, idle ones at once.
    */
   #retryAccepted(connection: CredswapPoolConnection): void {
     if (!this.#readOnly.accepted(connection[SEQUENCE])) return;
     for (const idle of [...this.#free]) {
-      if (idle[SEQUENCE] < this.#readOnly.movedBefore) this.#retire(idle, 'failover');
+      if (idle[SEQUENCE] < this.#readOnly.movedBefore) this.#discard(idle, 'failover');
     }
   }
 
-  #retire(connection: CredswapPoolConnection, reason: string): void {
-    this._retireConnection(connection, 'quit', reason);
+  #discard(connection: CredswapPoolConnection, reason: string): void {
+    this._closeConnection(connection, 'quit', reason);
   }
 
   #drain(generation: number): void {
     const mode = this.#options.rotation.drain;
     if (mode === 'none' || generation <= 1) return;
     for (const connection of [...this.#free]) {
-      if (connection[GENERATION] < generation) this.#retire(connection, 'stale');
+      if (connection[GENERATION] < generation) this.#discard(connection, 'stale');
     }
     if (mode !== 'force') return;
-    const busy = [...this.#all].filter((c) => c[ESTABLISHED] && !c[RETIRING] && c[GENERATION] < generation);
+    const busy = [...this.#all].filter((c) => c[ESTABLISHED] && !c[CLOSING] && c[GENERATION] < generation);
     if (busy.length === 0) return;
     const timer = unrefTimer(() => {
       this.#timers.delete(timer);
       for (const connection of busy) {
-        if (this.#all.has(connection) && !connection[RETIRING]) {
-          this._retireConnection(connection, 'destroy', 'drain-timeout');
+        if (this.#all.has(connection) && !connection[CLOSING]) {
+          this._closeConnection(connection, 'destroy', 'drain-timeout');
         }
       }
     }, this.#options.rotation.drainTimeoutMs);
@@ -618,7 +595,7 @@ export class CallbackPool extends EventEmitter {
         this.#free.length > maxIdle ||
         (this.#free.length > 0 && now - this.#free[0].lastActiveTime > idleTimeout)
       ) {
-        this.#retire(this.#free[0], 'idle');
+        this.#discard(this.#free[0], 'idle');
       }
       if (!this._closed) this.#scheduleIdleCheck();
     }, 1000);

@@ -7,7 +7,7 @@
  * refused write would only pile logins onto it. For a short hold, growing from `initialMs` to
  * `maxMs`, refused connections stay in the pool (reads keep working on them) and writes fail
  * without a retry; the first refusal after the hold discards and retries again. A retried
- * statement that succeeds proves the address moved: the episode ends, and the pool retires the
+ * statement that succeeds proves the address moved: the episode ends, and the pool discards the
  * connections opened before that proof.
  */
 import { performance } from 'node:perf_hooks';

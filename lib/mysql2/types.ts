@@ -5,7 +5,9 @@
  */
 import type * as mysql2 from 'mysql2';
 import type * as mysql2Promise from 'mysql2/promise';
-import type { RotateEvent, RotationCoordinator } from '../coordinator.js';
+import type { RotateEvent, RotationCoordinator, RotationErrorInfo } from '../coordinator.js';
+
+export type { RotationErrorInfo };
 
 /** Counts of a pool's connections, for monitoring and tests. */
 export interface PoolStats {
@@ -19,11 +21,6 @@ export interface PoolStats {
   readonly generation: number;
 }
 
-/** Why a `rotation-error` event was emitted, and by which provider. */
-export interface RotationErrorInfo {
-  readonly reason: string;
-  readonly provider: string;
-}
 
 /** credswap's additions to a mysql2 pool, shared by both flavours. */
 interface CredswapPoolMembers {
