@@ -9,7 +9,8 @@
  * pool.query('SELECT 1', (err, rows) => { ... });
  * ```
  */
-export { CallbackPool, connectionGeneration, createPool } from './pool.js';
+export { CallbackPool, connectionGeneration } from './pool.js';
+export { createPool } from './create-pool.js';
 export { createConnection } from './connection.js';
 export type { Connection, ConnectionExtras, ConnectionOptions, ConnectionRotationOptions, PromiseConnection } from './connection.js';
 export type { Pool, PoolExtras, PoolStats, PromisePool, PromisePoolExtras, RotationErrorInfo } from './types.js';

@@ -1,111 +1,32 @@
 import { EventEmitter } from 'node:events';
-import * as mysql2 from 'mysql2';
-import type { Socket } from 'node:net';
 import { inspect } from 'node:util';
 import { unrefTimer } from '../backoff.js';
 import { type CredentialsSnapshot, type RotateEvent, RotationCoordinator } from '../coordinator.js';
 import { ClosedError } from '../errors.js';
 import { GenerationLedger } from '../generation-ledger.js';
-import type { PoolStats, Pool, PromisePool } from './types.js';
-import { isAccessDenied, isReadOnlyError } from './classify.js';
-import { type MYSQL2_POOL_KEYS, type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from './pool-options.js';
-import { ReadOnlyEpisodes } from './read-only.js';
+import { isAccessDenied } from './classify.js';
+import { GenerationConfigs } from './generation-config.js';
+import { cloneConfig, sqlString, type Mysql2Command, type Mysql2ConnectionConfig } from './internals.js';
 import {
-  ConnectionConfig,
-  sqlString,
-  type Mysql2Command,
-  type Mysql2ConnectionConfig,
-  type Mysql2PoolConnection,
-  PoolConnection,
-  cloneConfig,
-  createQuery,
-  derivedOptions,
-  hideSecrets,
-  observeCommandErrors,
-} from './internals.js';
+  CLOSING,
+  DISCARD,
+  ESTABLISHED,
+  GENERATION,
+  OWNER,
+  PooledConnection,
+  SEQUENCE,
+  closeSocketOf,
+  lend,
+  type ConnectionCallback,
+  type CredswapPoolConnection,
+  type Waiter,
+} from './pool-connection.js';
+import { type MYSQL2_POOL_KEYS, type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from './pool-options.js';
+import { createPoolQuery, retryModeFor, runExecute, runQuery, type QueryCallback } from './pool-statements.js';
+import { ReadOnlyEpisodes } from './read-only.js';
+import type { Pool, PoolStats, PromisePool } from './types.js';
 
-/** How long a discarded connection may take to say goodbye before its socket is destroyed. */
-const CLOSE_TIMEOUT_MS = 5_000;
-
-// Per-connection state, on symbol keys (set after mysql2's constructor has run).
-const OWNER = Symbol('credswap.pool');
-const GENERATION = Symbol('credswap.generation');
-const ESTABLISHED = Symbol('credswap.established');
-const DISCARD = Symbol('credswap.discard');
-const CLOSING = Symbol('credswap.closing');
-const OBSERVED = Symbol('credswap.observed');
-const SEQUENCE = Symbol('credswap.sequence');
-const POOL_STATEMENT = Symbol('credswap.poolStatement');
-
-/** A command whose errors the pool already watches. */
-type ObservedCommand = Mysql2Command & { [OBSERVED]?: boolean };
-
-/** A pooled connection: mysql2's PoolConnection, tagged with its credentials' generation. */
-export interface CredswapPoolConnection extends Mysql2PoolConnection {
-  [OWNER]?: CallbackPool;
-  [GENERATION]: number;
-  [ESTABLISHED]?: boolean;
-  [DISCARD]?: 'read-only';
-  [CLOSING]?: boolean;
-  /** Opening order within the pool, for telling connections opened before a failover. */
-  [SEQUENCE]: number;
-  /** Set while a `pool.execute` that may be retried after a read-only error runs on it. */
-  [POOL_STATEMENT]?: boolean;
-}
-
-/** The generation of credentials a pooled connection was opened with (0 without `credentials`). */
-export function connectionGeneration(connection: object): number | undefined {
-  return (connection as Partial<CredswapPoolConnection>)[GENERATION];
-}
-
-class Connection extends (PoolConnection as unknown as new (...args: unknown[]) => Mysql2PoolConnection) {
-  // Called by mysql2's constructor for the handshake, before OWNER is set: not observed.
-  override addCommand(cmd: Mysql2Command): Mysql2Command {
-    const owner = (this as unknown as CredswapPoolConnection)[OWNER];
-    if (owner !== undefined && owner.rejectReadOnly && (cmd as ObservedCommand)[OBSERVED] !== true) {
-      observeCommandErrors(cmd, (err) => {
-        const self = this as unknown as CredswapPoolConnection;
-        if (isReadOnlyError(err)) owner._readOnlyRefusal(self, err, self[POOL_STATEMENT] === true);
-      });
-    }
-    return super.addCommand(cmd);
-  }
-
-  // A destroyed connection keeps its slot until its socket is closed, so the server never sees
-  // more than connectionLimit connections from this pool.
-  override destroy(): void {
-    const self = this as unknown as CredswapPoolConnection;
-    const owner = self[OWNER];
-    if (owner !== undefined && self[ESTABLISHED] && !owner._closed && self._pool !== null) {
-      owner._closeConnection(self, 'destroy');
-      return;
-    }
-    super.destroy();
-  }
-}
-
-/** mysql2's plain Connection.destroy: closes the socket without telling the pool. */
-const closeSocket = (mysql2.Connection.prototype as unknown as { destroy(this: Mysql2PoolConnection): void }).destroy;
-
-type ConnectionCallback = (err: Error | null, connection?: CredswapPoolConnection) => void;
-
-interface Waiter {
-  readonly cb: ConnectionCallback;
-  attempt: number;
-  /** Must get a newly opened connection (the retry after a read-only error). */
-  readonly fresh: boolean;
-}
-
-type QueryCallback = (err: Error | null, ...rest: unknown[]) => void;
-
-interface StatementArgs {
-  readonly sql: unknown;
-  readonly values: unknown;
-  readonly cb: QueryCallback | undefined;
-}
-
-/** `retryable`: may be retried once after a read-only error; `retry`: that retry; `once`: never. */
-type RetryMode = 'retryable' | 'retry' | 'once';
+export { connectionGeneration, type CredswapPoolConnection } from './pool-connection.js';
 
 /** The pool config, shaped like mysql2's `pool.config` (libraries read `config.connectionConfig`). */
 export type CallbackPoolConfig = { readonly connectionConfig: Mysql2ConnectionConfig } & Pick<
@@ -135,7 +56,8 @@ export class CallbackPool extends EventEmitter {
   #slots = 0;
   /** Which credentials the connections use; connections of generations older than the verified one drain. */
   readonly #generations: GenerationLedger;
-  #generationConfig: { generation: number; config: Mysql2ConnectionConfig } | undefined;
+  /** mysql2 connection settings for the current generation's credentials. */
+  readonly #configs: GenerationConfigs;
   readonly #timers = new Set<NodeJS.Timeout>();
   /** Discarded connections whose sockets have not closed yet: each will free a slot. */
   #socketsClosing = 0;
@@ -150,7 +72,8 @@ export class CallbackPool extends EventEmitter {
     this.#options = resolved;
     this.rejectReadOnly = resolved.rejectReadOnly;
     this.#readOnly = new ReadOnlyEpisodes(resolved.readOnlyBackoff);
-    const connectionConfig = hideSecrets(new ConnectionConfig(resolved.mysqlOptions));
+    this.#configs = new GenerationConfigs(resolved.mysqlOptions);
+    const connectionConfig = this.#configs.base;
     this.config = Object.freeze({
       connectionConfig,
       connectionLimit: resolved.connectionLimit,
@@ -186,7 +109,7 @@ export class CallbackPool extends EventEmitter {
 
   /** Takes a connection from the pool; give it back with `connection.release()`. */
   getConnection(cb: ConnectionCallback): void {
-    this.#acquire({ cb, attempt: 1, fresh: false }, false);
+    this._acquire({ cb, attempt: 1, fresh: false }, false);
   }
 
   /** @internal called by mysql2's PoolConnection.release(). */
@@ -221,8 +144,8 @@ export class CallbackPool extends EventEmitter {
    */
   query(sql: unknown, values?: unknown, cb?: QueryCallback): Mysql2Command {
     const args = { sql, values, cb };
-    const cmd = this.#createQuery(args);
-    this.#runQuery(cmd, args, this.#retryMode(cmd.onResult));
+    const cmd = createPoolQuery(this, args);
+    runQuery(this, cmd, args, retryModeFor(this, cmd.onResult));
     return cmd;
   }
 
@@ -233,7 +156,7 @@ export class CallbackPool extends EventEmitter {
       values = [];
     }
     if (typeof cb !== 'function') throw new TypeError('credswap: pool.execute() needs a callback');
-    this.#runExecute({ sql, values, cb }, this.#retryMode(cb));
+    runExecute(this, { sql, values, cb }, retryModeFor(this, cb));
   }
 
   /**
@@ -310,7 +233,8 @@ export class CallbackPool extends EventEmitter {
 
   // --- acquisition -------------------------------------------------------------------------
 
-  #acquire(waiter: Waiter, front: boolean): void {
+  /** @internal Hands `waiter` a connection: an idle one, a new one, or its place in the queue (`front`: ahead of it). */
+  _acquire(waiter: Waiter, front: boolean): void {
     if (this._closed) {
       process.nextTick(waiter.cb, new ClosedError('the pool'));
       return;
@@ -366,7 +290,7 @@ export class CallbackPool extends EventEmitter {
       return;
     }
     const generation = snapshot?.generation ?? 0;
-    const connection = new Connection(this, { config: cloneConfig(this.#configFor(snapshot)) }) as unknown as CredswapPoolConnection;
+    const connection = new PooledConnection(this, { config: cloneConfig(this.#configs.for(snapshot)) }) as unknown as CredswapPoolConnection;
     connection[OWNER] = this;
     connection[GENERATION] = generation;
     connection[SEQUENCE] = this.#readOnly.opening();
@@ -465,27 +389,6 @@ export class CallbackPool extends EventEmitter {
     }
   }
 
-  #configFor(snapshot: CredentialsSnapshot | undefined): Mysql2ConnectionConfig {
-    if (!snapshot) return this.config.connectionConfig;
-    const cached = this.#generationConfig;
-    if (cached && cached.generation === snapshot.generation) return cached.config;
-    const { user, password, host, port, database } = snapshot.credentials;
-    // Inherits the user's options: mysql2 warned about keys it ignores once, in the constructor.
-    const config = hideSecrets(
-      new ConnectionConfig(
-        derivedOptions(this.#options.mysqlOptions, {
-          user,
-          password,
-          ...(host !== undefined ? { host } : {}),
-          ...(port !== undefined ? { port } : {}),
-          ...(database !== undefined ? { database } : {}),
-        }),
-      ),
-    );
-    this.#generationConfig = { generation: snapshot.generation, config };
-    return config;
-  }
-
   // --- discarding connections -------------------------------------------------------------
 
   /** Why a released connection must not be handed out again, if it must not. */
@@ -507,7 +410,7 @@ export class CallbackPool extends EventEmitter {
    */
   #probe(): void {
     if (this.#options.rotation.drain === 'none' || this.#all.size === 0 || this._closed) return;
-    this.#acquire({ attempt: 1, fresh: true, cb: (_err, connection) => connection?.release() }, true);
+    this._acquire({ attempt: 1, fresh: true, cb: (_err, connection) => connection?.release() }, true);
   }
 
   /**
@@ -523,19 +426,10 @@ export class CallbackPool extends EventEmitter {
     const index = this.#free.indexOf(connection);
     if (index !== -1) this.#free.splice(index, 1);
     if (reason) this.emit('discard', connection, reason);
-    const stream = (connection as unknown as { stream: Socket }).stream;
-    const timer = unrefTimer(() => stream.destroy(), CLOSE_TIMEOUT_MS);
-    this.#timers.add(timer);
-    const closed = () => {
+    closeSocketOf(connection, how, this.#timers, () => {
       this.#socketsClosing -= 1;
-      clearTimeout(timer);
-      this.#timers.delete(timer);
       this._removeConnection(connection);
-    };
-    if (stream.destroyed || stream.closed) closed();
-    else stream.once('close', closed);
-    if (how === 'quit' && !connection._closing) connection._realEnd(() => {});
-    else closeSocket.call(connection);
+    });
   }
 
   /**
@@ -556,7 +450,7 @@ export class CallbackPool extends EventEmitter {
    * A statement retried after a read-only refusal ran on a fresh connection: the address leads
    * to a writable server now. Connections opened before that one are discarded, idle ones at once.
    */
-  #retryAccepted(connection: CredswapPoolConnection): void {
+  _retryAccepted(connection: CredswapPoolConnection): void {
     if (!this.#readOnly.accepted(connection[SEQUENCE])) return;
     for (const idle of [...this.#free]) {
       if (idle[SEQUENCE] < this.#readOnly.movedBefore) this.#discard(idle, 'failover');
@@ -601,104 +495,6 @@ export class CallbackPool extends EventEmitter {
     }, 1000);
   }
 
-  // --- statements --------------------------------------------------------------------------
-
-  #createQuery(args: StatementArgs) {
-    const cmd = createQuery(args.sql, args.values, args.cb, this.config.connectionConfig);
-    if (cmd.namedPlaceholders === undefined) cmd.namedPlaceholders = this.config.connectionConfig.namedPlaceholders;
-    return cmd;
-  }
-
-  /** Pool statements may be retried after a read-only error: the server did not run them. */
-  #retryMode(callback: unknown): RetryMode {
-    const retryable = this.rejectReadOnly && typeof callback === 'function' && !this.config.connectionConfig.multipleStatements;
-    return retryable ? 'retryable' : 'once';
-  }
-
-  #runQuery(cmd: Mysql2Command, args: StatementArgs, mode: RetryMode): void {
-    const fresh = mode === 'retry';
-    this.#acquire(
-      {
-        attempt: 1,
-        fresh,
-        cb: (err, connection) => {
-          if (err || !connection) {
-            deliverError(cmd, err!);
-            return;
-          }
-          const onResult = cmd.onResult;
-          let retry: (() => void) | undefined;
-          if (onResult !== undefined && this.rejectReadOnly) {
-            // Observed here, so the connection's addCommand need not wrap it again.
-            (cmd as ObservedCommand)[OBSERVED] = true;
-            cmd.onResult = (error: Error | null, rows?: unknown, fields?: unknown) => {
-              if (error && isReadOnlyError(error)) {
-                if (this._readOnlyRefusal(connection, error, mode !== 'once') && mode === 'retryable' && !this._closed) {
-                  // The server refused the statement: it did not run. Once more, on a new
-                  // connection, once this one is released (its slot is then on its way back).
-                  retry = () => this.#runQuery(this.#createQuery(args), args, 'retry');
-                  return;
-                }
-              } else if (!error && mode === 'retry') {
-                this.#retryAccepted(connection);
-              }
-              onResult(error, rows, fields);
-            };
-          }
-          try {
-            connection.query(cmd).once('end', () => {
-              connection.release();
-              retry?.();
-            });
-          } catch (error) {
-            connection.release();
-            deliverError(cmd, error as Error);
-          }
-        },
-      },
-      fresh,
-    );
-  }
-
-  #runExecute(args: StatementArgs & { cb: QueryCallback }, mode: RetryMode): void {
-    const fresh = mode === 'retry';
-    this.#acquire(
-      {
-        attempt: 1,
-        fresh,
-        cb: (err, connection) => {
-          if (err || !connection) {
-            args.cb(err);
-            return;
-          }
-          let retry = false;
-          const done = (error: Error | null, rows?: unknown, fields?: unknown) => {
-            // The connection's own observer has already judged a read-only error.
-            if (mode === 'retryable' && error && connection[DISCARD] === 'read-only' && isReadOnlyError(error) && !this._closed) {
-              retry = true; // once the connection is released, as in #runQuery
-              return;
-            }
-            if (!error && mode === 'retry') this.#retryAccepted(connection);
-            args.cb(error, rows, fields);
-          };
-          try {
-            if (mode !== 'once') connection[POOL_STATEMENT] = true;
-            connection.execute(args.sql, args.values, done).once('end', () => {
-              connection[POOL_STATEMENT] = false;
-              connection.release();
-              if (retry) this.#runExecute(args, 'retry');
-            });
-          } catch (error) {
-            connection[POOL_STATEMENT] = false;
-            connection.release();
-            args.cb(error as Error);
-          }
-        },
-      },
-      fresh,
-    );
-  }
-
   // --- shutdown ----------------------------------------------------------------------------
 
   async #end(): Promise<Error | undefined> {
@@ -730,55 +526,4 @@ export class CallbackPool extends EventEmitter {
     await closing;
     return firstError;
   }
-}
-
-/** Hands an open connection to a waiter, on the next tick as mysql2 does. */
-function lend(waiter: Waiter, connection: CredswapPoolConnection): void {
-  connection._released = false;
-  process.nextTick(waiter.cb, null, connection);
-}
-
-function deliverError(cmd: Mysql2Command, err: Error): void {
-  if (typeof cmd.onResult === 'function') cmd.onResult(err);
-  else cmd.emit('error', err);
-}
-
-/**
- * Creates a callback-style pool that drops into code and libraries taking a mysql2 pool.
- *
- * @throws InvalidOptionError (a TypeError) naming an invalid option, or a key that looks like a misspelt credswap option (other keys go to mysql2, which warns about those it does not know).
- * @example
- * ```ts
- * const pool = createPool({ host: 'db.internal', credentials: new FileProvider({ path: '/etc/db/creds.json' }) });
- * pool.on('rotate', (e) => log.info({ generation: e.generation, fingerprint: e.fingerprint }, 'credentials rotated'));
- * ```
- */
-export function createPool(options: PoolOptions | string): Pool {
-  return new CallbackPool(options) as unknown as Pool;
-}
-
-/**
- * Creates a promise pool: mysql2's promise Pool surface (`query`, `execute`,
- * `getConnection()`, `end()`, `Symbol.asyncDispose`) with credentials that rotate.
- *
- * @throws InvalidOptionError (a TypeError) naming an invalid option, or a key that looks like a misspelt credswap option (other keys go to mysql2, which warns about those it does not know).
- * @example
- * ```ts
- * import { createPool } from 'credswap/mysql2/promise';
- * const pool = createPool({
- *   host: '127.0.0.1',
- *   credentials: async (signal) => fetchCredentials(signal),
- * });
- * const conn = await pool.getConnection();
- * try {
- *   await conn.beginTransaction();
- *   await conn.query('UPDATE accounts SET balance = balance - 1 WHERE id = ?', [1]);
- *   await conn.commit();
- * } finally {
- *   conn.release();
- * }
- * ```
- */
-export function createPromisePool(options: PoolOptions | string): PromisePool {
-  return new CallbackPool(options).promise();
 }

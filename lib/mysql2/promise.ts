@@ -8,7 +8,7 @@
  * const [rows] = await pool.query('SELECT 1');
  * ```
  */
-export { createPromisePool as createPool } from './pool.js';
+export { createPromisePool as createPool } from './create-pool.js';
 export type { PoolOptions, RotationOptions, DrainMode } from './pool-options.js';
 export { createPromiseConnection as createConnection } from './connection.js';
 // As in mysql2/promise, `Pool` and `Connection` name the promise flavours here.
