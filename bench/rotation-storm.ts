@@ -7,7 +7,7 @@
  * session of the user is killed (`KILL CONNECTION`), so each of the N requests needs a new
  * login, and every login with the old password is refused with 1045. This is the worst case of
  * a rotation: without the kill, open connections would keep working and only new logins would
- * fail (see the README's "single-user window").
+ * fail (see docs/pools.md's "single-user window").
  *
  * Measured from the moment the sessions are killed until the last of the N requests settled:
  * how many succeeded and failed, how often the provider was called (coalescing: must be 1 per

@@ -9,7 +9,7 @@
 const BRAND = Symbol.for('credswap.error');
 const CODE_BRAND = Symbol.for('credswap.error.code');
 
-/** Every error code credswap raises. The README's errors table is checked against this list. */
+/** Every error code credswap raises. The errors table in docs/errors.md is checked against this list. */
 export const ERROR_CODES = [
   'CREDSWAP_INVALID_OPTION',
   'CREDSWAP_INVALID_CREDENTIALS',
