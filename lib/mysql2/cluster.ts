@@ -13,189 +13,23 @@ import { toProvider } from '../provider.js';
 import { isReadOnlyError } from './classify.js';
 import { SharedProvider } from './cluster-provider.js';
 import { type PoolClusterOptions, type ResolvedClusterOptions, type Selector, planNode, resolveClusterOptions, toSelector } from './cluster-options.js';
-import { type Mysql2Command, createQuery } from './internals.js';
+import {
+  type ClusterConnection,
+  type ClusterHost,
+  type ClusterNode,
+  type ClusterNodeInfo,
+  type ConnectionCallback,
+  PoolNamespace,
+  type Select,
+  now,
+  patternRegExp,
+  poolError,
+} from './cluster-namespace.js';
+import type { Mysql2Command } from './internals.js';
 import { CallbackPool } from './pool.js';
 import type { PoolOptions } from './pool-options.js';
+import type { QueryCallback } from './pool-statements.js';
 import type { PromisePoolCluster } from './promise-cluster.js';
-import type { PoolCluster as Mysql2PromisePoolCluster } from 'mysql2/promise';
-
-/** A connection handed out by the cluster: mysql2's PoolConnection, tagged with its node's id. */
-export type ClusterConnection = PoolConnection & { _clusterId?: string };
-
-type ConnectionCallback = (err: Error | null, connection?: ClusterConnection) => void;
-type QueryCallback = (err: Error | null, ...rest: unknown[]) => void;
-
-/** What `cluster.nodes` tells about one node. */
-export interface ClusterNodeInfo {
-  readonly id: string;
-  /**
-   * `online`; `offline` (failed connection attempts, until `restoreNodeTimeout`); `read-only`
-   * (refused a statement as read-only: picked only when no other node of a pattern is online).
-   */
-  readonly state: 'online' | 'offline' | 'read-only';
-  /** Failed connection attempts, counted down by successful ones (mysql2's `errorCount`). */
-  readonly errorCount: number;
-  /** The node's pool (for its `stats`, `coordinator` and events). */
-  readonly pool: CallbackPool;
-}
-
-/** @internal */
-interface ClusterNode {
-  readonly id: string;
-  readonly pool: CallbackPool;
-  errorCount: number;
-  /** Monotonic ms until which the node is offline (0: online). */
-  offlineUntil: number;
-  /** Monotonic ms until which the node is passed over as read-only (0: not). */
-  readOnlyUntil: number;
-}
-
-type Select = (ids: readonly string[]) => string;
-
-const SELECTORS: Record<Selector, () => Select> = {
-  RR() {
-    let index = 0;
-    return (ids) => ids[index++ % ids.length]!;
-  },
-  RANDOM() {
-    return (ids) => ids[Math.floor(Math.random() * ids.length)]!;
-  },
-  ORDER() {
-    return (ids) => ids[0]!;
-  },
-};
-
-/** `*` matches anything; a RegExp is used as is (as in mysql2). */
-function patternRegExp(pattern: string | RegExp): RegExp {
-  if (pattern instanceof RegExp) return pattern;
-  const source = pattern.replace(/[.+?^=!:${}()|[\]/\\]/g, '\\$&').replace(/\*/g, '.*');
-  return new RegExp(`^${source}$`);
-}
-
-function poolError(message: string, code: string): Error {
-  return Object.assign(new Error(message), { code });
-}
-
-const now = (): number => performance.now();
-
-/**
- * A group of nodes matching a pattern, with a selector: what `cluster.of(pattern, selector)`
- * returns. Shaped like mysql2's PoolNamespace (`getConnection`, `query`, `execute`).
- */
-export class PoolNamespace {
-  readonly #cluster: PoolCluster;
-  readonly #pattern: string | RegExp;
-  readonly #select: Select;
-
-  /** @internal use `cluster.of(pattern, selector)`. */
-  constructor(cluster: PoolCluster, pattern: string | RegExp, selector: Selector) {
-    this.#cluster = cluster;
-    this.#pattern = pattern;
-    this.#select = SELECTORS[selector]();
-  }
-
-  /**
-   * A connection from one node matching the pattern; give it back with `release()`. A node
-   * that cannot be reached counts an error and, with `canRetry`, another node is tried.
-   */
-  getConnection(cb: ConnectionCallback): void {
-    this.#cluster._acquire(this.#pattern, this.#select, (err, connection) => cb(err, connection));
-  }
-
-  /**
-   * A query on one node matching the pattern, like mysql2's `namespace.query`. Refused as
-   * read-only (the server did not run it), it is retried on another node of the pattern, or on
-   * a fresh connection of the same node when it is the only one (callback form only).
-   */
-  query(sql: unknown, values?: unknown, cb?: QueryCallback): Mysql2Command {
-    if (typeof values === 'function') {
-      cb = values as QueryCallback;
-      values = undefined;
-    }
-    const cmd = createQuery(sql, values, cb, {});
-    this.#cluster._acquire(this.#pattern, this.#select, (err, connection, node) => {
-      if (err || !connection || !node) {
-        deliverError(cmd, err!);
-        return;
-      }
-      const onResult = cmd.onResult;
-      if (typeof onResult === 'function' && this.#cluster._retriesReadOnly(node)) {
-        cmd.onResult = (error: Error | null, ...rest: unknown[]) => {
-          if (error && isReadOnlyError(error)) {
-            this.#retry(node, error, (n, done) => n.pool.query(sql, values, done), onResult);
-            return;
-          }
-          onResult(error, ...rest);
-        };
-      }
-      try {
-        connection.query(cmd as never).once('end', () => connection.release());
-      } catch (error) {
-        connection.release();
-        deliverError(cmd, error as Error);
-      }
-    });
-    return cmd;
-  }
-
-  /** A prepared statement on one node matching the pattern; read-only refusals as in `query`. */
-  execute(sql: unknown, values?: unknown, cb?: QueryCallback): void {
-    if (typeof values === 'function') {
-      cb = values as QueryCallback;
-      values = [];
-    }
-    if (typeof cb !== 'function') throw new TypeError('credswap: execute() needs a callback');
-    const done = cb;
-    this.#cluster._acquire(this.#pattern, this.#select, (err, connection, node) => {
-      if (err || !connection || !node) {
-        done(err);
-        return;
-      }
-      const onResult = (error: Error | null, ...rest: unknown[]) => {
-        if (error && isReadOnlyError(error) && this.#cluster._retriesReadOnly(node)) {
-          this.#retry(node, error, (n, next) => n.pool.execute(sql, values, next), done);
-          return;
-        }
-        done(error, ...rest);
-      };
-      try {
-        (connection.execute as (...args: unknown[]) => Mysql2Command)(sql, values, onResult).once('end', () => connection.release());
-      } catch (error) {
-        connection.release();
-        done(error as Error);
-      }
-    });
-  }
-
-  /**
-   * After a read-only refusal on `refused`: runs the statement through the pool of a node not
-   * tried yet (its own read-only retry uses a fresh connection), until one accepts it or every
-   * node of the pattern has refused it. Safe: a refused statement did not run.
-   */
-  #retry(
-    refused: ClusterNode,
-    error: Error,
-    run: (node: ClusterNode, done: QueryCallback) => void,
-    deliver: QueryCallback,
-    tried: Set<ClusterNode> = new Set(),
-  ): void {
-    this.#cluster._markReadOnly(refused);
-    const next = this.#cluster._pick(this.#pattern, this.#select, tried);
-    if (!next) {
-      deliver(error);
-      return;
-    }
-    tried.add(next);
-    this.#cluster.emit('warn', error);
-    run(next, (err, ...rest) => {
-      if (err && isReadOnlyError(err) && this.#cluster._retriesReadOnly(next)) {
-        this.#retry(next, err, run, deliver, tried);
-        return;
-      }
-      deliver(err, ...rest);
-    });
-  }
-}
 
 /**
  * The callback-style pool cluster returned by `credswap/mysql2`'s `createPoolCluster`.
@@ -204,7 +38,7 @@ export class PoolNamespace {
  * (nodeId), `warn` (error), and each node's `rotate`, `rotation-error` and `discard` with the
  * node's id added (`event.node`, `info.node`, third argument).
  */
-export class PoolCluster extends EventEmitter {
+export class PoolCluster extends EventEmitter implements ClusterHost {
   /** The cluster's options, as mysql2 exposes them (credentials omitted). */
   readonly config: Readonly<Omit<ResolvedClusterOptions, 'credentials' | 'rotation'>>;
   /** @internal */
@@ -535,53 +369,3 @@ export class PoolCluster extends EventEmitter {
   }
 }
 
-function deliverError(cmd: Mysql2Command, err: Error): void {
-  if (typeof cmd.onResult === 'function') cmd.onResult(err);
-  else cmd.emit('error', err);
-}
-
-/**
- * Creates a pool cluster whose nodes are credswap pools: each rotates its own credentials,
- * discards connections that hit read-only errors, and a node whose server turned read-only is
- * passed over while another node of the pattern is online.
- *
- * @throws InvalidOptionError (a TypeError) naming an invalid option, or a key that looks like a misspelt credswap option (other keys go to mysql2, which warns about those it does not know).
- * @example
- * ```ts
- * import { createPoolCluster } from 'credswap/mysql2';
- * const cluster = createPoolCluster({ credentials: new FileProvider({ path: '/etc/db/creds.json' }), restoreNodeTimeout: 5000 });
- * cluster.add('MASTER', { host: 'db-writer.internal', database: 'app' });
- * cluster.add('SLAVE1', { host: 'db-reader-1.internal', database: 'app' });
- * cluster.of('MASTER').query('INSERT INTO t (n) VALUES (?)', [1], (err) => { ... });
- * cluster.getConnection('SLAVE*', (err, conn) => { ...; conn.release(); });
- * ```
- * @returns credswap's {@link PoolCluster}, typed so that code typed against mysql2's
- * `PoolCluster` takes it unchanged.
- */
-export function createPoolCluster(options?: PoolClusterOptions): PoolCluster & Mysql2PoolCluster {
-  return new PoolCluster(options) as PoolCluster & Mysql2PoolCluster;
-}
-
-/**
- * Creates a promise pool cluster: mysql2/promise's PoolCluster surface, where every node is a
- * credswap pool that rotates its own credentials and a node whose server turned read-only is
- * passed over while another node of the pattern is online.
- *
- * @throws InvalidOptionError (a TypeError) naming an invalid option, or a key that looks like a misspelt credswap option (other keys go to mysql2, which warns about those it does not know).
- * @example
- * ```ts
- * import { createPoolCluster } from 'credswap/mysql2/promise';
- * await using cluster = createPoolCluster({ credentials: provider, restoreNodeTimeout: 5000 });
- * cluster.add('MASTER', { host: 'db-writer.internal', database: 'app' });
- * cluster.add('SLAVE1', { host: 'db-reader-1.internal', database: 'app' });
- * await cluster.of('MASTER').execute('INSERT INTO t (n) VALUES (?)', [1]);
- * const [rows] = await cluster.of('SLAVE*').query('SELECT * FROM t');
- * ```
- * @returns credswap's {@link PromisePoolCluster}, typed so that code typed against
- * mysql2/promise's `PoolCluster` takes it unchanged.
- */
-export function createPromisePoolCluster(options?: PoolClusterOptions): PromisePoolCluster & Mysql2PromisePoolCluster {
-  return new PoolCluster(options).promise() as PromisePoolCluster & Mysql2PromisePoolCluster;
-}
-
-export type { PoolClusterOptions, Selector } from './cluster-options.js';

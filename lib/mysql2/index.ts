@@ -10,7 +10,7 @@
  * ```
  */
 export { CallbackPool, connectionGeneration } from './pool.js';
-export { createPool } from './create-pool.js';
+export { createPool, createPoolCluster } from './factories.js';
 export { createConnection } from './connection.js';
 export type { Connection, ConnectionExtras, ConnectionOptions, ConnectionRotationOptions, PromiseConnection } from './connection.js';
 export type { Pool, PoolExtras, PoolStats, PromisePool, PromisePoolExtras, RotationErrorInfo } from './types.js';
@@ -18,8 +18,10 @@ export type { CallbackPoolConfig } from './pool.js';
 export type { PoolOptions, RotationOptions, DrainMode } from './pool-options.js';
 export type { ReadOnlyBackoffOptions } from './read-only.js';
 export { READ_ONLY_ERRNOS, ER_ACCESS_DENIED, isAccessDenied, isReadOnlyError } from './classify.js';
-export { createPoolCluster, PoolCluster, PoolNamespace } from './cluster.js';
-export type { ClusterConnection, ClusterNodeInfo, PoolClusterOptions, Selector } from './cluster.js';
+export { PoolCluster } from './cluster.js';
+export { PoolNamespace } from './cluster-namespace.js';
+export type { ClusterConnection, ClusterNodeInfo } from './cluster-namespace.js';
+export type { PoolClusterOptions, Selector } from './cluster-options.js';
 export {
   DEFAULT_CAN_RETRY,
   DEFAULT_REMOVE_NODE_ERROR_COUNT,

@@ -136,7 +136,8 @@ export function runExecute(host: StatementHost, args: StatementArgs & { cb: Quer
   );
 }
 
-function deliverError(cmd: Mysql2Command, err: Error): void {
+/** Reports `err` to a command the way mysql2 does: to its callback, else as an `error` event. */
+export function deliverError(cmd: Mysql2Command, err: Error): void {
   if (typeof cmd.onResult === 'function') cmd.onResult(err);
   else cmd.emit('error', err);
 }

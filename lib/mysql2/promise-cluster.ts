@@ -5,7 +5,8 @@
  */
 import { EventEmitter } from 'node:events';
 import * as mysql2Promise from 'mysql2/promise';
-import type { ClusterNodeInfo, PoolCluster, PoolNamespace } from './cluster.js';
+import type { PoolCluster } from './cluster.js';
+import type { ClusterNodeInfo, PoolNamespace } from './cluster-namespace.js';
 import type { PoolOptions } from './pool-options.js';
 
 type Rows = [unknown, unknown];
