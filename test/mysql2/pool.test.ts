@@ -75,8 +75,9 @@ describe('credswap/mysql2 pool', function () {
       const slow = busy.query('SELECT SLEEP(0.5)');
       current = second;
       await p.pool.coordinator!.refresh();
-      (await p.getConnection()).release(); // the first login of the second user: the idle one retires
-      await sleep(100);
+      (await p.getConnection()).release(); // the first login of the second user: the idle one is discarded
+      // Once the idle connection of the first user has closed, only the busy one keeps its credentials in use.
+      await eventually(() => p.stats.total === 2, 5_000, 'the idle connection of the first user to close');
       assert.deepEqual(retired, [], 'a connection of the first user is still busy');
       await slow;
       busy.release(); // stale: closed on release
@@ -196,7 +197,7 @@ describe('credswap/mysql2 pool', function () {
       await p.query('SELECT 1');
       const generation = p.stats.generation;
       for (const resolve of late) resolve();
-      await sleep(10);
+      await new Promise((resolve) => setImmediate(resolve)); // the late results have been handled
       assert.equal(p.stats.generation, generation, 'the late result did not start a generation');
       await p.query('SELECT 1');
     });
@@ -327,7 +328,7 @@ describe('credswap/mysql2 pool', function () {
       assert.equal(opened, 2, 'the server is writable again: the held connection serves');
     });
 
-    it('in a full pool, the retry waits for the refused connection\'s slot instead of retiring an idle connection', async function () {
+    it('in a full pool, the retry waits for the refused connection\'s slot instead of discarding an idle connection', async function () {
       const account = await newUser();
       const p = pool({ connectionLimit: 2, user: account.user, password: account.password, readOnlyBackoff: false });
       const [a, b] = await Promise.all([p.getConnection(), p.getConnection()]);
