@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import { inspect } from 'node:util';
 import { createConnection, type Connection } from 'mysql2/promise';
 import {
   ServerNotFoundError,
@@ -11,6 +12,7 @@ import {
 
 const ER_ACCESS_DENIED_ERROR = 1045;
 const ER_OPTION_PREVENTS_STATEMENT = 1290;
+const ER_CANNOT_USER = 1396;
 
 /** Set when MYSQL_URL names an existing server: throwaway-only tests are skipped then. */
 const external = (process.env.MYSQL_URL ?? '') !== '';
@@ -84,6 +86,17 @@ describe('testing/mariadb', function () {
 
       await assert.rejects(selectOne(server, user, password), errno(ER_ACCESS_DENIED_ERROR));
       assert.deepEqual(await selectOne(server, user, 'new-password-1'), [{ one: 1 }]);
+    });
+
+    it('keeps the new password out of the error when setPassword fails', async function () {
+      const { user } = await server.createUser();
+      await server.query('DROP USER ?@?', [user, '%']);
+
+      await assert.rejects(server.setPassword(user, 'never-shown-7Q'), (error: unknown) => {
+        assert.equal((error as { errno?: unknown }).errno, ER_CANNOT_USER);
+        assert.doesNotMatch(inspect(error), /never-shown-7Q/);
+        return true;
+      });
     });
 
     it('makes an INSERT by a non-admin user fail with errno 1290 while read-only', async function () {
