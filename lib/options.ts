@@ -139,3 +139,37 @@ export function string(bag: Bag, key: string, prefix: string, fallback?: string)
   }
   return value;
 }
+
+/** The bounds of {@link inRange}. */
+export interface NumberRange {
+  /** The smallest value allowed. */
+  readonly min: number;
+  /** The largest value allowed. */
+  readonly max: number;
+  /** Only integers are allowed. @defaultValue `false` */
+  readonly integer?: boolean;
+  /** What the number counts, for the message of a wrong type (`'milliseconds'`). */
+  readonly unit?: string;
+}
+
+/**
+ * A number from `min` to `max`, both included (an integer with `range.integer`): for options
+ * bounded above as well as below, such as a ratio, a pool size, or a delay that one timer must
+ * be able to wait.
+ *
+ * @example
+ * ```ts
+ * const writeRatio = inRange(bag, 'writeRatio', '', 0.2, { min: 0, max: 1 });
+ * ```
+ */
+export function inRange(bag: Bag, key: string, prefix: string, fallback: number, range: NumberRange): number {
+  const value = bag[key];
+  if (value === undefined) return fallback;
+  const { min, max, integer = false, unit } = range;
+  if (typeof value !== 'number' || !(integer ? Number.isInteger(value) : Number.isFinite(value))) {
+    const what = `${integer ? 'an integer' : 'a finite number'}${unit === undefined ? '' : ` of ${unit}`}`;
+    throw new InvalidOptionError(`${prefix}${key}`, `must be ${what}, got ${describeType(value)}`);
+  }
+  if (value < min || value > max) throw new InvalidOptionError(`${prefix}${key}`, `must be from ${min} to ${max}`);
+  return value;
+}

@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RotateEvent } from '../coordinator.js';
 import { InvalidOptionError } from '../errors.js';
+import { duration, expectObject, inRange, oneOf, rejectUnknownKeys } from '../options.js';
 import { startLoadGenerator, type LoadGenerator, type QueryKind, type QueryOutcome } from '../testing/load.js';
 import { buildReport, summarize, type DrillReport, type DrillWindow, type TargetReport } from './report.js';
 import { loadScenario } from './scenarios/registry.js';
@@ -97,38 +98,25 @@ const KEYS = new Set([
   'vaultToken',
 ]);
 
-function number(value: unknown, name: string, { min, max, integer }: { min: number; max?: number; integer?: boolean }): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
-    throw new InvalidOptionError(name, `must be ${integer ? 'an integer' : 'a number'}`);
-  }
-  if (value < min || (max !== undefined && value > max)) {
-    throw new InvalidOptionError(name, max === undefined ? `must be at least ${min}` : `must be from ${min} to ${max}`);
-  }
-  return value;
-}
-
 /**
  * Applies defaults and checks options (and their combinations).
  *
  * @throws {@link InvalidOptionError} naming the option
  */
 export function resolveDrillOptions(options: DrillOptions): ResolvedDrillOptions {
-  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options', 'must be an object');
-  for (const key of Object.keys(options)) {
-    if (!KEYS.has(key)) throw new InvalidOptionError(key, 'is not a drill option');
-  }
-  if (!(SCENARIO_NAMES as readonly unknown[]).includes(options.scenario)) {
-    throw new InvalidOptionError('scenario', `must be one of ${SCENARIO_NAMES.join(', ')}`);
-  }
-  const durationMs = number(options.durationMs ?? DEFAULT_DRILL_DURATION_MS, 'durationMs', { min: 500 });
-  const concurrency = number(options.concurrency ?? DEFAULT_DRILL_CONCURRENCY, 'concurrency', { min: 1, max: 1000, integer: true });
-  const rotations = number(options.rotations ?? DEFAULT_DRILL_ROTATIONS, 'rotations', { min: 1, max: 100, integer: true });
-  const flipDelayMs = number(options.flipDelayMs ?? DEFAULT_DRILL_FLIP_DELAY_MS, 'flipDelayMs', { min: 0 });
-  const churnPerSecond = number(options.churnPerSecond ?? DEFAULT_DRILL_CHURN_PER_SECOND, 'churnPerSecond', { min: 0, max: 1000 });
-  const writeRatio = options.writeRatio === undefined ? undefined : number(options.writeRatio, 'writeRatio', { min: 0, max: 1 });
-  if (options.compare !== undefined && options.compare !== 'mysql2') throw new InvalidOptionError('compare', "must be 'mysql2'");
+  const bag = expectObject(options, 'options')!;
+  rejectUnknownKeys(bag, KEYS, '');
+  if (bag.scenario === undefined) throw new InvalidOptionError('scenario', 'is required'); // no default applies
+  const scenario = oneOf(bag, 'scenario', '', SCENARIO_NAMES, options.scenario);
+  const durationMs = duration(bag, 'durationMs', '', DEFAULT_DRILL_DURATION_MS, 500);
+  const concurrency = inRange(bag, 'concurrency', '', DEFAULT_DRILL_CONCURRENCY, { min: 1, max: 1000, integer: true });
+  const rotations = inRange(bag, 'rotations', '', DEFAULT_DRILL_ROTATIONS, { min: 1, max: 100, integer: true });
+  const flipDelayMs = duration(bag, 'flipDelayMs', '', DEFAULT_DRILL_FLIP_DELAY_MS);
+  const churnPerSecond = inRange(bag, 'churnPerSecond', '', DEFAULT_DRILL_CHURN_PER_SECOND, { min: 0, max: 1000 });
+  // Without a value, the scenario decides (no writes where the drill owns no table).
+  const writeRatio = bag.writeRatio === undefined ? undefined : inRange(bag, 'writeRatio', '', DEFAULT_DRILL_WRITE_RATIO, { min: 0, max: 1 });
+  oneOf(bag, 'compare', '', ['mysql2'], 'mysql2'); // checked only: runDrill reads options.compare
   const intervalMs = durationMs / (rotations + 1);
-  const scenario = options.scenario;
   const aws = scenario === 'aws-single-user' || scenario === 'aws-alternating';
   const vault = scenario === 'vault-dynamic' || scenario === 'vault-static';
   if (scenario === 'failover') {

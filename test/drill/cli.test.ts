@@ -11,18 +11,8 @@ import { createRotationHandler } from '../../providers/aws/rotation-handler.js';
 import { startMariaDB, type MariaDBServer } from '../../lib/testing/mariadb.js';
 import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../lib/testing/secrets-manager.js';
 import { validateReport } from '../../lib/drill/validate.js';
-import {
-  chooseDrillScenario,
-  DRILL_USAGE,
-  FALLBACK_SCENARIO,
-  main,
-  parseDrillArgs,
-  parseDuration,
-  readPackageVersion,
-  USAGE,
-  type CliDeps,
-  type CliIo,
-} from '../../lib/drill/cli.js';
+import { DRILL_USAGE, FALLBACK_SCENARIO, parseDrillArgs } from '../../lib/drill/args.js';
+import { chooseDrillScenario, main, readPackageVersion, USAGE, type CliDeps, type CliIo } from '../../lib/drill/cli.js';
 import { MissingDependencyError } from '../../lib/errors.js';
 import type { DrillReport } from '../../lib/drill/report.js';
 import type { DrillOptions } from '../../lib/drill/run.js';
@@ -352,26 +342,6 @@ describe('credswap drill (CLI)', function () {
       assert.equal(code, 3);
       assert.match(stderr, /secret staging\/norotation: has no rotation function/);
       assert.equal(sm.versions('staging/norotation').length, 1);
-    });
-  });
-
-  describe('argument parsing', function () {
-    it('without a scenario: aws-single-user compared with mysql2', function () {
-      const parsed = parseDrillArgs([]);
-      assert.deepEqual(parsed.options, { scenario: 'aws-single-user', compare: 'mysql2' });
-      assert.equal(parsed.scenarioNamed, false);
-      assert.equal(parseDrillArgs(['aws-single-user']).scenarioNamed, true);
-    });
-
-    it('reads durations as 500ms, 10s, 2m or seconds', function () {
-      assert.deepEqual(['500ms', '10s', '2m', '3'].map((t) => parseDuration(t, '--duration')), [500, 10_000, 120_000, 3_000]);
-      assert.throws(() => parseDuration('soon', '--duration'), /'--duration'/);
-    });
-
-    it('takes the Vault token from VAULT_TOKEN only', function () {
-      const { options } = parseDrillArgs(['vault-static', '--vault-addr', 'http://127.0.0.1:8200', '--vault-role', 'app'], { VAULT_TOKEN: 't0k' });
-      assert.equal(options.vaultToken, 't0k');
-      assert.throws(() => parseDrillArgs(['vault-static', '--vault-token', 'x']), /'--vault-token'/);
     });
   });
 });

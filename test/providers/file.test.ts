@@ -639,6 +639,21 @@ describe('FileProvider', () => {
       assert.deepEqual(process.getActiveResourcesInfo().sort(), before.sort());
     });
 
+    it('leaves nothing running when closed from onError while the watch starts', async () => {
+      await null; // past the arming of mocha's timeout timer
+      const before = process.getActiveResourcesInfo();
+      const left = await handlesLeftBehind(async () => {
+        // The directory cannot be watched: onError runs before subscribe() returns.
+        const p = provider({ path: join(dir, 'not-yet', 'creds.json'), pollIntervalMs: 60_000, retryIntervalMs: 60_000 });
+        const onError = sinon.spy(() => p.close());
+        p.subscribe(() => {}, onError);
+        assert.equal(onError.callCount, 1);
+        await sleep(50);
+      });
+      assert.deepEqual(left, []);
+      assert.deepEqual(process.getActiveResourcesInfo().sort(), before.sort());
+    });
+
     it('does not keep the process alive while subscribed', async function () {
       this.timeout(30_000);
       const path = join(dir, 'creds.json');
