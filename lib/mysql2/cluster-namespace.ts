@@ -14,7 +14,7 @@ import { createQuery, type Mysql2Command } from './internals.js';
 import type { CallbackPool } from './pool.js';
 import { deliverError, type QueryCallback } from './pool-statements.js';
 
-/** The cluster, as its namespaces see it. */
+/** @internal The cluster, as its namespaces see it. */
 export interface ClusterHost extends EventEmitter {
   _acquire(pattern: string | RegExp, select: Select, cb: (err: Error | null, connection?: ClusterConnection, node?: ClusterNode) => void): void;
   _pick(pattern: string | RegExp, select: Select, exclude?: ReadonlySet<ClusterNode>): ClusterNode | undefined;

@@ -15,7 +15,6 @@ import { SharedProvider } from './cluster-provider.js';
 import { type PoolClusterOptions, type ResolvedClusterOptions, type Selector, planNode, resolveClusterOptions, toSelector } from './cluster-options.js';
 import {
   type ClusterConnection,
-  type ClusterHost,
   type ClusterNode,
   type ClusterNodeInfo,
   type ConnectionCallback,
@@ -38,7 +37,7 @@ import type { PromisePoolCluster } from './promise-cluster.js';
  * (nodeId), `warn` (error), and each node's `rotate`, `rotation-error` and `discard` with the
  * node's id added (`event.node`, `info.node`, third argument).
  */
-export class PoolCluster extends EventEmitter implements ClusterHost {
+export class PoolCluster extends EventEmitter {
   /** The cluster's options, as mysql2 exposes them (credentials omitted). */
   readonly config: Readonly<Omit<ResolvedClusterOptions, 'credentials' | 'rotation'>>;
   /** @internal */

@@ -43,15 +43,9 @@ export type { EmulatorClientConfig, SecretsManagerEmulatorOptions } from './secr
 export { SECRETS_MANAGER_MAX_VERSIONS } from './secrets-manager/store.js';
 export type { EmulatedSecretVersion, PutSecretResult } from './secrets-manager/store.js';
 export { SIGNATURE_MAX_SKEW_MS } from './secrets-manager/sigv4.js';
-export { ROTATION_STEPS } from './secrets-manager/rotations.js';
-export type {
-  PauseRotationOptions,
-  RotationEvent,
-  RotationHandler,
-  RotationPause,
-  RotationResult,
-  RotationStep,
-  WaitForRotationOptions,
-} from './secrets-manager/rotations.js';
+export { ROTATION_STEPS } from './secrets-manager/rotation-steps.js';
+export type { RotationEvent, RotationHandler, RotationStep } from './secrets-manager/rotation-steps.js';
+export type { RotationResult, WaitForRotationOptions } from './secrets-manager/rotations.js';
+export type { PauseRotationOptions, RotationPause } from './secrets-manager/pauses.js';
 export { SecretsManagerFaults } from './secrets-manager/faults.js';
 export type { ErrorFaultOptions, FailFaultOptions, FaultMatch } from './secrets-manager/faults.js';

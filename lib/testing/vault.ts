@@ -19,8 +19,10 @@
  * @packageDocumentation
  */
 
-export { startVaultEmulator, VAULT_EMULATOR_MAX_RECORDED_REQUESTS } from './vault/emulator.js';
-export type { VaultEmulator, VaultRequestRecord } from './vault/emulator.js';
+export { startVaultEmulator } from './vault/emulator.js';
+export type { VaultEmulator } from './vault/emulator.js';
+export { VAULT_EMULATOR_MAX_RECORDED_REQUESTS } from './vault/requests.js';
+export type { VaultRequestRecord } from './vault/requests.js';
 export {
   DEFAULT_VAULT_ACCOUNT_HOSTS,
   DEFAULT_VAULT_APPROLE_MOUNT,
@@ -28,19 +30,16 @@ export {
   DEFAULT_VAULT_KUBERNETES_MOUNT,
   DEFAULT_VAULT_KV_MOUNTS,
 } from './vault/options.js';
+export type { VaultDatabaseServer, VaultEmulatorOptions, VaultMySQLAccess } from './vault/options.js';
 export type {
   AppRoleOptions,
   CreateTokenOptions,
   DatabaseRoleOptions,
   KubernetesRoleOptions,
   StaticRoleOptions,
-  UsernameMetadata,
-  UsernameTemplate,
-  VaultDatabaseServer,
-  VaultEmulatorOptions,
-  VaultMySQLAccess,
   WriteKvOptions,
-} from './vault/options.js';
+} from './vault/setup-options.js';
+export type { UsernameMetadata, UsernameTemplate } from './vault/random.js';
 export type { VaultFaultScope, VaultLatencyFaultOptions, VaultStatusFaultOptions, VaultFaults } from './vault/faults.js';
 export type { VaultLeaseInfo } from './vault/leases.js';
 export type { VaultEndReason } from './vault/tokens.js';

@@ -611,6 +611,29 @@ describe('Secrets Manager emulator', () => {
       const meta = await sm.send(new DescribeSecretCommand({ SecretId: 'app/db' }));
       assert.equal(meta.RotationEnabled, false);
     });
+
+    it('holds only a rotation of the secret a pause names', async () => {
+      const sm = client();
+      emulator.putSecret('app/db', dbSecret(PASSWORD));
+      emulator.putSecret('other/db', dbSecret(PASSWORD));
+      const arn = emulator.registerRotationFunction('rotate', templateRotation(sm, []));
+      const pause = emulator.pauseRotation({ secretId: 'app/db' });
+      await sm.send(new RotateSecretCommand({ SecretId: 'other/db', RotationLambdaARN: arn }));
+      assert.equal((await emulator.waitForRotation('other/db', { timeoutMs: 10_000 })).status, 'succeeded');
+      await sm.send(new RotateSecretCommand({ SecretId: 'app/db', RotationLambdaARN: arn }));
+      assert.equal((await pause.reached).SecretId, emulator.rotations('app/db')[0]!.secretArn);
+      pause.release();
+      assert.equal((await emulator.waitForRotation('app/db', { timeoutMs: 10_000 })).status, 'succeeded');
+    });
+
+    it('rejects malformed pause and wait options with InvalidOptionError naming the option', () => {
+      const named = (option: string) => (error: unknown) => error instanceof InvalidOptionError && error.option === option;
+      assert.throws(() => emulator.pauseRotation({ after: 'rotate' as never }), named('pauseRotation.options.after'));
+      assert.throws(() => emulator.pauseRotation({ ms: -1 }), named('pauseRotation.options.ms'));
+      assert.throws(() => emulator.pauseRotation({ secretid: 'app/db' } as never), named('pauseRotation.options.secretid'));
+      emulator.putSecret('app/db', dbSecret(PASSWORD));
+      assert.throws(() => emulator.waitForRotation('app/db', { timeoutMs: Number.NaN }), named('waitForRotation.options.timeoutMs'));
+    });
   });
 
   describe('DeleteSecret and RestoreSecret', () => {
@@ -693,6 +716,19 @@ describe('Secrets Manager emulator', () => {
       const denied = await failure(() => sm.send(new GetSecretValueCommand({ SecretId: 'app/db' })));
       assert.equal(denied.name, 'AccessDeniedException');
       assert.equal((await sm.send(new GetSecretValueCommand({ SecretId: 'app/db' }))).SecretString, 'one');
+    });
+
+    it('drops a call held by latency, unanswered, when the emulator closes', async () => {
+      const sm = client({ maxAttempts: 1 });
+      emulator.putSecret('app/db', 'one');
+      emulator.faults.latency(60_000, { operation: 'GetSecretValue' });
+      const started = performance.now();
+      const call = failure(() => sm.send(new GetSecretValueCommand({ SecretId: 'app/db' })));
+      while (emulator.calls.GetSecretValue === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
+      await emulator.close();
+      const err = await call;
+      assert.equal(err.$metadata.httpStatusCode, undefined, 'no answer was written');
+      assert.ok(performance.now() - started < 10_000);
     });
 
     it('rejects malformed fault options with InvalidOptionError', () => {

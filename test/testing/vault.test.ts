@@ -6,6 +6,7 @@ import vaultClient from 'node-vault';
 import { ClosedError, InvalidOptionError } from '../../lib/errors.js';
 import { startTestServer, type MariaDBServer } from '../../lib/testing/mariadb.js';
 import { startVaultEmulator, type VaultEmulator, type VaultEmulatorOptions } from '../../lib/testing/vault.js';
+import { Admin, AdminQueryError } from '../../lib/testing/vault/admin.js';
 import { runToExit } from '../helpers/child.js';
 
 const ER_ACCESS_DENIED_ERROR = 1045;
@@ -325,6 +326,13 @@ describe('testing/vault', function () {
   });
 
   describe('KV version 2', function () {
+    it('writeKv() rejects a path with a leading slash, or data that is not an object, with InvalidOptionError', function () {
+      const named = (option: string) => (error: unknown) => error instanceof InvalidOptionError && error.option === option;
+
+      assert.throws(() => vault.writeKv('/app/db', { password: 'one' }), named('writeKv(path)'));
+      assert.throws(() => vault.writeKv('app/db', ['one'] as never), named('writeKv(data)'));
+    });
+
     it('writes versions and reads the current one with its metadata', async function () {
       const root = client();
       const first = await root.write('secret/data/app/db', { data: { password: 'one' } });
@@ -416,6 +424,22 @@ describe('testing/vault', function () {
       assert.match(error.message, /Error 1064/);
       const rows = await server.query<unknown[]>("SELECT User FROM mysql.user WHERE User LIKE 'v-root-broken-%'");
       assert.deepEqual(rows, []);
+    });
+
+    it('shows a password quoted in a database error as [redacted]', async function () {
+      const admin = new Admin({ host: server.host, port: server.port, user: server.adminUser, password: server.adminPassword });
+      const password = "Vq7-it's-a-secret";
+
+      const error: unknown = await admin.run((query) => query('SELEC ?', [password]), [password]).then(
+        () => assert.fail('expected a syntax error'),
+        (e: unknown) => e,
+      );
+      await admin.close();
+
+      assert.ok(error instanceof AdminQueryError);
+      assert.equal(error.errno, 1064);
+      assert.match(error.message, /near 'SELEC '\[redacted\]''/);
+      assert.ok(!error.message.includes('secret'), error.message);
     });
 
     it('answers 400 unknown role for a role that is not configured', async function () {
@@ -646,6 +670,27 @@ describe('testing/vault', function () {
 
       assert.equal(error.response, undefined);
       assert.match(String(error.code), /ECONNRESET|ERR_BAD_RESPONSE|EPIPE/);
+    });
+
+    it('close() drops a request held by latency at once', async function () {
+      vault.faults.latency(60_000, { path: 'auth/token/lookup-self' });
+      const request = failure(() => client().tokenLookupSelf());
+      await waitFor(() => vault.calls['auth/token/lookup-self'] === 1, 'the request');
+      const started = Date.now();
+
+      await vault.close();
+      const error = await request;
+
+      assert.ok(Date.now() - started < 5000, 'close() did not wait for the latency');
+      assert.equal(error.response, undefined);
+    });
+
+    it('rejects a malformed scope with InvalidOptionError naming the option', function () {
+      const named = (option: string) => (error: unknown) => error instanceof InvalidOptionError && error.option === option;
+
+      assert.throws(() => vault.faults.forbid(1, { paht: 'sys/health' } as never), named('faults.forbid(scope).paht'));
+      assert.throws(() => vault.faults.status(1, 429, ['sys/health'] as never), named('faults.status(options)'));
+      assert.throws(() => vault.faults.latency(10, { path: '' }), named('faults.latency(options).path'));
     });
 
     it('clear() removes every fault', async function () {

@@ -26,8 +26,8 @@ import { createDrillDatabase, openDrillServer, parseAdminUrl, type DrillServer }
 import { READ_ONLY_STATEMENTS, TABLE_STATEMENTS, type Scenario, type ScenarioName, type ScenarioSettings } from './types.js';
 
 /**
- * Rotation settings of the drill's pool for leases of seconds (see the README's Vault
- * section): new credentials up to 2 s before the end, busy old connections closed after 250 ms.
+ * Rotation settings of the drill's pool for leases of seconds (see docs/vault.md,
+ * dynamic credentials): new credentials up to 2 s before the end, busy old connections closed after 250 ms.
  */
 export const DRILL_SHORT_LEASE_ROTATION = { refreshBeforeExpiryMs: 2_000, drain: 'force', drainTimeoutMs: 250 } as const;
 

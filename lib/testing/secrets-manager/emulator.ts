@@ -1,6 +1,7 @@
 /**
  * The Secrets Manager emulator itself: {@link startSecretsManagerEmulator} and the
- * {@link SecretsManagerEmulator} it returns, which answers requests over HTTP.
+ * {@link SecretsManagerEmulator} it returns, with its setup and inspection methods; requests are
+ * answered by its dispatcher.
  *
  * @packageDocumentation
  */
@@ -9,58 +10,14 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InvalidOptionError } from '../../errors.js';
-import { bool, expectObject, integer, rejectUnknownKeys, string } from '../../options.js';
+import { Dispatcher } from './dispatch.js';
 import { SecretsManagerFaults, type FaultMatch } from './faults.js';
-import type { Input } from './input.js';
-import {
-  createSecret,
-  deleteSecret,
-  describeSecret,
-  getSecretValue,
-  listSecretVersionIds,
-  putSecretValue,
-  restoreSecret,
-  updateSecretVersionStage,
-} from './operations.js';
-import {
-  DEFAULT_EMULATOR_ACCESS_KEY_ID,
-  DEFAULT_EMULATOR_ACCOUNT_ID,
-  DEFAULT_EMULATOR_REGION,
-  DEFAULT_EMULATOR_SECRET_ACCESS_KEY,
-  OPTION_KEYS,
-  type EmulatorClientConfig,
-  type SecretsManagerEmulatorOptions,
-} from './options.js';
-import { randomPassword } from './passwords.js';
-import { AwsError, DEFAULT_FAULT_MESSAGES, FRAMEWORK_ERRORS, readBody, send, serialization } from './protocol.js';
-import {
-  Rotations,
-  type PauseRotationOptions,
-  type RotationHandler,
-  type RotationPause,
-  type RotationResult,
-  type WaitForRotationOptions,
-} from './rotations.js';
-import { verifySignature } from './sigv4.js';
-import { CURRENT, hasValue, NAME_PATTERN, SecretStore, type EmulatedSecretVersion, type PutSecretResult, type Value } from './store.js';
-
-/** Operations of the real service that the emulator does not implement: answered as unknown, with a note. */
-const UNIMPLEMENTED_OPERATIONS = new Set([
-  'BatchGetSecretValue',
-  'DeleteResourcePolicy',
-  'GetResourcePolicy',
-  'ListSecrets',
-  'PutResourcePolicy',
-  'RemoveRegionsFromReplication',
-  'ReplicateSecretToRegions',
-  'StopReplicationToReplica',
-  'TagResource',
-  'UntagResource',
-  'UpdateSecret',
-  'ValidateResourcePolicy',
-]);
-
-type Operation = (input: Input) => Record<string, unknown>;
+import { resolveEmulatorOptions, type EmulatorClientConfig, type SecretsManagerEmulatorOptions } from './options.js';
+import type { PauseRotationOptions, RotationPause } from './pauses.js';
+import type { RotationHandler } from './rotation-steps.js';
+import { Rotations, type RotationResult, type WaitForRotationOptions } from './rotations.js';
+import { CURRENT, hasValue, NAME_PATTERN, SecretStore, type EmulatedSecretVersion, type PutSecretResult } from './store.js';
+import type { Value } from './types.js';
 
 /**
  * A running Secrets Manager emulator, from {@link startSecretsManagerEmulator}. Stop it with
@@ -83,16 +40,11 @@ export class SecretsManagerEmulator {
   readonly faults: SecretsManagerFaults;
 
   readonly #secretAccessKey: string;
-  readonly #requireSignature: boolean;
   readonly #server: Server;
   readonly #store: SecretStore;
   readonly #rotations: Rotations;
-  readonly #sleeps = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
-  #calls: Record<string, number> = {};
-  #callsBySecret = new Map<string, Record<string, number>>();
+  readonly #dispatcher: Dispatcher;
   #closing: Promise<void> | undefined;
-  #closed = false;
-  readonly #operations: Record<string, Operation>;
 
   /** @internal Use {@link startSecretsManagerEmulator}. */
   constructor(server: Server, settings: Required<Omit<SecretsManagerEmulatorOptions, 'port'>> & { port: number }) {
@@ -101,28 +53,15 @@ export class SecretsManagerEmulator {
     this.accountId = settings.accountId;
     this.accessKeyId = settings.accessKeyId;
     this.#secretAccessKey = settings.secretAccessKey;
-    this.#requireSignature = settings.requireSignature;
     this.host = settings.host;
     this.port = settings.port;
     this.endpoint = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${settings.port}`;
     this.#store = new SecretStore(settings.region, settings.accountId);
     this.#rotations = new Rotations(this.#store, settings.region, settings.accountId);
     this.faults = new SecretsManagerFaults((match, operation, secretId) => this.#matches(match, operation, secretId));
-    this.#operations = {
-      CreateSecret: (i) => createSecret(this.#store, i),
-      GetSecretValue: (i) => getSecretValue(this.#store, i),
-      DescribeSecret: (i) => describeSecret(this.#store, i),
-      PutSecretValue: (i) => putSecretValue(this.#store, i),
-      UpdateSecretVersionStage: (i) => updateSecretVersionStage(this.#store, i),
-      ListSecretVersionIds: (i) => listSecretVersionIds(this.#store, i),
-      RotateSecret: (i) => this.#rotations.rotateSecret(i),
-      CancelRotateSecret: (i) => this.#rotations.cancelRotateSecret(i),
-      DeleteSecret: (i) => deleteSecret(this.#store, this.#rotations, i),
-      RestoreSecret: (i) => restoreSecret(this.#store, i),
-      GetRandomPassword: (i) => ({ RandomPassword: randomPassword(i) }),
-    };
+    this.#dispatcher = new Dispatcher(settings, this.#store, this.#rotations, this.faults);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      this.#handle(req, res).catch(() => res.destroy());
+      this.#dispatcher.handle(req, res).catch(() => res.destroy());
     });
   }
 
@@ -150,7 +89,7 @@ export class SecretsManagerEmulator {
    * ```
    */
   get calls(): Record<string, number> {
-    return { ...this.#calls };
+    return this.#dispatcher.calls;
   }
 
   /**
@@ -162,8 +101,7 @@ export class SecretsManagerEmulator {
    * ```
    */
   callsFor(secretId: string): Record<string, number> {
-    const secret = this.#store.find(secretId);
-    return { ...(this.#callsBySecret.get(secret?.arn ?? secretId) ?? {}) };
+    return this.#dispatcher.callsFor(secretId);
   }
 
   /**
@@ -174,8 +112,7 @@ export class SecretsManagerEmulator {
    * ```
    */
   resetCalls(): void {
-    this.#calls = {};
-    this.#callsBySecret = new Map();
+    this.#dispatcher.resetCalls();
   }
 
   /**
@@ -328,10 +265,7 @@ export class SecretsManagerEmulator {
    * ```
    */
   close(): Promise<void> {
-    if (this.#closing === undefined) {
-      this.#closed = true;
-      this.#closing = this.#close();
-    }
+    this.#closing ??= this.#close();
     return this.#closing;
   }
 
@@ -343,115 +277,11 @@ export class SecretsManagerEmulator {
   async #close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.#server.closeAllConnections();
-    for (const sleep of this.#sleeps) {
-      clearTimeout(sleep.timer);
-      sleep.resolve();
-    }
-    this.#sleeps.clear();
+    this.#dispatcher.close();
     this.#rotations.close();
     await closed;
     // A rotation function may be inside a step; its step finishes on its own, then the rotation stops.
     await this.#rotations.settled();
-  }
-
-  // ------------------------------------------------------------------------------------------
-  // HTTP
-  // ------------------------------------------------------------------------------------------
-
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const requestId = randomUUID();
-    const target = req.headers['x-amz-target'];
-    const operation =
-      typeof target === 'string' && target.startsWith('secretsmanager.') ? target.slice('secretsmanager.'.length) : undefined;
-    const countAs = operation ?? (typeof target === 'string' ? target : '(no X-Amz-Target)');
-    this.#calls[countAs] = (this.#calls[countAs] ?? 0) + 1;
-
-    let body: Buffer;
-    try {
-      body = await readBody(req);
-    } catch (err) {
-      if (err instanceof AwsError) return send(res, requestId, err.status, err.body(), err.type);
-      throw err;
-    }
-    let input: Input | undefined;
-    let parseError: AwsError | undefined;
-    try {
-      const parsed: unknown = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) parseError = serialization();
-      else input = parsed as Input;
-    } catch {
-      parseError = serialization();
-    }
-    const named = input && (typeof input.SecretId === 'string' ? input.SecretId : operation === 'CreateSecret' && typeof input.Name === 'string' ? input.Name : undefined);
-    if (named !== undefined) {
-      const key = this.#store.find(named)?.arn ?? named;
-      const counts = this.#callsBySecret.get(key) ?? {};
-      counts[countAs] = (counts[countAs] ?? 0) + 1;
-      this.#callsBySecret.set(key, counts);
-    }
-
-    try {
-      if (this.#requireSignature) {
-        verifySignature(req, body, { region: this.region, accessKeyId: this.accessKeyId, secretAccessKey: this.#secretAccessKey }, Date.now());
-      }
-      if (req.method !== 'POST' || operation === undefined || this.#operations[operation] === undefined) {
-        throw new AwsError(
-          'UnknownOperationException',
-          operation !== undefined && UNIMPLEMENTED_OPERATIONS.has(operation)
-            ? `${operation} is not implemented by the Secrets Manager emulator`
-            : undefined,
-          400,
-          true,
-        );
-      }
-      if (parseError) throw parseError;
-      const fault = this.faults.take(operation, named);
-      if (fault.latencyMs > 0) {
-        await this.#sleep(fault.latencyMs);
-        if (this.#closed) {
-          res.destroy();
-          return;
-        }
-      }
-      if (fault.error) {
-        const { name, status } = fault.error;
-        const message = fault.error.message ?? this.#defaultFaultMessage(name, operation, named);
-        throw new AwsError(name, message, status, FRAMEWORK_ERRORS.has(name));
-      }
-      const output = this.#operations[operation]!(input!);
-      send(res, requestId, 200, output);
-    } catch (err) {
-      if (!(err instanceof AwsError)) {
-        // A bug in the emulator: answer as the service would, without details.
-        const internal = new AwsError('InternalServiceError', DEFAULT_FAULT_MESSAGES.InternalServiceError, 500);
-        return send(res, requestId, 500, internal.body(), internal.type);
-      }
-      send(res, requestId, err.status, err.body(), err.type);
-    }
-  }
-
-  #defaultFaultMessage(name: string, operation: string, secretId: string | undefined): string {
-    if (name === 'AccessDeniedException') {
-      return (
-        `User: arn:aws:iam::${this.accountId}:user/emulator is not authorized to perform: secretsmanager:${operation} ` +
-        `on resource: ${secretId ?? '*'} because no identity-based policy allows the secretsmanager:${operation} action`
-      );
-    }
-    return DEFAULT_FAULT_MESSAGES[name] ?? `Injected ${name} from the Secrets Manager emulator.`;
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const entry = {
-        timer: setTimeout(() => {
-          this.#sleeps.delete(entry);
-          resolve();
-        }, ms),
-        resolve,
-      };
-      entry.timer.unref();
-      this.#sleeps.add(entry);
-    });
   }
 
   #matches(match: FaultMatch, operation: string, secretId: string | undefined): boolean {
@@ -477,19 +307,7 @@ export class SecretsManagerEmulator {
  * ```
  */
 export async function startSecretsManagerEmulator(options: SecretsManagerEmulatorOptions = {}): Promise<SecretsManagerEmulator> {
-  const bag = expectObject(options, 'options') ?? {};
-  rejectUnknownKeys(bag, OPTION_KEYS, '');
-  const region = string(bag, 'region', '', DEFAULT_EMULATOR_REGION)!;
-  if (!/^[a-z0-9-]+$/.test(region)) throw new InvalidOptionError('region', 'must be a region name such as us-east-1');
-  const accountId = string(bag, 'accountId', '', DEFAULT_EMULATOR_ACCOUNT_ID)!;
-  if (!/^\d{12}$/.test(accountId)) throw new InvalidOptionError('accountId', 'must be 12 digits');
-  const accessKeyId = string(bag, 'accessKeyId', '', DEFAULT_EMULATOR_ACCESS_KEY_ID)!;
-  const secretAccessKey = string(bag, 'secretAccessKey', '', DEFAULT_EMULATOR_SECRET_ACCESS_KEY)!;
-  const host = string(bag, 'host', '', '127.0.0.1')!;
-  const port = integer(bag, 'port', '', 0, 0);
-  if (port > 65535) throw new InvalidOptionError('port', 'must be at most 65535');
-  const requireSignature = bool(bag, 'requireSignature', '', true);
-
+  const { host, port, ...settings } = resolveEmulatorOptions(options);
   const server = createServer({ keepAliveTimeout: 5000 });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -500,13 +318,5 @@ export async function startSecretsManagerEmulator(options: SecretsManagerEmulato
   });
   server.unref();
   const address = server.address() as AddressInfo;
-  return new SecretsManagerEmulator(server, {
-    region,
-    accountId,
-    accessKeyId,
-    secretAccessKey,
-    host,
-    port: address.port,
-    requireSignature,
-  });
+  return new SecretsManagerEmulator(server, { ...settings, host, port: address.port });
 }

@@ -5,14 +5,12 @@
  */
 
 import { invalidParameter, serialization, validation } from './protocol.js';
-import type { Value } from './store.js';
+import type { Input, Value } from './types.js';
 
 const MAX_SECRET_BYTES = 65536;
 
 // Input readers: a wrong JSON type is a SerializationException, as in AWS's JSON protocol;
 // a constraint (length, range) is a ValidationException or the service's own error.
-
-export type Input = Record<string, unknown>;
 
 export function optString(input: Input, key: string): string | undefined {
   const value = input[key];

@@ -7,10 +7,11 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { checkStage, checkToken, optBool, optInt, optString, optStringList, readValue, reqString, type Input } from './input.js';
+import { checkStage, checkToken, optBool, optInt, optString, optStringList, readValue, reqString } from './input.js';
 import { AwsError, invalidParameter, invalidRequest, MSG_MARKED_FOR_DELETION, notFound, serialization, validation } from './protocol.js';
 import type { Rotations } from './rotations.js';
-import { CURRENT, DAY_MS, hasValue, NAME_PATTERN, sameValue, type SecretStore, type Tag, type Version } from './store.js';
+import { CURRENT, DAY_MS, hasValue, NAME_PATTERN, sameValue, type SecretStore } from './store.js';
+import type { Input, Tag, Version } from './types.js';
 
 /** Epoch ms → the wire's epoch seconds. */
 const seconds = (ms: number): number => ms / 1000;

@@ -1,9 +1,12 @@
 /**
- * The options of {@link startSecretsManagerEmulator}, their defaults, and the client
- * configuration it hands out.
+ * The options of {@link startSecretsManagerEmulator}, their defaults and their validation, and
+ * the client configuration it hands out.
  *
  * @packageDocumentation
  */
+
+import { InvalidOptionError } from '../../errors.js';
+import { bool, expectObject, integer, rejectUnknownKeys, string } from '../../options.js';
 
 /**
  * Default of {@link SecretsManagerEmulatorOptions.region}: `'us-east-1'`.
@@ -94,4 +97,21 @@ export type EmulatorClientConfig = {
   credentials: { accessKeyId: string; secretAccessKey: string };
 };
 
-export const OPTION_KEYS = new Set(['region', 'accountId', 'accessKeyId', 'secretAccessKey', 'host', 'port', 'requireSignature']);
+const OPTION_KEYS = new Set(['region', 'accountId', 'accessKeyId', 'secretAccessKey', 'host', 'port', 'requireSignature']);
+
+/** Validates the options of {@link startSecretsManagerEmulator} and fills in the defaults. */
+export function resolveEmulatorOptions(options: SecretsManagerEmulatorOptions): Required<SecretsManagerEmulatorOptions> {
+  const bag = expectObject(options, 'options') ?? {};
+  rejectUnknownKeys(bag, OPTION_KEYS, '');
+  const region = string(bag, 'region', '', DEFAULT_EMULATOR_REGION)!;
+  if (!/^[a-z0-9-]+$/.test(region)) throw new InvalidOptionError('region', 'must be a region name such as us-east-1');
+  const accountId = string(bag, 'accountId', '', DEFAULT_EMULATOR_ACCOUNT_ID)!;
+  if (!/^\d{12}$/.test(accountId)) throw new InvalidOptionError('accountId', 'must be 12 digits');
+  const accessKeyId = string(bag, 'accessKeyId', '', DEFAULT_EMULATOR_ACCESS_KEY_ID)!;
+  const secretAccessKey = string(bag, 'secretAccessKey', '', DEFAULT_EMULATOR_SECRET_ACCESS_KEY)!;
+  const host = string(bag, 'host', '', '127.0.0.1')!;
+  const port = integer(bag, 'port', '', 0, 0);
+  if (port > 65535) throw new InvalidOptionError('port', 'must be at most 65535');
+  const requireSignature = bool(bag, 'requireSignature', '', true);
+  return { region, accountId, accessKeyId, secretAccessKey, host, port, requireSignature };
+}

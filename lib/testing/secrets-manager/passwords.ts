@@ -5,8 +5,9 @@
  */
 
 import { randomInt } from 'node:crypto';
-import { optBool, optInt, optString, type Input } from './input.js';
+import { optBool, optInt, optString } from './input.js';
 import { invalidParameter, validation } from './protocol.js';
+import type { Input } from './types.js';
 
 const LOWER = 'abcdefghijklmnopqrstuvwxyz';
 const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';

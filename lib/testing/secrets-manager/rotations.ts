@@ -1,6 +1,6 @@
 /**
  * Rotations: the rotation functions registered in-process, `RotateSecret` running them through
- * the four steps, `CancelRotateSecret`, pauses between two steps, and waiting for a rotation
+ * the four steps (holding at the pauses set), `CancelRotateSecret`, and waiting for a rotation
  * to end.
  *
  * @packageDocumentation
@@ -8,55 +8,14 @@
 
 import { randomUUID } from 'node:crypto';
 import { ClosedError, InvalidOptionError } from '../../errors.js';
-import { expectObject, rejectUnknownKeys, string } from '../../options.js';
-import { checkToken, optBool, optInt, optObject, optString, type Input } from './input.js';
+import { duration, expectObject, rejectUnknownKeys } from '../../options.js';
+import { deferred, type Deferred } from './deferred.js';
+import { checkToken, optBool, optInt, optObject, optString } from './input.js';
+import { Pauses, type PauseRotationOptions, type RotationPause } from './pauses.js';
 import { AwsError, invalidParameter, invalidRequest } from './protocol.js';
-import { CURRENT, DAY_MS, PENDING, type RotationRules, type Secret, type SecretStore, type Value } from './store.js';
-
-/**
- * The four steps of a rotation, in the order Secrets Manager runs them.
- * @example
- * ```ts
- * assert.deepEqual(emulator.rotations('prod/db')[0].steps, ROTATION_STEPS);
- * ```
- */
-export const ROTATION_STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;
-
-/**
- * A step of a rotation function: `createSecret` (store the new value as `AWSPENDING`),
- * `setSecret` (change the password in the database), `testSecret`, `finishSecret` (move
- * `AWSCURRENT` to the new version).
- * @example
- * ```ts
- * const step: RotationStep = 'setSecret';
- * ```
- */
-export type RotationStep = (typeof ROTATION_STEPS)[number];
-
-/** The event a rotation function receives, shaped as Secrets Manager's Lambda invocation payload. */
-export interface RotationEvent {
-  /** The step to perform. */
-  Step: RotationStep;
-  /** The secret's full ARN. */
-  SecretId: string;
-  /** The version id of the new version (the version labelled `AWSPENDING`). */
-  ClientRequestToken: string;
-  /** An opaque token identifying this rotation; rotation functions may pass it to `PutSecretValue`. */
-  RotationToken: string;
-}
-
-/**
- * A rotation function, registered with {@link SecretsManagerEmulator.registerRotationFunction}.
- * It is called once per step; it usually calls back into the emulator with the SDK. A throw or
- * rejection fails the rotation at that step.
- * @example
- * ```ts
- * const handler: RotationHandler = async (event) => {
- *   if (event.Step === 'setSecret') await server.setPassword('app', newPassword);
- * };
- * ```
- */
-export type RotationHandler = (event: RotationEvent) => unknown;
+import { ROTATION_STEPS, type RotationEvent, type RotationHandler, type RotationStep } from './rotation-steps.js';
+import { CURRENT, DAY_MS, PENDING, type SecretStore } from './store.js';
+import type { Input, RotationRules, Secret, Value } from './types.js';
 
 /** The state of one rotation, from {@link SecretsManagerEmulator.rotations} and {@link SecretsManagerEmulator.waitForRotation}. */
 export interface RotationResult {
@@ -86,37 +45,6 @@ export interface RotationResult {
   readonly finishedAt?: Date;
 }
 
-/** Options of {@link SecretsManagerEmulator.pauseRotation}. Unknown keys are rejected. */
-export interface PauseRotationOptions {
-  /**
-   * Pause only a rotation of this secret (name or ARN).
-   * @defaultValue any secret
-   */
-  secretId?: string;
-  /**
-   * The step after which the rotation stops.
-   * @defaultValue `'setSecret'`: the window in which the database has the new password and
-   *   `AWSCURRENT` still holds the old one
-   */
-  after?: RotationStep;
-  /**
-   * Release the pause by itself this many milliseconds after it is reached.
-   * @defaultValue none: the rotation waits for {@link RotationPause.release} (or `close()`)
-   */
-  ms?: number;
-}
-
-/** A pause set with {@link SecretsManagerEmulator.pauseRotation}. It holds the next matching rotation once. */
-export interface RotationPause {
-  /**
-   * Resolves with the event of the step after which the rotation stopped, once it stopped.
-   * Rejects with a `ClosedError` if the emulator closes before any rotation got there.
-   */
-  readonly reached: Promise<RotationEvent>;
-  /** Lets the rotation go on (or drops the pause if it was not reached yet). Idempotent. */
-  release(): void;
-}
-
 /** Options of {@link SecretsManagerEmulator.waitForRotation}. */
 export interface WaitForRotationOptions {
   /**
@@ -124,22 +52,6 @@ export interface WaitForRotationOptions {
    * @defaultValue none (wait until it ends or the emulator closes)
    */
   timeoutMs?: number;
-}
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-  reject(reason: unknown): void;
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (reason: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
 }
 
 interface Rotation {
@@ -154,15 +66,6 @@ interface Rotation {
   finishedAt?: number;
   done: Deferred<void>;
   cancelled: boolean;
-}
-
-interface Pause {
-  options: PauseRotationOptions;
-  reached: Deferred<RotationEvent>;
-  released: Deferred<void>;
-  isReached: boolean;
-  isReleased: boolean;
-  timer?: NodeJS.Timeout;
 }
 
 function snapshot(rotation: Rotation): RotationResult {
@@ -181,22 +84,22 @@ function snapshot(rotation: Rotation): RotationResult {
   return result;
 }
 
-const PAUSE_KEYS = new Set(['secretId', 'after', 'ms']);
-
 /** The rotation functions of one emulator, its rotations and the pauses set on them. */
 export class Rotations {
   readonly #functions = new Map<string, RotationHandler>();
   readonly #rotations: Rotation[] = [];
-  readonly #pauses = new Set<Pause>();
   readonly #rotationWaiters = new Set<{ secret: Secret; resolve: (r: Rotation) => void; reject: (e: unknown) => void }>();
   readonly #running = new Set<Promise<void>>();
+  readonly #pauses: Pauses;
   #closed = false;
 
   constructor(
     private readonly store: SecretStore,
     private readonly region: string,
     private readonly accountId: string,
-  ) {}
+  ) {
+    this.#pauses = new Pauses(store);
+  }
 
   /** See {@link SecretsManagerEmulator.registerRotationFunction}. */
   registerRotationFunction(name: string, handler: RotationHandler): string {
@@ -213,40 +116,14 @@ export class Rotations {
 
   /** See {@link SecretsManagerEmulator.pauseRotation}. */
   pauseRotation(options: PauseRotationOptions = {}): RotationPause {
-    const bag = expectObject(options, 'pauseRotation.options') ?? {};
-    rejectUnknownKeys(bag, PAUSE_KEYS, 'pauseRotation.options.');
-    string(bag, 'secretId', 'pauseRotation.options.');
-    if (bag.after !== undefined && !(ROTATION_STEPS as readonly unknown[]).includes(bag.after)) {
-      throw new InvalidOptionError('pauseRotation.options.after', `must be one of ${ROTATION_STEPS.map((s) => `'${s}'`).join(', ')}`);
-    }
-    if (bag.ms !== undefined && (typeof bag.ms !== 'number' || !Number.isFinite(bag.ms) || bag.ms < 0)) {
-      throw new InvalidOptionError('pauseRotation.options.ms', 'must be a finite number of milliseconds >= 0');
-    }
-    if (this.#closed) throw new ClosedError('Secrets Manager emulator');
-    const pause: Pause = {
-      options: { ...(bag as PauseRotationOptions) },
-      reached: deferred<RotationEvent>(),
-      released: deferred<void>(),
-      isReached: false,
-      isReleased: false,
-    };
-    // The caller may never await `reached`; a rejection on close must not go unhandled.
-    pause.reached.promise.catch(() => {});
-    this.#pauses.add(pause);
-    return {
-      reached: pause.reached.promise,
-      release: () => this.#release(pause),
-    };
+    return this.#pauses.add(options);
   }
 
   /** See {@link SecretsManagerEmulator.waitForRotation}. */
   waitForRotation(secretId: string, options: WaitForRotationOptions = {}): Promise<RotationResult> {
     const bag = expectObject(options, 'waitForRotation.options') ?? {};
     rejectUnknownKeys(bag, new Set(['timeoutMs']), 'waitForRotation.options.');
-    const timeoutMs = bag.timeoutMs;
-    if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0)) {
-      throw new InvalidOptionError('waitForRotation.options.timeoutMs', 'must be a finite number of milliseconds >= 0');
-    }
+    const timeoutMs = bag.timeoutMs === undefined ? undefined : duration(bag, 'timeoutMs', 'waitForRotation.options.', 0);
     const secret = this.store.find(secretId);
     if (secret === undefined) {
       return Promise.reject(new Error(`Secrets Manager emulator: no secret '${secretId}'`));
@@ -311,8 +188,8 @@ export class Rotations {
       }
       parsedRules = {};
       if (days !== undefined) parsedRules.AutomaticallyAfterDays = days;
-      const duration = optString(rules, 'Duration');
-      if (duration !== undefined) parsedRules.Duration = duration;
+      const rotationWindow = optString(rules, 'Duration');
+      if (rotationWindow !== undefined) parsedRules.Duration = rotationWindow;
       const schedule = optString(rules, 'ScheduleExpression');
       if (schedule !== undefined) parsedRules.ScheduleExpression = schedule;
     }
@@ -413,7 +290,7 @@ export class Rotations {
           break;
         }
         rotation.steps.push(step);
-        await this.#pausePoint(secret, step, event);
+        await this.#pauses.after(secret, step, event);
       }
       if (rotation.status === 'running') {
         if (rotation.cancelled || this.#closed) rotation.status = 'cancelled';
@@ -435,30 +312,6 @@ export class Rotations {
       rotation.finishedAt = Date.now();
       rotation.done.resolve();
     }
-  }
-
-  async #pausePoint(secret: Secret, step: RotationStep, event: RotationEvent): Promise<void> {
-    for (const pause of this.#pauses) {
-      if (pause.isReached || pause.isReleased) continue;
-      if ((pause.options.after ?? 'setSecret') !== step) continue;
-      if (pause.options.secretId !== undefined && this.store.find(pause.options.secretId) !== secret) continue;
-      pause.isReached = true;
-      if (pause.options.ms !== undefined) {
-        pause.timer = setTimeout(() => this.#release(pause), pause.options.ms);
-        pause.timer.unref();
-      }
-      pause.reached.resolve({ ...event });
-      await pause.released.promise;
-      return;
-    }
-  }
-
-  #release(pause: Pause): void {
-    if (pause.isReleased) return;
-    pause.isReleased = true;
-    if (pause.timer) clearTimeout(pause.timer);
-    this.#pauses.delete(pause);
-    pause.released.resolve();
   }
 
   cancelRotateSecret(input: Input): Record<string, unknown> {
@@ -490,10 +343,7 @@ export class Rotations {
   /** Releases every pause, answers pending waits and cancels running rotations before their next step. */
   close(): void {
     this.#closed = true;
-    for (const pause of this.#pauses) {
-      if (!pause.isReached) pause.reached.reject(new ClosedError('Secrets Manager emulator'));
-      this.#release(pause);
-    }
+    this.#pauses.close();
     for (const waiter of this.#rotationWaiters) waiter.reject(new ClosedError('Secrets Manager emulator'));
     this.#rotationWaiters.clear();
     for (const rotation of this.#rotations) if (rotation.status === 'running') rotation.cancelled = true;

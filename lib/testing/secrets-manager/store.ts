@@ -5,8 +5,9 @@
  */
 
 import { randomInt } from 'node:crypto';
-import { reqString, type Input } from './input.js';
+import { reqString } from './input.js';
 import { invalidRequest, MSG_MARKED_FOR_DELETION, notFound, validation } from './protocol.js';
+import type { Input, Secret, Value, Version } from './types.js';
 
 /**
  * How many versions a secret keeps, as in AWS: past this, the oldest versions without a
@@ -35,49 +36,6 @@ export interface PutSecretResult {
   readonly name: string;
   readonly versionId: string;
 }
-
-export interface Version {
-  id: string;
-  stages: string[];
-  created: number;
-  lastAccessed?: number;
-  string?: string;
-  binary?: Buffer;
-}
-
-export interface Tag {
-  Key?: string;
-  Value?: string;
-}
-
-export interface RotationRules {
-  AutomaticallyAfterDays?: number;
-  Duration?: string;
-  ScheduleExpression?: string;
-}
-
-export interface Secret {
-  arn: string;
-  name: string;
-  description?: string;
-  kmsKeyId?: string;
-  tags?: Tag[];
-  created: number;
-  lastChanged: number;
-  lastAccessed?: number;
-  deleted?: number;
-  /** When a secret scheduled for deletion is purged (epoch ms). */
-  purgeAt?: number;
-  /** In creation order. */
-  versions: Map<string, Version>;
-  rotationEnabled: boolean;
-  rotationLambdaArn?: string;
-  rotationRules?: RotationRules;
-  lastRotated?: number;
-  nextRotation?: number;
-}
-
-export type Value = { string: string } | { binary: Buffer };
 
 export const CURRENT = 'AWSCURRENT';
 export const PENDING = 'AWSPENDING';

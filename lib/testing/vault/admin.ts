@@ -8,6 +8,7 @@
 
 import { createConnection, type Connection } from 'mysql2/promise';
 import { ClosedError } from '../../errors.js';
+import { redactText, sqlEscaped } from '../../redact.js';
 
 /** Where and as whom to connect. */
 export interface AdminAccess {
@@ -22,8 +23,8 @@ export type AdminQuery = <T = unknown>(sql: string, values?: unknown[]) => Promi
 
 /**
  * An error from the database, with its `errno`, `code` and `sqlState` but without the statement
- * text, and with every secret of the task replaced by `[password]` (as Vault's error sanitizer
- * does).
+ * text, and with every secret of the task (as is, or escaped as in a statement the server
+ * quotes) replaced by `[redacted]`, as Vault's error sanitizer replaces them.
  */
 export class AdminQueryError extends Error {
   readonly errno: number | undefined;
@@ -32,8 +33,7 @@ export class AdminQueryError extends Error {
 
   constructor(error: unknown, secrets: readonly string[]) {
     const e = (error ?? {}) as { errno?: number; code?: string; sqlState?: string; sqlMessage?: string; message?: string };
-    let text = e.sqlMessage ?? e.message ?? String(error);
-    for (const secret of secrets) if (secret !== '') text = text.split(secret).join('[password]');
+    const text = redactText(e.sqlMessage ?? e.message ?? String(error), secrets, [sqlEscaped]);
     super(e.errno !== undefined ? `Error ${e.errno} (${e.sqlState ?? 'HY000'}): ${text}` : text);
     this.name = 'AdminQueryError';
     this.errno = e.errno;

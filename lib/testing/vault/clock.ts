@@ -6,22 +6,23 @@
  */
 
 import { performance } from 'node:perf_hooks';
+import { sleep } from '../../abort.js';
+import { MAX_TIMER_MS } from '../../backoff.js';
 
 /** Milliseconds on the monotonic clock (`performance.now()`). */
 export const now = (): number => performance.now();
 
-/** The longest delay `setTimeout` accepts; longer waits are re-armed. */
-const MAX_TIMER_MS = 2_147_483_647;
-
 /** A set of timers that can all be cleared at once. */
 export class Timers {
   private readonly live = new Set<NodeJS.Timeout>();
-  private readonly sleepers = new Set<() => void>();
+  /** Aborted by {@link Timers.clear}: wakes every sleeper. */
+  private readonly clearing = new AbortController();
   private cleared = false;
 
   /**
-   * Calls `fn` once the monotonic clock reaches `atMs` (at once when it already has). Returns a
-   * function that cancels the call. After {@link Timers.clear}, nothing is scheduled.
+   * Calls `fn` once the monotonic clock reaches `atMs` (at once when it already has; a wait
+   * longer than one timer can hold is re-armed). Returns a function that cancels the call. After
+   * {@link Timers.clear}, nothing is scheduled.
    */
   at(atMs: number, fn: () => void): () => void {
     let timer: NodeJS.Timeout | undefined;
@@ -49,19 +50,10 @@ export class Timers {
 
   /** Resolves after `ms`, or at once when the timers are cleared (then with `false`). */
   sleep(ms: number): Promise<boolean> {
-    if (this.cleared) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const wake = (): void => {
-        this.sleepers.delete(wake);
-        cancel();
-        resolve(false);
-      };
-      const cancel = this.at(now() + ms, () => {
-        this.sleepers.delete(wake);
-        resolve(true);
-      });
-      this.sleepers.add(wake);
-    });
+    return sleep(ms, this.clearing.signal).then(
+      () => true,
+      () => false,
+    );
   }
 
   /** Cancels every timer and wakes every sleeper; nothing can be scheduled afterwards. */
@@ -69,6 +61,6 @@ export class Timers {
     this.cleared = true;
     for (const timer of this.live) clearTimeout(timer);
     this.live.clear();
-    for (const wake of [...this.sleepers]) wake();
+    this.clearing.abort();
   }
 }

@@ -1,5 +1,7 @@
 /**
- * The Vault emulator itself: {@link startVaultEmulator} and the {@link VaultEmulator} it returns.
+ * The Vault emulator itself: {@link startVaultEmulator} and the {@link VaultEmulator} it
+ * returns, which owns the emulator's lifecycle; requests are answered by its request handler,
+ * setup helpers act on its state.
  *
  * @packageDocumentation
  */
@@ -7,64 +9,22 @@
 import { inspect } from 'node:util';
 import { ClosedError } from '../../errors.js';
 import { Faults, type VaultFaults } from './faults.js';
-import {
-  errorReply,
-  VAULT_INVALID_TOKEN_ERROR,
-  listen,
-  MISSING_TOKEN,
-  SEALED,
-  type HandlerResult,
-  type VaultHttpRequest,
-  type VaultHttpServer,
-} from './http.js';
+import { listen, type VaultHttpServer } from './http.js';
 import type { VaultLeaseInfo } from './leases.js';
-import {
-  resolveAppRole,
-  resolveCreateToken,
-  resolveDatabaseRole,
-  resolveEmulatorOptions,
-  resolveKubernetesRole,
-  resolveStaticRole,
-  resolveWriteKv,
-  roleName,
-  type AppRoleOptions,
-  type CreateTokenOptions,
-  type DatabaseRoleOptions,
-  type KubernetesRoleOptions,
-  type ResolvedEmulatorOptions,
-  type StaticRoleOptions,
-  type VaultEmulatorOptions,
-  type WriteKvOptions,
-} from './options.js';
-import { newToken, uuid } from './random.js';
-import { sanitizePolicies } from './routes-auth.js';
-import { resolve, UNSUPPORTED_OPERATION, type Resolution } from './routes.js';
+import { resolveEmulatorOptions, type ResolvedEmulatorOptions, type VaultEmulatorOptions } from './options.js';
+import { newToken } from './random.js';
+import { RequestHandler, type VaultRequestRecord } from './requests.js';
+import { configureAppRole, configureDatabaseRole, configureKubernetesRole, configureStaticRole, createToken, writeKv } from './setup.js';
+import type {
+  AppRoleOptions,
+  CreateTokenOptions,
+  DatabaseRoleOptions,
+  KubernetesRoleOptions,
+  StaticRoleOptions,
+  WriteKvOptions,
+} from './setup-options.js';
 import { VaultState } from './state.js';
 import { asError } from './tokens.js';
-
-/** One request the emulator received, as {@link VaultEmulator.requests} lists it. */
-export interface VaultRequestRecord {
-  /** `GET`, `HEAD`, `POST` (also for `PUT`), `DELETE` or `LIST`. */
-  readonly method: string;
-  /** The path after `/v1/`, e.g. `database/creds/app`. */
-  readonly path: string;
-  /** The route it was counted under, e.g. `database/creds/:role` (`unknown` for none). */
-  readonly route: string;
-  /** The `X-Vault-Namespace` header, if any. */
-  readonly namespace: string | undefined;
-  /** The status answered; 0 for a dropped connection, `undefined` while unanswered. */
-  readonly status: number | undefined;
-}
-
-/**
- * How many requests {@link VaultEmulator.requests} keeps (the most recent).
- *
- * @example
- * ```ts
- * assert.ok(vault.requests.length <= VAULT_EMULATOR_MAX_RECORDED_REQUESTS);
- * ```
- */
-export const VAULT_EMULATOR_MAX_RECORDED_REQUESTS = 1000;
 
 /**
  * A local HashiCorp Vault for tests and drills, spoken to over HTTP by any Vault client
@@ -219,17 +179,15 @@ class Emulator implements VaultEmulator {
   readonly endpoint: string;
   readonly port: number;
   readonly rootToken: string;
-  readonly faults = new Faults();
 
-  private readonly callCounts = new Map<string, number>();
-  private log: Array<{ -readonly [K in keyof VaultRequestRecord]: VaultRequestRecord[K] }> = [];
-  private readonly inflight = new Set<Promise<unknown>>();
   private closing: Promise<void> | undefined;
 
   constructor(
     private readonly state: VaultState,
     private readonly options: ResolvedEmulatorOptions,
     private readonly http: VaultHttpServer,
+    private readonly handler: RequestHandler,
+    readonly faults: Faults,
     rootToken: string,
   ) {
     const host = options.host.includes(':') ? `[${options.host}]` : options.host;
@@ -244,11 +202,11 @@ class Emulator implements VaultEmulator {
   }
 
   get calls(): Readonly<Record<string, number>> {
-    return Object.freeze(Object.fromEntries(this.callCounts));
+    return this.handler.calls;
   }
 
   get requests(): readonly VaultRequestRecord[] {
-    return Object.freeze(this.log.map((record) => Object.freeze({ ...record })));
+    return this.handler.requests;
   }
 
   get backgroundErrors(): readonly Error[] {
@@ -256,50 +214,7 @@ class Emulator implements VaultEmulator {
   }
 
   resetCalls(): void {
-    this.callCounts.clear();
-    this.log = [];
-  }
-
-  /** Answers one request (called by the HTTP server). */
-  readonly handle = async (request: VaultHttpRequest): Promise<HandlerResult> => {
-    if (this.state.closed) return 'drop';
-    const resolution = resolve(this.state, request.path);
-    const route = 'route' in resolution ? resolution.route.name : resolution.name;
-    this.callCounts.set(route, (this.callCounts.get(route) ?? 0) + 1);
-    const record = { method: request.method, path: request.path, route, namespace: request.namespace, status: undefined as number | undefined };
-    this.log.push(record);
-    if (this.log.length > VAULT_EMULATOR_MAX_RECORDED_REQUESTS) this.log.shift();
-    const answer = this.answer(request, resolution, route);
-    this.inflight.add(answer);
-    try {
-      const result = await answer;
-      record.status = result === 'drop' ? 0 : result.status;
-      return result;
-    } finally {
-      this.inflight.delete(answer);
-    }
-  };
-
-  private async answer(request: VaultHttpRequest, resolution: Resolution, route: string): Promise<HandlerResult> {
-    const { latencyMs, action } = this.faults.take(route, request.path);
-    if (latencyMs > 0 && !(await this.state.timers.sleep(latencyMs))) return 'drop';
-    if (this.state.closed || action?.kind === 'drop') return 'drop';
-    if (action?.kind === 'status') return errorReply(action.statusCode, ...action.errors);
-    if (this.state.sealed && route !== 'sys/health') return errorReply(503, SEALED);
-    if (!('route' in resolution)) return resolution.reply;
-    const handler = resolution.route.handlers[request.method];
-    if (handler === undefined) return UNSUPPORTED_OPERATION;
-    let token;
-    if (resolution.route.authenticated) {
-      if (request.token === undefined) return errorReply(403, MISSING_TOKEN);
-      token = this.state.tokens.get(request.token);
-      if (token === undefined) return errorReply(403, VAULT_INVALID_TOKEN_ERROR);
-    }
-    try {
-      return await handler({ state: this.state, request, params: resolution.route.params, token });
-    } catch (error) {
-      return errorReply(500, `1 error occurred:\n\t* ${asError(error).message}\n\n`);
-    }
+    this.handler.reset();
   }
 
   private checkOpen(): void {
@@ -308,17 +223,12 @@ class Emulator implements VaultEmulator {
 
   configureDatabaseRole(name: string, options: DatabaseRoleOptions): void {
     this.checkOpen();
-    roleName(name, 'configureDatabaseRole');
-    const role = resolveDatabaseRole(options);
-    this.state.requireDb();
-    this.state.databaseRoles.set(name, { name, ...role });
+    configureDatabaseRole(this.state, name, options);
   }
 
   async configureStaticRole(name: string, options: StaticRoleOptions): Promise<void> {
     this.checkOpen();
-    roleName(name, 'configureStaticRole');
-    const { username, rotationPeriodS } = resolveStaticRole(options);
-    await this.state.staticRoles.configure(name, username, rotationPeriodS);
+    await configureStaticRole(this.state, name, options);
   }
 
   rotateStaticRole(name: string): Promise<void> {
@@ -328,58 +238,17 @@ class Emulator implements VaultEmulator {
 
   configureAppRole(name: string, options?: AppRoleOptions): { roleId: string; secretId: string } {
     this.checkOpen();
-    roleName(name, 'configureAppRole');
-    const role = resolveAppRole(options);
-    const roleId = role.roleId ?? uuid();
-    const secretId = role.secretId ?? uuid();
-    for (const other of this.state.approles.values()) {
-      if (other.name !== name && other.roleId === roleId) throw new Error(`the role id is already used by the AppRole '${other.name}'`);
-    }
-    const previous = this.state.approles.get(name);
-    this.state.approles.set(name, {
-      name,
-      roleId,
-      secretId,
-      tokenTtlS: role.tokenTtlS,
-      tokenMaxTtlS: role.tokenMaxTtlS,
-      tokenPeriodS: role.tokenPeriodS,
-      policies: role.policies,
-      entityId: previous?.entityId ?? uuid(),
-    });
-    return { roleId, secretId };
+    return configureAppRole(this.state, name, options);
   }
 
   configureKubernetesRole(name: string, options: KubernetesRoleOptions): void {
     this.checkOpen();
-    roleName(name, 'configureKubernetesRole');
-    const role = resolveKubernetesRole(options);
-    if (role.mount === this.options.approleMount) {
-      throw new Error(`the mount '${role.mount}' is the AppRole mount`);
-    }
-    let roles = this.state.kubernetesRoles.get(role.mount);
-    if (roles === undefined) this.state.kubernetesRoles.set(role.mount, (roles = new Map()));
-    roles.set(name, { name, ...role, entityId: roles.get(name)?.entityId ?? uuid() });
+    configureKubernetesRole(this.state, name, options);
   }
 
   createToken(options?: CreateTokenOptions): string {
     this.checkOpen();
-    const spec = resolveCreateToken(options);
-    const policies = sanitizePolicies(spec.policies, true);
-    const result = this.state.tokens.create({
-      policies,
-      path: 'auth/token/create',
-      displayName: spec.displayName === undefined ? 'token' : `token-${spec.displayName}`.replace(/[^a-zA-Z0-9-]/g, '-'),
-      meta: null,
-      renewable: spec.renewable,
-      ttlS: spec.ttlS,
-      maxTtlS: 0,
-      explicitMaxTtlS: spec.maxTtlS,
-      periodS: spec.periodS,
-      renewToLastTtl: true,
-      entityId: '',
-    });
-    if (!result.ok) throw new Error(`cannot create the token: ${result.error}`);
-    return result.token.id;
+    return createToken(this.state, options);
   }
 
   revokeToken(token: string): Promise<void> {
@@ -400,16 +269,7 @@ class Emulator implements VaultEmulator {
 
   writeKv(path: string, data: Record<string, unknown>, options?: WriteKvOptions): { version: number } {
     this.checkOpen();
-    const mount = resolveWriteKv(options, this.options.kvMounts[0] ?? 'secret');
-    if (mount === this.options.databaseMount) throw new Error(`the mount '${mount}' is the database mount`);
-    if (typeof path !== 'string' || path === '' || path.startsWith('/') || path.endsWith('/')) {
-      throw new TypeError('writeKv(path) must be a non-empty path without a leading or trailing /');
-    }
-    if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new TypeError('writeKv(data) must be an object');
-    this.state.kv.addMount(mount);
-    const result = this.state.kv.write(mount, path, data);
-    if (!result.ok) throw new Error(result.error);
-    return { version: result.metadata.version };
+    return writeKv(this.state, this.options.kvMounts[0] ?? 'secret', path, data, options);
   }
 
   leases(): VaultLeaseInfo[] {
@@ -458,7 +318,7 @@ class Emulator implements VaultEmulator {
     this.state.tokens.stop();
     this.state.leases.stop();
     await this.http.close();
-    await Promise.allSettled([...this.inflight]);
+    await this.handler.settled();
     await this.state.staticRoles.stop();
     if (this.options.revokeLeasesOnClose && this.state.hasDb()) {
       await this.state.leases.revokeAll('closed').catch((error: unknown) => this.state.reportError(asError(error)));
@@ -507,10 +367,8 @@ export async function startVaultEmulator(options: VaultEmulatorOptions = {}): Pr
     nonExpiring: true,
   });
   if (!root.ok) throw new Error(root.error);
-  let emulator: Emulator | undefined;
-  const http = await listen(resolved.host, resolved.port, (request) =>
-    emulator === undefined ? Promise.resolve(errorReply(503, SEALED)) : emulator.handle(request),
-  );
-  emulator = new Emulator(state, resolved, http, rootToken);
-  return emulator;
+  const faults = new Faults();
+  const handler = new RequestHandler(state, faults);
+  const http = await listen(resolved.host, resolved.port, handler.handle);
+  return new Emulator(state, resolved, http, handler, faults, rootToken);
 }

@@ -6,6 +6,7 @@
  */
 
 import { InvalidOptionError } from '../../errors.js';
+import { expectObject, rejectUnknownKeys } from '../../options.js';
 import { VAULT_PERMISSION_DENIED_ERROR } from './http.js';
 
 /**
@@ -96,16 +97,14 @@ function checkCount(value: unknown, option: string): number {
 }
 
 function checkScope(scope: VaultFaultScope | undefined, allowed: readonly string[], prefix: string): string | RegExp | undefined {
-  if (scope === undefined) return undefined;
-  if (typeof scope !== 'object' || scope === null) throw new InvalidOptionError(prefix.slice(0, -1), 'must be an object');
-  for (const key of Object.keys(scope)) {
-    if (!allowed.includes(key)) throw new InvalidOptionError(`${prefix}${key}`, 'is not a known option');
-  }
-  const path = scope.path;
+  const bag = expectObject(scope, prefix.slice(0, -1), true);
+  if (bag === undefined) return undefined;
+  rejectUnknownKeys(bag, new Set(allowed), prefix);
+  const path = bag.path;
   if (path !== undefined && !(path instanceof RegExp) && (typeof path !== 'string' || path === '')) {
     throw new InvalidOptionError(`${prefix}path`, 'must be a non-empty string or a RegExp');
   }
-  return path;
+  return path as string | RegExp | undefined;
 }
 
 function defaultErrors(statusCode: number, path: string): string[] {

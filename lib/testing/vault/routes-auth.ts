@@ -7,7 +7,7 @@
 
 import { now } from './clock.js';
 import { errorReply, NO_CONTENT, ok, VAULT_PERMISSION_DENIED_ERROR, type VaultReply } from './http.js';
-import type { RouteContext } from './routes.js';
+import type { RouteContext } from './route-context.js';
 import type { AppRole, KubernetesRole, VaultState } from './state.js';
 import { asError, type TokenEntry, type TokenSpec } from './tokens.js';
 import { parseDurationS } from './ttl.js';

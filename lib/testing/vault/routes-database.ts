@@ -7,7 +7,7 @@
 
 import { errorReply, NO_CONTENT, ok, type VaultReply } from './http.js';
 import { base62, makeUsername, vaultPassword } from './random.js';
-import type { RouteContext } from './routes.js';
+import type { RouteContext } from './route-context.js';
 import { asError } from './tokens.js';
 import { parseDurationS } from './ttl.js';
 

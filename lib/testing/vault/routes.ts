@@ -1,16 +1,16 @@
 /**
  * The emulator's routes: which handler answers a path and method, whether it needs a token, and
- * the route name it is counted under (`database/creds/:role`). Also the `sys/health` and KV
- * version 2 handlers.
+ * the route name it is counted under (`database/creds/:role`). Also the `sys/health` handler.
  *
  * @packageDocumentation
  */
 
-import { errorReply, NO_CONTENT, ok, type VaultHttpRequest, type VaultReply } from './http.js';
+import { errorReply, type VaultReply } from './http.js';
+import type { Handler, RouteContext } from './route-context.js';
 import { approleLogin, createToken, kubernetesLogin, lookupSelf, renewSelf, revokeSelf } from './routes-auth.js';
 import { dynamicCredentials, lookupLease, renewLease, revokeLease, rotateRole, staticCredentials } from './routes-database.js';
+import { kvDeleteMetadata, kvMetadata, kvRead, kvWrite } from './routes-kv.js';
 import type { VaultState } from './state.js';
-import type { TokenEntry } from './tokens.js';
 
 /**
  * The Vault version the emulator reports in `sys/health`; its error texts follow this version.
@@ -21,18 +21,6 @@ import type { TokenEntry } from './tokens.js';
  * ```
  */
 export const EMULATED_VAULT_VERSION = '1.17.0';
-
-/** What a handler gets. */
-export interface RouteContext {
-  readonly state: VaultState;
-  readonly request: VaultHttpRequest;
-  /** Path parameters: `role`, `path`, `lease`. */
-  readonly params: Readonly<Record<string, string>>;
-  /** The request's valid token (always set on authenticated routes). */
-  readonly token: TokenEntry | undefined;
-}
-
-export type Handler = (context: RouteContext) => VaultReply | Promise<VaultReply>;
 
 /** A matched route. */
 export interface Route {
@@ -141,38 +129,3 @@ function health({ state, request }: RouteContext): VaultReply {
   return { status: code, body };
 }
 const CLUSTER_ID = '5c1a2f0e-9d4b-4b7e-8a63-0f3f6d2b9c41';
-
-const mountOf = (name: string): string => name.slice(0, name.indexOf('/'));
-
-function kvRead({ state, request, params }: RouteContext): VaultReply {
-  const mount = mountOf(request.path);
-  const versionParam = request.query.get('version');
-  const version = versionParam === null ? 0 : Number(versionParam);
-  if (!Number.isInteger(version) || version < 0) return errorReply(400, 'invalid version');
-  const found = state.kv.read(mount, params.path!, version);
-  if (found === undefined) return errorReply(404);
-  return ok({ mountType: 'kv', data: found });
-}
-
-function kvWrite({ state, request, params }: RouteContext): VaultReply {
-  const { data, options } = request.body;
-  if (data === null || typeof data !== 'object' || Array.isArray(data)) return errorReply(400, 'no data provided');
-  const cas = (options as { cas?: unknown } | undefined)?.cas;
-  if (cas !== undefined && (typeof cas !== 'number' || !Number.isInteger(cas) || cas < 0)) {
-    return errorReply(400, 'invalid check-and-set parameter');
-  }
-  const result = state.kv.write(mountOf(request.path), params.path!, data as Record<string, unknown>, cas as number | undefined);
-  if (!result.ok) return errorReply(400, result.error);
-  return ok({ mountType: 'kv', data: result.metadata });
-}
-
-function kvMetadata({ state, request, params }: RouteContext): VaultReply {
-  const metadata = state.kv.metadata(mountOf(request.path), params.path!);
-  if (metadata === undefined) return errorReply(404);
-  return ok({ mountType: 'kv', data: metadata });
-}
-
-function kvDeleteMetadata({ state, request, params }: RouteContext): VaultReply {
-  state.kv.deleteMetadata(mountOf(request.path), params.path!);
-  return NO_CONTENT;
-}
