@@ -1,3 +1,12 @@
+/**
+ * The rotation coordinator: decides *when* a provider is asked for credentials (once per
+ * rotation however many connections fail at once, under a timeout, with cooldown and backoff,
+ * before credentials expire, and on a provider's push), numbers each change as a generation,
+ * and tells the provider when old credentials are unused. It never talks to a database.
+ *
+ * @packageDocumentation
+ */
+
 import { EventEmitter } from 'node:events';
 import { backoffDelay, unrefTimer } from './backoff.js';
 import { type SealedCredentials, fingerprint, sameCredentials, sealCredentials } from './credentials.js';
