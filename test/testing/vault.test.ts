@@ -673,15 +673,14 @@ describe('testing/vault', function () {
     });
 
     it('close() drops a request held by latency at once', async function () {
-      vault.faults.latency(60_000, { path: 'auth/token/lookup-self' });
+      // Longer than the test's timeout: a close() that waited for the latency would fail the test.
+      vault.faults.latency(600_000, { path: 'auth/token/lookup-self' });
       const request = failure(() => client().tokenLookupSelf());
       await waitFor(() => vault.calls['auth/token/lookup-self'] === 1, 'the request');
-      const started = Date.now();
 
       await vault.close();
       const error = await request;
 
-      assert.ok(Date.now() - started < 5000, 'close() did not wait for the latency');
       assert.equal(error.response, undefined);
     });
 
