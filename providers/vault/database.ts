@@ -1,36 +1,31 @@
 /**
- * `VaultDatabaseProvider`: dynamic database credentials from Vault's database secrets engine,
- * with their leases renewed, replaced before they end, and revoked once the pool is done with
- * them.
+ * `VaultDatabaseProvider`: dynamic database credentials from Vault's database secrets engine.
+ * It fetches a new lease when the coordinator asks; its {@link LeaseKeeper} keeps the leases
+ * alive and revokes them once the pool is done with them.
  *
  * @packageDocumentation
  */
 
 import { EventEmitter } from 'node:events';
-import { performance } from 'node:perf_hooks';
 import { waitUnder } from '../../lib/abort.js';
 import { backoffDelay, unrefTimer } from '../../lib/backoff.js';
-import { sealCredentials, type Credentials, type SealedCredentials } from '../../lib/credentials.js';
+import type { Credentials, SealedCredentials } from '../../lib/credentials.js';
 import { ClosedError } from '../../lib/errors.js';
-import { VaultError } from './errors.js';
 import { bool, expectObject, rejectUnknownKeys, string } from '../../lib/options.js';
 import type { CredentialsProvider, FetchContext } from '../../lib/provider.js';
-import { renewDelay, VaultSession, type VaultResponse, type VaultTokenEvent } from './client.js';
-import { effectiveExpiresAt, isFinal, timeLeft, type Lease } from './lease.js';
-import { VAULT_SESSION_OPTION_KEYS, vaultMount, vaultName, vaultPath, type VaultSessionOptions } from './options.js';
+import type { VaultResponse } from './client.js';
+import { VaultError } from './errors.js';
+import { sentNow, type Lease } from './lease.js';
+import { LeaseKeeper } from './lease-keeper.js';
+import { DEFAULT_VAULT_DATABASE_MOUNT, VAULT_SESSION_OPTION_KEYS, vaultMount, vaultName, vaultPath, type VaultSessionOptions } from './options.js';
+import { VaultSession } from './session.js';
 
-/**
- * Default of {@link VaultDatabaseProviderOptions.mount}: where the database secrets engine is mounted.
- * @example
- * ```ts
- * new VaultDatabaseProvider({ role: 'orders', mount: DEFAULT_VAULT_DATABASE_MOUNT, vault });
- * ```
- */
-export const DEFAULT_VAULT_DATABASE_MOUNT = 'database';
+export type { VaultLeaseEvent } from './lease-keeper.js';
 
-/** The first retry of a failed background renewal or replacement; later ones back off exponentially. */
+
+/** The first retry of a failed replacement; later ones back off exponentially. */
 const RETRY_BASE_MS = 250;
-/** The longest wait between retries of background work. */
+/** The longest wait between retries of a replacement. */
 const RETRY_CAP_MS = 30_000;
 
 const OPTION_KEYS = new Set([...VAULT_SESSION_OPTION_KEYS, 'role', 'mount', 'revokeOnRetire', 'revokeOnClose', 'name']);
@@ -70,34 +65,6 @@ export interface VaultDatabaseProviderOptions extends VaultSessionOptions {
   name?: string;
 }
 
-/**
- * Payload of the `lease` event of {@link VaultDatabaseProvider}. Carries no secret: the lease id
- * and the user name are not secret (Vault shows them in its audit log and `sys/leases/lookup`).
- *
- * - `issued`: new credentials (`GET <mount>/creds/<role>`);
- * - `renewed`: the lease was extended;
- * - `capped`: renewal no longer extends it (the role's `max_ttl`, or the end of the token that
- *   created it): `expiresAt` is its hard end, and the pool moves to new credentials before it;
- * - `revoked`: the provider revoked it (retired, closed);
- * - `expired`: it ended without the provider revoking it: it ran out, or Vault revoked it with
- *   the token that created it.
- *
- * @example
- * ```ts
- * provider.on('lease', (e: VaultLeaseEvent) => console.log(e.type, e.user, e.leaseId, Math.round(e.ttlMs / 1000)));
- * ```
- */
-export interface VaultLeaseEvent {
-  readonly type: 'issued' | 'renewed' | 'capped' | 'revoked' | 'expired';
-  readonly leaseId: string;
-  /** The database user the lease owns. */
-  readonly user: string;
-  /** When the lease ends unless renewed (epoch ms, from the local clock). */
-  readonly expiresAt: number;
-  /** How long it has left, in milliseconds (0 once it ended). */
-  readonly ttlMs: number;
-}
-
 type Subscriber = { onChange: (credentials: Credentials) => void; onError: (error: Error) => void };
 
 /**
@@ -105,27 +72,36 @@ type Subscriber = { onChange: (credentials: Credentials) => void; onError: (erro
  * `GET <mount>/creds/<role>` returns is a database user of its own, which Vault drops when
  * the lease ends.
  *
- * - Deadlines are the local clock when the request was sent plus `lease_duration` (never
- *   Vault's timestamps; `performance.now()` for timers), so clock skew cannot stretch them.
- * - Leases are renewed (`sys/leases/renew`, asking for their original duration) at about two
- *   thirds of their time left, with jitter; each renewal moves the credentials' `expiresAt`.
- * - When a renewal returns less than was asked (the role's `max_ttl`), or the token that created
- *   the lease can no longer be renewed, the lease is `capped`: renewals stop and `expiresAt` is
- *   its hard end. The pool's coordinator asks for new credentials
- *   `min(rotation.refreshBeforeExpiryMs, time left / 3)` before that end, gets a new lease, and
- *   drains the connections of the old one; `retire()` then revokes it (`revokeOnRetire`).
- * - When the token is refused (expired, revoked: Vault revoked its leases with it), the session
- *   logs in again and the provider replaces the credentials at once.
- * - Sealed, rate-limited, standby or unreachable Vault: renewals are retried with backoff and
- *   jitter while the last good credentials stay in use, as long as their lease lasts.
+ * Who decides what:
+ *
+ * - The provider's lease keeper keeps each lease alive: it renews it (`sys/leases/renew`,
+ *   asking for its original duration) at about two thirds of its time left, with jitter and
+ *   retries, and pushes the same credentials with their new `expiresAt` after each renewal.
+ *   Deadlines are the local clock when the request was sent plus `lease_duration` (never
+ *   Vault's timestamps), so clock skew cannot stretch them.
+ * - Once renewing can no longer extend a lease (a renewal returns less than was asked: the
+ *   role's `max_ttl`; the token that created it ends first; Vault refuses the renewal for
+ *   good), the lease is `capped` and `expiresAt` is its hard end.
+ * - The pool's coordinator alone decides when to get new credentials:
+ *   `rotation.refreshBeforeExpiryMs` before `expiresAt` (reason `expiring`), on a refused
+ *   login, or on `refresh()`. Since the keeper moves `expiresAt` with every renewal, that point
+ *   comes for a lease renewing could not extend in time; if it comes while the keeper still
+ *   renews the lease (leases of seconds, where both fall close together), the credentials are
+ *   returned as they are and the keeper's renewal moves `expiresAt`. Once new credentials are in
+ *   use, the coordinator drains the connections of the old lease, and `retire()` revokes it
+ *   (`revokeOnRetire`).
+ * - One exception: a lease Vault ends early (its token was revoked or expired, taking the lease
+ *   with it) leaves nothing to wait for; the provider replaces it at once, logging in again
+ *   when needed, and pushes the new credentials.
+ * - Sealed, rate-limited, standby or unreachable Vault: renewals are retried with backoff while
+ *   the last good credentials stay in use, as long as their lease lasts.
  * - `close()` (called by `pool.end()`) revokes every lease still held (`revokeOnClose`).
  *
  * How much time the pool gets to drain: renewals happen with a third of the lease left, so when
- * one comes back capped at least a third of the lease duration remains, and the new
- * credentials arrive `min(rotation.refreshBeforeExpiryMs, that remainder / 3)` before the
- * hard end. Old connections must be closed by then: with `rotation.drain: 'force'`, keep
- * `rotation.drainTimeoutMs` below it (minus one login). With `default_ttl` of 10 minutes or
- * more and the default `refreshBeforeExpiryMs` (60 s), that is the full minute.
+ * one comes back capped at least a third of the lease duration remains, and the coordinator's
+ * lead before the hard end comes out of that. With `rotation.drain: 'force'`, keep
+ * `rotation.drainTimeoutMs` below that lead (minus one login). With `default_ttl` of 10 minutes
+ * or more and the default `refreshBeforeExpiryMs` (60 s), that is the full minute.
  *
  * Needs a policy with `read` on `<mount>/creds/<role>` and `update` on `sys/leases/renew` and
  * `sys/leases/revoke`. Emits `lease` events ({@link VaultLeaseEvent}).
@@ -156,15 +132,16 @@ export class VaultDatabaseProvider extends EventEmitter implements CredentialsPr
   readonly #revokeOnRetire: boolean;
   readonly #revokeOnClose: boolean;
   readonly #session: VaultSession;
-  /** Leases not yet ended or revoked, by user name. */
-  readonly #leases = new Map<string, Lease>();
+  readonly #keeper: LeaseKeeper;
   /** The lease whose credentials the pool uses now. */
   #current: Lease | undefined;
+  /** Leases handed to the coordinator (returned or pushed). */
+  readonly #delivered = new WeakSet<Lease>();
   #issuing: Promise<Lease> | undefined;
   #replaceTimer: NodeJS.Timeout | undefined;
   #replaceFailures = 0;
   readonly #subscribers = new Set<Subscriber>();
-  readonly #stopListening: Array<() => void> = [];
+  readonly #stopListening: () => void;
   #closed = false;
   #closing: Promise<void> | undefined;
   readonly #closeSignal = new AbortController();
@@ -183,42 +160,39 @@ export class VaultDatabaseProvider extends EventEmitter implements CredentialsPr
     this.#revokeOnClose = bool(bag, 'revokeOnClose', '', true);
     this.name = string(bag, 'name', '', `vault-database:${this.mount}/${this.role}`)!;
     this.#session = new VaultSession({ vault: bag.vault, client: bag.client } as VaultSessionOptions, this.name);
-    this.#stopListening.push(
-      this.#session.onToken((event) => this.#onToken(event)),
-      this.#session.onError((error) => this.#report(error)),
-    );
+    this.#keeper = new LeaseKeeper(this.#session, this.name, {
+      changed: (lease) => {
+        if (lease === this.#current) this.#push(lease);
+      },
+      ended: (lease) => {
+        if (lease === this.#current && !this.#closed) this.#replaceSoon();
+      },
+      event: (event) => this.emit('lease', event),
+      report: (error) => this.#report(error),
+    });
+    this.#stopListening = this.#session.onError((error) => this.#report(error));
   }
 
   /**
-   * The hot-swap callback. `initial`, `rejected`, `manual`: new credentials (a new lease).
-   * `expiring`: the current lease renewed when it still can be (same credentials, later
-   * `expiresAt`), else new credentials.
+   * The hot-swap callback: the coordinator calls it when it has decided that the pool needs
+   * credentials. `initial`, `rejected`, `manual`: new credentials (a new lease). `expiring`:
+   * new credentials once the current lease can no longer be extended; while the keeper still
+   * renews it, the credentials as they are (the keeper's next renewal pushes their later
+   * `expiresAt`); renewing is never started here.
    */
   async getCredentials(signal: AbortSignal, current: SealedCredentials | undefined, context: FetchContext): Promise<Credentials | undefined> {
     signal.throwIfAborted();
     this.#checkOpen();
-    const lease = current === undefined ? undefined : this.#leases.get(current.user);
-    if (context.reason === 'rejected' && lease !== undefined) this.#reject(lease);
-    if (context.reason === 'expiring' && lease !== undefined && lease === this.#current && this.#canRenew(lease)) {
-      try {
-        await this.#renew(lease, signal);
-      } catch (error) {
-        if (signal.aborted) throw signal.reason;
-        // Vault trouble is passed on (the coordinator retries while the lease lasts); a lease
-        // Vault no longer renews is replaced below.
-        if (!(error instanceof VaultError) || error.retryable) throw error;
-      }
-      // Renewed, or just capped: the same credentials with their new end. The coordinator asks
-      // again before that end, and a capped lease is then replaced.
-      if (lease.state === 'active') return lease.credentials;
-    }
-    if (context.reason === 'expiring' && lease !== undefined && lease === this.#current && this.#boundByDyingToken(lease)) {
+    const lease = current === undefined ? undefined : this.#keeper.get(current.user);
+    if (context.reason === 'rejected' && lease !== undefined) this.#keeper.reject(lease);
+    if (context.reason === 'expiring' && lease !== undefined && lease === this.#current) {
+      if (this.#keeper.renews(lease)) return lease.credentials;
       // Token auth whose token cannot be renewed: a new lease would end with the same token.
       // The session has reported it; nothing better can be had until the token is replaced.
-      return undefined;
+      if (this.#keeper.boundByDyingToken(lease)) return undefined;
     }
-    const issued = await this.#join(this.#issue(), signal);
-    issued.delivered = true;
+    const issued = await waitUnder(this.#issue(), signal);
+    this.#delivered.add(issued);
     return issued.credentials;
   }
 
@@ -240,14 +214,9 @@ export class VaultDatabaseProvider extends EventEmitter implements CredentialsPr
    * with `revokeOnRetire`, revoke it (Vault drops the user).
    */
   async retire(credentials: SealedCredentials): Promise<void> {
-    const lease = this.#leases.get(credentials.user);
+    const lease = this.#keeper.get(credentials.user);
     if (lease === undefined || lease === this.#current || this.#closed) return;
-    this.#stopTimers(lease);
-    if (!this.#revokeOnRetire) {
-      this.#forget(lease);
-      return;
-    }
-    await this.#revoke(lease, this.#closeSignal.signal);
+    await this.#keeper.retire(lease, this.#revokeOnRetire);
   }
 
   /**
@@ -264,32 +233,20 @@ export class VaultDatabaseProvider extends EventEmitter implements CredentialsPr
     this.#subscribers.clear();
     if (this.#replaceTimer) clearTimeout(this.#replaceTimer);
     this.#replaceTimer = undefined;
-    for (const stop of this.#stopListening.splice(0)) stop();
+    this.#stopListening();
     // A lease being issued now is revoked by #fetchLease itself once it arrives.
     await this.#issuing?.catch(() => undefined);
-    const leases = [...this.#leases.values()];
-    for (const lease of leases) this.#stopTimers(lease);
-    let failure: unknown;
-    if (this.#revokeOnClose && leases.length > 0) {
-      // A signal of its own: close() aborts background work, not the revocations it asked for.
-      const signal = AbortSignal.timeout(this.#session.requestTimeoutMs * 2 + 1_000);
-      const results = await Promise.allSettled(leases.map((lease) => this.#revoke(lease, signal)));
-      failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason;
+    try {
+      await this.#keeper.close(this.#revokeOnClose);
+    } finally {
+      this.#closeSignal.abort(new ClosedError(`provider '${this.name}'`));
+      this.#current = undefined;
+      await this.#session.close();
     }
-    this.#closeSignal.abort(new ClosedError(`provider '${this.name}'`));
-    this.#leases.clear();
-    this.#current = undefined;
-    await this.#session.close();
-    if (failure !== undefined) throw failure;
   }
 
   #checkOpen(): void {
     if (this.#closed) throw new ClosedError(`provider '${this.name}'`);
-  }
-
-  /** Waits for shared work under the caller's signal: aborting stops the wait, not the work. */
-  #join<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-    return waitUnder(work, signal);
   }
 
   // --- issuing -------------------------------------------------------------------------------
@@ -306,7 +263,7 @@ export class VaultDatabaseProvider extends EventEmitter implements CredentialsPr
       this.#issuing = issuing;
       issuing.then(
         // Callers that got it mark it delivered within the same turn of the event loop.
-        (lease) => setImmediate(() => (lease.delivered ? undefined : this.#push(lease))),
+        (lease) => setImmediate(() => (this.#delivered.has(lease) ? undefined : this.#push(lease))),
         () => undefined,
       );
     }
@@ -314,8 +271,7 @@ export class VaultDatabaseProvider extends EventEmitter implements CredentialsPr
   }
 
   async #fetchLease(): Promise<Lease> {
-    const sentAt = performance.now();
-    const sentWall = Date.now();
+    const sent = sentNow();
     const { result, tokenSerial } = await this.#session.request(
       this.#path,
       this.#closeSignal.signal,
@@ -339,46 +295,18 @@ export class VaultDatabaseProvider extends EventEmitter implements CredentialsPr
       ).catch(() => undefined);
       throw new ClosedError(`provider '${this.name}'`);
     }
-    const token = this.#session.token;
-    const lease: Lease = {
-      leaseId,
-      user,
-      password,
-      incrementS: durationS,
-      renewable: result.renewable === true && durationS > 0,
-      tokenSerial,
-      endsAt: durationS > 0 ? sentAt + durationS * 1000 : Number.POSITIVE_INFINITY,
-      expiresAt: durationS > 0 ? sentWall + durationS * 1000 : Number.POSITIVE_INFINITY,
-      capped: false,
-      tokenEndsAt: token?.serial === tokenSerial && token.final ? token.endsAt : undefined,
-      state: 'active',
-      rejected: false,
-      credentials: undefined as unknown as SealedCredentials,
-      renewing: undefined,
-      renewTimer: undefined,
-      endTimer: undefined,
-      failures: 0,
-      delivered: false,
-    };
-    this.#seal(lease);
-    this.#leases.set(user, lease);
+    const lease = this.#keeper.keep({ leaseId, user, password, durationS, renewable: result.renewable === true, tokenSerial }, sent);
     this.#current = lease;
     this.#replaceFailures = 0;
-    this.#emitLease('issued', lease);
-    this.#schedule(lease);
     return lease;
   }
 
-  /** Rebuilds the lease's credentials with its current end. */
-  #seal(lease: Lease): void {
-    const end = effectiveExpiresAt(lease);
-    lease.credentials = sealCredentials(
-      { user: lease.user, password: lease.password, ...(Number.isFinite(end) ? { expiresAt: end } : {}) },
-      `provider '${this.name}'`,
-    );
-  }
-
-  /** Replaces the current credentials in the background (the lease ended or its token was lost) and pushes them. */
+  /**
+   * Replaces the current credentials in the background and pushes them: their lease ended
+   * before the coordinator asked (Vault revoked it with its token, or it ran out while Vault
+   * could not renew it). Not a timing decision: those credentials no longer work. Failures are
+   * reported and retried with backoff until a lease is had.
+   */
   #replaceSoon(delayMs = 0): void {
     if (this.#closed || this.#replaceTimer !== undefined) return;
     this.#replaceTimer = unrefTimer(() => {
@@ -397,181 +325,9 @@ export class VaultDatabaseProvider extends EventEmitter implements CredentialsPr
   }
 
   #push(lease: Lease): void {
-    lease.delivered = true;
+    this.#delivered.add(lease);
     if (this.#closed || lease !== this.#current) return;
     for (const s of [...this.#subscribers]) s.onChange(lease.credentials);
-  }
-
-  // --- renewing ------------------------------------------------------------------------------
-
-  /** The lease ends with its token, which cannot be replaced (token auth), and is still the session's token. */
-  #boundByDyingToken(lease: Lease): boolean {
-    const token = this.#session.token;
-    return (
-      lease.state === 'active' &&
-      !lease.capped &&
-      lease.tokenEndsAt !== undefined &&
-      !this.#session.canLogIn &&
-      token !== undefined &&
-      token.serial === lease.tokenSerial &&
-      timeLeft(lease) > 0
-    );
-  }
-
-  #canRenew(lease: Lease): boolean {
-    return lease.state === 'active' && !lease.rejected && !isFinal(lease) && timeLeft(lease) > 0;
-  }
-
-  /** Renews now (sharing a renewal under way). Rejects with a VaultError when it fails. */
-  #renew(lease: Lease, signal: AbortSignal): Promise<void> {
-    lease.renewing ??= this.#sendRenewal(lease).finally(() => {
-      lease.renewing = undefined;
-    });
-    return this.#join(lease.renewing, signal);
-  }
-
-  async #sendRenewal(lease: Lease): Promise<void> {
-    const sentAt = performance.now();
-    const sentWall = Date.now();
-    let answer: VaultResponse;
-    try {
-      ({ result: answer } = await this.#session.request('sys/leases/renew', this.#closeSignal.signal, (client, options) =>
-        client.renew({ lease_id: lease.leaseId, increment: lease.incrementS, requestOptions: options }) as Promise<VaultResponse>,
-      ));
-    } catch (error) {
-      if (error instanceof VaultError && error.statusCode === 400 && lease.state === 'active') {
-        // "lease not found", "lease expired": Vault already ended it. "past the max TTL": it ends as it is.
-        if (/max TTL/i.test(error.message)) this.#cap(lease);
-        else this.#ended(lease, 'expired');
-      }
-      throw error;
-    }
-    if (lease.state !== 'active') return;
-    const durationS = typeof answer.lease_duration === 'number' ? answer.lease_duration : 0;
-    lease.endsAt = sentAt + durationS * 1000;
-    lease.expiresAt = sentWall + durationS * 1000;
-    lease.failures = 0;
-    if (durationS < lease.incrementS) lease.capped = true;
-    this.#seal(lease);
-    this.#emitLease(isFinal(lease) ? 'capped' : 'renewed', lease);
-    this.#schedule(lease);
-    if (lease === this.#current) this.#push(lease);
-  }
-
-  /** Renewal stopped extending the lease: it ends at `endsAt`; the pool is told, and moves on before then. */
-  #cap(lease: Lease): void {
-    lease.capped = true;
-    this.#seal(lease);
-    this.#emitLease('capped', lease);
-    this.#schedule(lease);
-    if (lease === this.#current) this.#push(lease);
-  }
-
-  /** Timers of a lease: the next renewal (while it can be renewed) and its end. */
-  #schedule(lease: Lease): void {
-    this.#stopTimers(lease);
-    if (this.#closed || lease.state !== 'active') return;
-    const left = timeLeft(lease);
-    if (!Number.isFinite(left)) return;
-    lease.endTimer = unrefTimer(() => {
-      lease.endTimer = undefined;
-      if (lease.state === 'active' && timeLeft(lease) <= 0) this.#ended(lease, 'expired');
-      else this.#schedule(lease);
-    }, Math.max(0, left));
-    if (!this.#canRenew(lease)) return;
-    const delay = lease.failures > 0 ? Math.min(backoffDelay(lease.failures, RETRY_BASE_MS, RETRY_CAP_MS), Math.max(left / 2, 50)) : renewDelay(left);
-    lease.renewTimer = unrefTimer(() => {
-      lease.renewTimer = undefined;
-      this.#renew(lease, this.#closeSignal.signal).catch((error: unknown) => {
-        if (this.#closed || lease.state !== 'active') return;
-        lease.failures += 1;
-        this.#report(error as Error);
-        this.#schedule(lease);
-      });
-    }, delay);
-  }
-
-  #stopTimers(lease: Lease): void {
-    if (lease.renewTimer) clearTimeout(lease.renewTimer);
-    if (lease.endTimer) clearTimeout(lease.endTimer);
-    lease.renewTimer = undefined;
-    lease.endTimer = undefined;
-  }
-
-  // --- ending --------------------------------------------------------------------------------
-
-  /** The server refused the lease's credentials: stop renewing it; it is not handed out again. */
-  #reject(lease: Lease): void {
-    lease.rejected = true;
-    if (lease.renewTimer) clearTimeout(lease.renewTimer);
-    lease.renewTimer = undefined;
-  }
-
-  /** The lease ended without being revoked by the provider. The current one is replaced. */
-  #ended(lease: Lease, type: 'expired' | 'revoked'): void {
-    if (lease.state !== 'active') return;
-    this.#forget(lease);
-    this.#emitLease(type, lease);
-    if (lease === this.#current && !this.#closed) this.#replaceSoon();
-  }
-
-  #forget(lease: Lease): void {
-    lease.state = 'ended';
-    this.#stopTimers(lease);
-    if (this.#leases.get(lease.user) === lease) this.#leases.delete(lease.user);
-  }
-
-  async #revoke(lease: Lease, signal: AbortSignal): Promise<void> {
-    if (lease.state !== 'active') return;
-    await this.#session.request('sys/leases/revoke', signal, (client, options) =>
-      client.revoke({ lease_id: lease.leaseId, requestOptions: options }),
-    );
-    if (lease.state !== 'active') return;
-    this.#forget(lease);
-    this.#emitLease('revoked', lease);
-  }
-
-  // --- the token -----------------------------------------------------------------------------
-
-  #onToken(event: VaultTokenEvent): void {
-    if (this.#closed) return;
-    if (event.type === 'lost') {
-      // Vault revoked every lease the token created along with it.
-      for (const lease of [...this.#leases.values()]) {
-        if (lease.tokenSerial === event.serial) this.#ended(lease, 'expired');
-      }
-      return;
-    }
-    if (!event.final || event.endsAt === undefined) return;
-    // The token ends for good at endsAt, and its leases with it.
-    for (const lease of this.#leases.values()) {
-      if (lease.tokenSerial !== event.serial || lease.state !== 'active') continue;
-      lease.tokenEndsAt = event.endsAt;
-      this.#seal(lease);
-      if (isFinal(lease)) this.#emitLease('capped', lease);
-      this.#schedule(lease);
-      if (lease === this.#current) this.#push(lease);
-    }
-  }
-
-  // --- reporting -----------------------------------------------------------------------------
-
-  #emitLease(type: VaultLeaseEvent['type'], lease: Lease): void {
-    const ended = type === 'revoked' || type === 'expired';
-    const expiresAt = effectiveExpiresAt(lease);
-    const event: VaultLeaseEvent = {
-      type,
-      leaseId: lease.leaseId,
-      user: lease.user,
-      expiresAt,
-      ttlMs: ended ? 0 : Math.max(0, Math.round(timeLeft(lease))),
-    };
-    try {
-      this.emit('lease', event);
-    } catch (error) {
-      // A listener's exception must not break renewal or revocation.
-      this.#report(error as Error);
-    }
   }
 
   #report(error: Error): void {

@@ -21,8 +21,9 @@
  * @packageDocumentation
  */
 
-export { VaultDatabaseProvider, DEFAULT_VAULT_DATABASE_MOUNT } from './database.js';
-export type { VaultDatabaseProviderOptions, VaultLeaseEvent } from './database.js';
+export { VaultDatabaseProvider } from './database.js';
+export type { VaultDatabaseProviderOptions } from './database.js';
+export type { VaultLeaseEvent } from './lease-keeper.js';
 export {
   VaultStaticRoleProvider,
   DEFAULT_VAULT_STATIC_REFRESH_JITTER_MS,
@@ -31,13 +32,14 @@ export {
 export type { VaultStaticRoleProviderOptions } from './static-role.js';
 export { VaultKvProvider, DEFAULT_VAULT_KV_MOUNT, DEFAULT_VAULT_KV_REFRESH_INTERVAL_MS } from './kv.js';
 export type { VaultKvProviderOptions } from './kv.js';
+export { NODE_VAULT_PACKAGE } from './client.js';
 export {
   DEFAULT_APPROLE_MOUNT,
+  DEFAULT_VAULT_DATABASE_MOUNT,
   DEFAULT_KUBERNETES_JWT_PATH,
   DEFAULT_KUBERNETES_MOUNT,
   DEFAULT_VAULT_REQUEST_TIMEOUT_MS,
-  NODE_VAULT_PACKAGE,
-} from './client.js';
+} from './options.js';
 export type {
   NodeVaultClient,
   VaultAppRoleAuth,
@@ -46,5 +48,5 @@ export type {
   VaultKubernetesAuth,
   VaultSessionOptions,
   VaultTokenAuth,
-} from './client.js';
+} from './options.js';
 export { VaultError } from './errors.js';

@@ -11,7 +11,8 @@ import { duration, expectObject, rejectUnknownKeys, string } from '../../lib/opt
 import { intervalDelay, type Poller } from '../../lib/poller.js';
 import { checkSubscriber, type CredentialsProvider, type FetchContext } from '../../lib/provider.js';
 import { parseCredentialsText } from '../file/parse.js';
-import { VAULT_SESSION_OPTION_KEYS, VaultSession, vaultMount, vaultName, vaultPath, type VaultSessionOptions } from './client.js';
+import { VAULT_SESSION_OPTION_KEYS, vaultMount, vaultName, vaultPath, type VaultSessionOptions } from './options.js';
+import { VaultSession } from './session.js';
 import { vaultPoller } from './poller.js';
 
 /**

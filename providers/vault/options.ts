@@ -81,6 +81,15 @@ export const DEFAULT_APPROLE_MOUNT = 'approle';
  */
 export const DEFAULT_KUBERNETES_MOUNT = 'kubernetes';
 
+/**
+ * Default of `VaultDatabaseProviderOptions.mount` and `VaultStaticRoleProviderOptions.mount`: where the database secrets engine is mounted.
+ * @example
+ * ```ts
+ * new VaultDatabaseProvider({ role: 'orders', mount: DEFAULT_VAULT_DATABASE_MOUNT, vault });
+ * ```
+ */
+export const DEFAULT_VAULT_DATABASE_MOUNT = 'database';
+
 /** Authenticate with a token you already have (`X-Vault-Token`). It is renewed with renew-self. */
 export interface VaultTokenAuth {
   /** The Vault token. Never logged. */

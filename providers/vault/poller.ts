@@ -1,6 +1,6 @@
 import { VaultError } from './errors.js';
 import { Poller, type PollerOptions } from '../../lib/poller.js';
-import type { VaultSession } from './client.js';
+import type { VaultSession } from './session.js';
 
 /**
  * A {@link Poller} for a Vault provider: failures count towards the backoff unless Vault said

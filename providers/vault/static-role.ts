@@ -13,8 +13,8 @@ import { ClosedError, InvalidCredentialsError, InvalidOptionError } from '../../
 import { duration, expectObject, rejectUnknownKeys, string } from '../../lib/options.js';
 import type { Poller } from '../../lib/poller.js';
 import { checkSubscriber, type CredentialsProvider, type FetchContext } from '../../lib/provider.js';
-import { VAULT_SESSION_OPTION_KEYS, VaultSession, vaultMount, vaultName, vaultPath, type VaultSessionOptions } from './client.js';
-import { DEFAULT_VAULT_DATABASE_MOUNT } from './database.js';
+import { DEFAULT_VAULT_DATABASE_MOUNT, VAULT_SESSION_OPTION_KEYS, vaultMount, vaultName, vaultPath, type VaultSessionOptions } from './options.js';
+import { VaultSession } from './session.js';
 import { vaultPoller } from './poller.js';
 
 /**

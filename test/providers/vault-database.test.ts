@@ -191,7 +191,7 @@ describe('credswap/vault: VaultDatabaseProvider', function () {
       assert.ok(await canLogIn(changes.find((c) => c.user !== creds.user)!));
     });
 
-    it("'expiring' renews a lease that can still be renewed and returns the same credentials", async function () {
+    it("'expiring' leaves a lease that can still be renewed to the provider's own renewals: the same credentials, no request to Vault", async function () {
       configure(30, 120);
       const p = provider();
       const creds = await get(p);
@@ -199,9 +199,29 @@ describe('credswap/vault: VaultDatabaseProvider', function () {
       const again = await get(p, creds, 'expiring');
 
       assert.equal(again.user, creds.user);
-      assert.ok(again.expiresAt! >= creds.expiresAt!);
-      assert.equal(vault.calls['sys/leases/renew'], 1);
+      assert.equal(again.expiresAt, creds.expiresAt);
+      assert.equal(vault.calls['sys/leases/renew'], undefined);
       assert.equal(vault.calls['database/creds/:role'], 1);
+    });
+
+    it('a renewal Vault refuses for good is reported once and caps the lease at its end, with no more renewals', async function () {
+      configure(2, 60);
+      const events: VaultLeaseEvent[] = [];
+      const p = provider({}, events);
+      const creds = await get(p);
+      const { changes, errors } = subscribe(p);
+      vault.faults.forbid(Number.POSITIVE_INFINITY, { path: 'sys/leases/renew' });
+
+      await eventually(() => events.some((e) => e.type === 'capped'), 10_000, 'the lease to be capped');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+
+      const capped = events.find((e) => e.type === 'capped')!;
+      assert.equal(capped.user, creds.user);
+      assert.equal(capped.expiresAt, creds.expiresAt, 'it ends where it did');
+      assert.equal(changes.at(-1)?.expiresAt, creds.expiresAt);
+      assert.equal(vault.calls['sys/leases/renew'], 1);
+      assert.equal(errors.length, 1);
+      assert.ok(errors[0] instanceof VaultError && errors[0].statusCode === 403 && !errors[0].retryable, String(errors[0]));
     });
 
     it("'expiring' on a capped lease returns new credentials", async function () {

@@ -8,7 +8,7 @@ import vaultClient from 'node-vault';
 import { ClosedError, InvalidOptionError } from '../../lib/errors.js';
 import { VaultError } from '../../providers/vault/errors.js';
 import { startVaultEmulator, type VaultEmulator } from '../../lib/testing/vault.js';
-import { VaultSession, type VaultTokenEvent } from '../../providers/vault/client.js';
+import { VaultSession, type VaultTokenEvent } from '../../providers/vault/session.js';
 import type { VaultSessionOptions } from '../../providers/vault/options.js';
 import { eventually } from '../helpers/load.js';
 
@@ -120,7 +120,7 @@ describe('credswap/vault: VaultSession', function () {
 
     it('loading the module does not load node-vault; the first request does', function () {
       const script = [
-        "const { VaultSession } = require('./providers/vault/client.ts');",
+        "const { VaultSession } = require('./providers/vault/session.ts');",
         "const loaded = () => Object.keys(require.cache).some((k) => /node_modules[\\\\/]node-vault[\\\\/]/.test(k));",
         'const before = loaded();',
         "const s = new VaultSession({ vault: { endpoint: 'http://127.0.0.1:9', auth: { token: 't' }, requestTimeoutMs: 200 } }, 'x');",
