@@ -21,6 +21,7 @@ export type {
   RotationErrorReason,
 } from './coordinator.js';
 export { fromFunction, isProvider } from './provider.js';
+export { chain, tryNextProvider, shouldTryNextProvider } from './chain.js';
 export type { CredentialsProvider, HotSwapFunction, FetchContext, FetchReason, FromFunctionOptions } from './provider.js';
 export { sealCredentials, sameCredentials, fingerprint } from './credentials.js';
 export type { Credentials, SealedCredentials } from './credentials.js';

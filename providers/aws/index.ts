@@ -16,24 +16,24 @@ export type { SecretsManagerProviderOptions } from './secrets-manager.js';
 export { parseSecretString } from './secret-json.js';
 export type { ParsedSecret } from './secret-json.js';
 export type { SecretsManagerClientConfig, SecretsManagerClientLike } from './sdk.js';
+export { LambdaExtensionProvider } from './lambda-extension/provider.js';
 export {
-  LambdaExtensionProvider,
-  DEFAULT_EXTENSION_PORT,
   DEFAULT_EXTENSION_REQUEST_TIMEOUT_MS,
   DEFAULT_EXTENSION_STARTUP_RETRY_MS,
   DEFAULT_EXTENSION_REFRESH_INTERVAL_MS,
-  EXTENSION_PORT_ENV,
-  EXTENSION_TOKEN_HEADER,
-} from './lambda-extension.js';
-export type { LambdaExtensionProviderOptions } from './lambda-extension.js';
+} from './lambda-extension/options.js';
+export type { LambdaExtensionProviderOptions } from './lambda-extension/options.js';
+export { DEFAULT_EXTENSION_PORT, EXTENSION_PORT_ENV, EXTENSION_TOKEN_HEADER } from './lambda-extension/client.js';
+export { createRotationHandler } from './rotation/handler.js';
+export type { RotationHandler } from './rotation/handler.js';
 export {
-  createRotationHandler,
   DEFAULT_ROTATION_CONNECT_TIMEOUT_MS,
   DEFAULT_ROTATION_PASSWORD_LENGTH,
   DEFAULT_ROTATION_EXCLUDE_CHARACTERS,
   DEFAULT_CLONE_SUFFIX,
   DEFAULT_MASTER_SECRET_KEY,
-  MYSQL_MAX_USER_NAME_LENGTH,
-} from './rotation-handler.js';
+} from './rotation/options.js';
+export type { RotationHandlerOptions, RotationLogger } from './rotation/options.js';
+export type { RotationEvent, RotationStep } from './rotation/event.js';
+export { MYSQL_MAX_USER_NAME_LENGTH } from './rotation/alternating-users.js';
 export { SecretsManagerError, RotationStepError } from './errors.js';
-export type { RotationHandler, RotationHandlerOptions, RotationEvent, RotationLogger, RotationStep } from './rotation-handler.js';

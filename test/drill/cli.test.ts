@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RotateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { createRotationHandler } from '../../providers/aws/rotation-handler.js';
+import { createRotationHandler } from '../../providers/aws/rotation/handler.js';
 import { startMariaDB, type MariaDBServer } from '../../lib/testing/mariadb.js';
 import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../lib/testing/secrets-manager.js';
 import { validateReport } from '../../lib/drill/validate.js';

@@ -9,7 +9,7 @@ import type { RotateEvent } from '../../lib/coordinator.js';
 import { createPool, type PromisePool } from '../../lib/mysql2/promise.js';
 import { type MariaDBServer, startTestServer } from '../../lib/testing/mariadb.js';
 import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../lib/testing/secrets-manager.js';
-import { createRotationHandler } from '../../providers/aws/rotation-handler.js';
+import { createRotationHandler } from '../../providers/aws/rotation/handler.js';
 import { SecretsManagerProvider } from '../../providers/aws/secrets-manager.js';
 import { eventually, sampleMax, startLoad, stopAllLoads, type Load } from '../helpers/load.js';
 

@@ -7,13 +7,15 @@ import type { Credentials, SealedCredentials } from '../../lib/credentials.js';
 import { ClosedError, InvalidCredentialsError, InvalidOptionError } from '../../lib/errors.js';
 import { SecretsManagerError } from '../../providers/aws/errors.js';
 import { fromFunction, type FetchContext, type FetchReason } from '../../lib/provider.js';
+import { chain, shouldTryNextProvider } from '../../lib/chain.js';
 import {
   startLambdaExtensionEmulator,
   type LambdaExtensionEmulator,
   type LambdaExtensionEmulatorOptions,
 } from '../../lib/testing/lambda-extension.js';
 import { startSecretsManagerEmulator } from '../../lib/testing/secrets-manager.js';
-import { LambdaExtensionProvider, type LambdaExtensionProviderOptions } from '../../providers/aws/lambda-extension.js';
+import type { LambdaExtensionProviderOptions } from '../../providers/aws/lambda-extension/options.js';
+import { LambdaExtensionProvider } from '../../providers/aws/lambda-extension/provider.js';
 import { spySubscriber } from '../helpers/subscriber.js';
 
 type SecretsManagerEmulator = Awaited<ReturnType<typeof startSecretsManagerEmulator>>;
@@ -311,6 +313,25 @@ describe('LambdaExtensionProvider', () => {
       assert.ok(error instanceof SecretsManagerError);
       assert.equal(error.awsError, 'ResourceNotFoundException');
       sinon.assert.notCalled(fallback);
+    });
+
+    it('in a chain, an extension that never listens hands over to the next provider', async () => {
+      const next = sinon.spy(async () => ({ user: 'app', password: NEW_PASSWORD }));
+      const credentials = chain(provider({ secretId: 'any', port: await closedPort(), startupRetryMs: 50 }), fromFunction(next));
+      const creds = await credentials.getCredentials(new AbortController().signal, undefined, { reason: 'initial' });
+      assert.equal(creds?.password, NEW_PASSWORD);
+      sinon.assert.calledOnce(next);
+    });
+
+    it('in a chain, an error the extension answers with stops the chain', async () => {
+      const ext = await extension();
+      const next = sinon.spy(async () => ({ user: 'app', password: NEW_PASSWORD }));
+      const credentials = chain(provider({ secretId: 'lambda-ext/missing', port: ext.port }), fromFunction(next));
+      const error = await rejection(credentials.getCredentials(new AbortController().signal, undefined, { reason: 'initial' }));
+      assert.ok(error instanceof SecretsManagerError);
+      assert.equal(error.awsError, 'ResourceNotFoundException');
+      assert.equal(shouldTryNextProvider(error), false);
+      sinon.assert.notCalled(next);
     });
   });
 

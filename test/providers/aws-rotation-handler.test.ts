@@ -7,13 +7,10 @@ import sinon from 'sinon';
 import { InvalidOptionError, isCredswapError } from '../../lib/errors.js';
 import { startTestServer, type MariaDBServer } from '../../lib/testing/mariadb.js';
 import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../lib/testing/secrets-manager.js';
-import {
-  createRotationHandler,
-  rewriteGrant,
-  type RotationHandler,
-  type RotationHandlerOptions,
-  type RotationStep,
-} from '../../providers/aws/rotation-handler.js';
+import { createRotationHandler, type RotationHandler } from '../../providers/aws/rotation/handler.js';
+import type { RotationStep } from '../../providers/aws/rotation/event.js';
+import { rewriteGrant } from '../../providers/aws/rotation/grants.js';
+import type { RotationHandlerOptions } from '../../providers/aws/rotation/options.js';
 import { RotationStepError } from '../../providers/aws/errors.js';
 import { eventually } from '../helpers/load.js';
 

@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describeCause, InvalidOptionError } from '../../errors.js';
 import { DrillTargetError } from '../errors.js';
 import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../testing/secrets-manager.js';
-import { createRotationHandler, type RotationHandler } from '../../../providers/aws/rotation-handler.js';
+import { createRotationHandler, type RotationHandler } from '../../../providers/aws/rotation/handler.js';
 import { loadSecretsManagerSdk, newSdkClient, type SecretsManagerClientConfig, type SecretsManagerClientLike } from '../../../providers/aws/sdk.js';
 import { SecretsManagerProvider } from '../../../providers/aws/secrets-manager.js';
 import { credswapTarget, plainPool, readOnce } from './pools.js';
