@@ -114,7 +114,9 @@ function main(): void {
   }
   console.log(`cold require() from dist/ (median; ${machine})\n`);
   const yesNo = (b: boolean) => (b ? 'yes' : 'no');
-  console.log(`${'entry point'.padEnd(44)} ${'ms'.padStart(7)} ${'x mysql2'.padStart(9)} ${'rss KiB'.padStart(9)} ${'heap KiB'.padStart(9)}  AWS SDK  node-vault  ORM`);
+  console.log(
+    `${'entry point'.padEnd(44)} ${'ms'.padStart(7)} ${'x mysql2'.padStart(9)} ${'rss KiB'.padStart(9)} ${'heap KiB'.padStart(9)}  AWS SDK  node-vault  ORM`,
+  );
   for (const r of rows) {
     console.log(
       `${r.entry.padEnd(44)} ${r.ms.toFixed(1).padStart(7)} ${r.ratioToMysql2.toFixed(2).padStart(9)} ${String(r.rssKiB).padStart(9)} ${String(r.heapKiB).padStart(9)}  ${yesNo(r.awsSdkLoaded).padEnd(7)}  ${yesNo(r.nodeVaultLoaded).padEnd(10)}  ${yesNo(r.ormLoaded)}`,

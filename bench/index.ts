@@ -37,7 +37,12 @@ interface Section {
 }
 
 const SECTIONS: readonly Section[] = [
-  { name: 'hot', title: 'hot path: queries per second, credswap / mysql2', script: 'pool-query.ts', args: ['--module', 'dist/lib/mysql2/promise.js'] },
+  {
+    name: 'hot',
+    title: 'hot path: queries per second, credswap / mysql2',
+    script: 'pool-query.ts',
+    args: ['--module', 'dist/lib/mysql2/promise.js'],
+  },
   { name: 'storm', title: 'rotation storms: N requests pending when the password rotates', script: 'rotation-storm.ts', args: ['--dist'] },
   { name: 'import', title: 'cold start: require() of each entry point, next to mysql2', script: 'cold-import.ts', args: [] },
   { name: 'soak', title: 'soak: 10,000 rotations on one pool', script: 'soak.ts', args: ['--dist'] },

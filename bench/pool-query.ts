@@ -160,9 +160,8 @@ async function main(): Promise<void> {
   const warmupMs = positiveInt(flags['warmup-ms'], 500, '--warmup-ms');
   const json = flags.json === true;
   const modulePath = flags.module === undefined ? undefined : path.resolve(flags.module);
-  const createCredswapPool = modulePath === undefined
-    ? createSourcePool
-    : (require(modulePath) as { createPool: typeof createSourcePool }).createPool;
+  const createCredswapPool =
+    modulePath === undefined ? createSourcePool : (require(modulePath) as { createPool: typeof createSourcePool }).createPool;
   const log = (line: string) => {
     if (!json) console.log(line);
   };
@@ -178,7 +177,8 @@ async function main(): Promise<void> {
       node: process.version,
       mysql2: (require('mysql2/package.json') as { version: string }).version,
       server: `${versionRow.version}${server.external ? ' (MYSQL_URL)' : ' (throwaway)'}`,
-      credswapModule: modulePath === undefined ? 'lib/mysql2/promise.ts (TypeScript source, compiled by tsx)' : path.relative(process.cwd(), modulePath),
+      credswapModule:
+        modulePath === undefined ? 'lib/mysql2/promise.ts (TypeScript source, compiled by tsx)' : path.relative(process.cwd(), modulePath),
     };
     log(`machine: ${machine.os}; ${machine.cpuCount} x ${machine.cpuModel}`);
     log(`node ${machine.node}; mysql2 ${machine.mysql2}; server ${machine.server}`);
@@ -222,7 +222,18 @@ async function main(): Promise<void> {
     const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
     const spread = (xs: readonly number[]) => `${fmt(Math.min(...xs))}..${fmt(Math.max(...xs))}`;
     const table = [
-      ['benchmark', 'conc', 'mysql2 q/s', 'credswap q/s', 'ratio', 'paired', 'mysql2 rounds', 'credswap rounds', 'CPU µs/q m2', 'CPU µs/q cs'],
+      [
+        'benchmark',
+        'conc',
+        'mysql2 q/s',
+        'credswap q/s',
+        'ratio',
+        'paired',
+        'mysql2 rounds',
+        'credswap rounds',
+        'CPU µs/q m2',
+        'CPU µs/q cs',
+      ],
       ...results.map((r) => [
         r.name,
         String(r.concurrency),

@@ -340,10 +340,22 @@ async function main(): Promise<void> {
       'bench-storm',
       aws.createRotationHandler({ strategy: 'single-user', clientConfig: emulator.clientConfig() }),
     );
-    const setup: Setup = { server, admin, connections, latencyMs, createCredswapPool: createPool, SecretsManagerProvider: aws.SecretsManagerProvider, emulator, accounts, adminClient };
+    const setup: Setup = {
+      server,
+      admin,
+      connections,
+      latencyMs,
+      createCredswapPool: createPool,
+      SecretsManagerProvider: aws.SecretsManagerProvider,
+      emulator,
+      accounts,
+      adminClient,
+    };
 
     for (const line of machineLines(machine)) log(line);
-    log(`credswap from ${flags.dist ? 'dist/' : 'the TypeScript source (tsx)'}; connectionLimit ${connections}, queueLimit 0; hot-swap function answers in ${latencyMs} ms`);
+    log(
+      `credswap from ${flags.dist ? 'dist/' : 'the TypeScript source (tsx)'}; connectionLimit ${connections}, queueLimit 0; hot-swap function answers in ${latencyMs} ms`,
+    );
     log(`${repeats} storm(s) per size and pool, pool order alternating; times are medians`);
     log('');
 
@@ -360,8 +372,10 @@ async function main(): Promise<void> {
       };
       for (let repeat = 0; repeat < repeats; repeat++) {
         const flip = <T>(xs: T[]) => (repeat % 2 === 0 ? xs : [...xs].reverse());
-        for (const contender of flip(rotationContenders)) rowFor(contender, 'rotation').storms.push(await runStorm(setup, contender, size, true));
-        for (const contender of flip(reconnectContenders)) rowFor(contender, 'reconnect').storms.push(await runStorm(setup, contender, size, false));
+        for (const contender of flip(rotationContenders))
+          rowFor(contender, 'rotation').storms.push(await runStorm(setup, contender, size, true));
+        for (const contender of flip(reconnectContenders))
+          rowFor(contender, 'reconnect').storms.push(await runStorm(setup, contender, size, false));
       }
       for (const kind of ['rotation', 'reconnect'] as const) {
         for (const contender of kind === 'rotation' ? rotationContenders : reconnectContenders) rows.push(rowFor(contender, kind));
@@ -369,7 +383,9 @@ async function main(): Promise<void> {
     }
 
     if (json) {
-      console.log(JSON.stringify({ machine, config: { sizes, repeats, connections, latencyMs, dist: flags.dist === true }, rows }, null, 2));
+      console.log(
+        JSON.stringify({ machine, config: { sizes, repeats, connections, latencyMs, dist: flags.dist === true }, rows }, null, 2),
+      );
       return;
     }
     printTables(rows, connections);
@@ -387,7 +403,9 @@ function printTables(rows: readonly Row[], connections: number): void {
   const aws = (storms: readonly Storm[]) => {
     const ops = new Set(storms.flatMap((s) => Object.keys(s.awsCalls ?? {})));
     if (ops.size === 0) return '-';
-    return [...ops].map((op) => `${op.replace('SecretValue', '').replace('Secret', '')} ${each(storms, (s) => s.awsCalls?.[op] ?? 0)}`).join(', ');
+    return [...ops]
+      .map((op) => `${op.replace('SecretValue', '').replace('Secret', '')} ${each(storms, (s) => s.awsCalls?.[op] ?? 0)}`)
+      .join(', ');
   };
   const perStorm = (storms: readonly Storm[], f: (s: Storm) => number) => `${Math.round(median(storms.map(f)))}`;
 

@@ -313,19 +313,46 @@ function printPhases(phases: readonly Phase[]): void {
       ['cycles', ...phases.map((p) => p.rotations.toLocaleString('en-US'))],
       ['ms per cycle (not side by side)', ...phases.map((p) => p.msPerRotation.toFixed(2))],
       ['failed queries', ...phases.map((p) => String(p.failedQueries))],
-      ['provider calls / generations', ...phases.map((p) => (p.providerCalls === undefined ? '-' : `${p.providerCalls} / ${p.generation}`))],
+      [
+        'provider calls / generations',
+        ...phases.map((p) => (p.providerCalls === undefined ? '-' : `${p.providerCalls} / ${p.generation}`)),
+      ],
       ['heap used, first checkpoint', ...phases.map((p) => kib(p.checkpoints[0].heapUsed))],
       ['heap used, last checkpoint', ...phases.map((p) => kib(p.checkpoints.at(-1)!.heapUsed))],
-      ['  delta', ...phases.map((p) => { const d = p.checkpoints.at(-1)!.heapUsed - p.checkpoints[0].heapUsed; return signed(kib(d), d); })],
+      [
+        '  delta',
+        ...phases.map((p) => {
+          const d = p.checkpoints.at(-1)!.heapUsed - p.checkpoints[0].heapUsed;
+          return signed(kib(d), d);
+        }),
+      ],
       ['  fitted growth per cycle', ...phases.map((p) => `${p.heapBytesPerRotation.toFixed(1)} ± ${p.heapSlopeStdErr.toFixed(1)} B`)],
-      ['  same, second half only', ...phases.map((p) => `${p.heapBytesPerRotationSecondHalf.toFixed(1)} ± ${p.heapSlopeStdErrSecondHalf.toFixed(1)} B`)],
-      ['array buffers delta', ...phases.map((p) => { const d = p.checkpoints.at(-1)!.arrayBuffers - p.checkpoints[0].arrayBuffers; return signed(kib(d), d); })],
+      [
+        '  same, second half only',
+        ...phases.map((p) => `${p.heapBytesPerRotationSecondHalf.toFixed(1)} ± ${p.heapSlopeStdErrSecondHalf.toFixed(1)} B`),
+      ],
+      [
+        'array buffers delta',
+        ...phases.map((p) => {
+          const d = p.checkpoints.at(-1)!.arrayBuffers - p.checkpoints[0].arrayBuffers;
+          return signed(kib(d), d);
+        }),
+      ],
       ['handles, first / last checkpoint', ...phases.map((p) => `${handles(p.checkpoints[0])} / ${handles(p.checkpoints.at(-1)!)}`)],
       ['  change', ...phases.map((p) => resourceDiff(p.checkpoints[0], p.checkpoints.at(-1)!))],
-      ['server connections, first / last', ...phases.map((p) => `${p.checkpoints[0].serverConnections} / ${p.checkpoints.at(-1)!.serverConnections}`)],
+      [
+        'server connections, first / last',
+        ...phases.map((p) => `${p.checkpoints[0].serverConnections} / ${p.checkpoints.at(-1)!.serverConnections}`),
+      ],
       ['after end(): handles vs before the pool', ...phases.map((p) => resourceDiff(p.idle, p.ended))],
       ['after end(): server connections', ...phases.map((p) => String(p.ended.serverConnections))],
-      ['after end(): heap vs before the pool', ...phases.map((p) => { const d = p.ended.heapUsed - p.idle.heapUsed; return signed(kib(d), d); })],
+      [
+        'after end(): heap vs before the pool',
+        ...phases.map((p) => {
+          const d = p.ended.heapUsed - p.idle.heapUsed;
+          return signed(kib(d), d);
+        }),
+      ],
     ]).join('\n'),
   );
   console.log('');

@@ -220,7 +220,9 @@ export class RotationCoordinator extends EventEmitter {
     let flight = this.#flight;
     if (!flight) {
       if (Date.now() < this.#cooldownUntil) {
-        return Promise.reject(annotateAccessDenied(accessDenied, `provider '${this.provider.name}' is cooling down after a failed rotation`));
+        return Promise.reject(
+          annotateAccessDenied(accessDenied, `provider '${this.provider.name}' is cooling down after a failed rotation`),
+        );
       }
       flight = this.#start('rejected');
     }

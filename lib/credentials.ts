@@ -131,13 +131,7 @@ export function sealCredentials(input: Credentials, source: string): SealedCrede
 export function sameCredentials(a: Credentials | undefined, b: Credentials | undefined): boolean {
   if (a === b) return true;
   if (!a || !b) return false;
-  return (
-    a.user === b.user &&
-    a.password === b.password &&
-    a.host === b.host &&
-    a.port === b.port &&
-    a.database === b.database
-  );
+  return a.user === b.user && a.password === b.password && a.host === b.host && a.port === b.port && a.database === b.database;
 }
 
 /**

@@ -67,11 +67,7 @@ Object.defineProperty(CredswapError.prototype, 'name', { value: 'CredswapError',
  * @internal Gives an error class its literal `name` and a brand check by `code`, so that
  * `instanceof` works across copies of the package. For the error classes of each entry point.
  */
-export function defineCode<T extends abstract new (...args: never[]) => Error>(
-  cls: T,
-  code: CredswapErrorCode,
-  name: string,
-): void {
+export function defineCode<T extends abstract new (...args: never[]) => Error>(cls: T, code: CredswapErrorCode, name: string): void {
   Object.defineProperty(cls, Symbol.hasInstance, {
     value: (value: unknown) => brandedHasInstance(code, value),
   });
@@ -106,11 +102,7 @@ export class InvalidCredentialsError extends CredswapError {
   readonly key: string | undefined;
 
   constructor(source: string, problem: string, options?: { key?: string; cause?: unknown }) {
-    super(
-      'CREDSWAP_INVALID_CREDENTIALS',
-      `credswap: credentials from ${source} are invalid: ${problem}`,
-      options,
-    );
+    super('CREDSWAP_INVALID_CREDENTIALS', `credswap: credentials from ${source} are invalid: ${problem}`, options);
     this.source = source;
     this.key = options?.key;
   }
@@ -122,10 +114,7 @@ export class CredentialsUnavailableError extends CredswapError {
   readonly provider: string;
 
   constructor(provider: string) {
-    super(
-      'CREDSWAP_CREDENTIALS_UNAVAILABLE',
-      `credswap: provider '${provider}' returned no credentials for the first connection`,
-    );
+    super('CREDSWAP_CREDENTIALS_UNAVAILABLE', `credswap: provider '${provider}' returned no credentials for the first connection`);
     this.provider = provider;
   }
 }
@@ -139,11 +128,7 @@ export class ProviderError extends CredswapError {
   readonly provider: string;
 
   constructor(provider: string, cause: unknown, message?: string) {
-    super(
-      'CREDSWAP_PROVIDER_FAILED',
-      message ?? `credswap: provider '${provider}' failed: ${describeCause(cause)}`,
-      { cause },
-    );
+    super('CREDSWAP_PROVIDER_FAILED', message ?? `credswap: provider '${provider}' failed: ${describeCause(cause)}`, { cause });
     this.provider = provider;
   }
 }

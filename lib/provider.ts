@@ -44,11 +44,7 @@ export interface CredentialsProvider {
    * The hot-swap callback (see {@link HotSwapFunction}). Must honour `signal`: reject with
    * `signal.reason` once it fires.
    */
-  getCredentials(
-    signal: AbortSignal,
-    current: SealedCredentials | undefined,
-    context: FetchContext,
-  ): Promise<Credentials | undefined>;
+  getCredentials(signal: AbortSignal, current: SealedCredentials | undefined, context: FetchContext): Promise<Credentials | undefined>;
   /**
    * Optional, for providers that notice changes themselves (a file watch, a background poll).
    * The coordinator subscribes after the first successful fetch; `onChange` starts a new

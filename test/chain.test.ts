@@ -121,7 +121,10 @@ describe('chain', function () {
 
   describe('creating a chain', function () {
     it('needs at least one provider', function () {
-      assert.throws(() => chain(), (error: unknown) => error instanceof InvalidOptionError && error.option === 'chain');
+      assert.throws(
+        () => chain(),
+        (error: unknown) => error instanceof InvalidOptionError && error.option === 'chain',
+      );
     });
 
     it('rejects an argument that is neither a provider nor a function, naming its place', function () {
@@ -137,9 +140,12 @@ describe('chain', function () {
     });
 
     it('takes hot-swap functions as well as providers', async function () {
-      const provider = chain(async () => {
-        throw absent();
-      }, async () => creds('fn'));
+      const provider = chain(
+        async () => {
+          throw absent();
+        },
+        async () => creds('fn'),
+      );
       assert.deepEqual(await fetchFrom(provider), creds('fn'));
     });
 

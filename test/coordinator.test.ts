@@ -803,7 +803,11 @@ describe('RotationCoordinator', () => {
 
     it('does not lose a refresh that falls due while another provider call is in flight', async () => {
       const provider = new ControlledProvider();
-      const c = await started(provider, { refreshBeforeExpiryMs: 60_000, cooldownMs: 1000, timeoutMs: 30_000 }, creds(1, { expiresAt: T0 + 30_000 }));
+      const c = await started(
+        provider,
+        { refreshBeforeExpiryMs: 60_000, cooldownMs: 1000, timeoutMs: 30_000 },
+        creds(1, { expiresAt: T0 + 30_000 }),
+      );
       await clock.tickAsync(18_000);
       track(c.refresh()); // still running when the expiry refresh falls due (at 19-20 s)
       await clock.tickAsync(2000);
@@ -1066,7 +1070,14 @@ describe('RotationCoordinator', () => {
       provider.last.resolve({ user: 'app_v2', password: passwordOf(2), host: 'db.internal', expiresAt });
       await rotated;
       assert.deepEqual(events.rotate, [
-        { generation: 1, previousGeneration: 0, reason: 'initial', provider: PROVIDER_NAME, user: 'app', fingerprint: fingerprint(creds(1)) },
+        {
+          generation: 1,
+          previousGeneration: 0,
+          reason: 'initial',
+          provider: PROVIDER_NAME,
+          user: 'app',
+          fingerprint: fingerprint(creds(1)),
+        },
         {
           generation: 2,
           previousGeneration: 1,
@@ -1163,7 +1174,10 @@ describe('RotationCoordinator', () => {
     it('rejects a duration of the wrong type, naming it without echoing the value', () => {
       assertInvalidOption(() => new RotationCoordinator({ provider: provider(), cooldownMs: 'hunter2' } as never), 'cooldownMs', 'hunter2');
       assertInvalidOption(() => new RotationCoordinator({ provider: provider(), maxCooldownMs: Number.NaN }), 'maxCooldownMs');
-      assertInvalidOption(() => new RotationCoordinator({ provider: provider(), refreshBeforeExpiryMs: Infinity }), 'refreshBeforeExpiryMs');
+      assertInvalidOption(
+        () => new RotationCoordinator({ provider: provider(), refreshBeforeExpiryMs: Infinity }),
+        'refreshBeforeExpiryMs',
+      );
     });
 
     it('rejects a missing or malformed provider', () => {

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { format, inspect } from 'node:util';
 import { type Credentials, fingerprint, isSealed, sameCredentials, sealCredentials } from '../lib/credentials.js';
 import { InvalidCredentialsError, InvalidOptionError } from '../lib/errors.js';
-import { type CredentialsProvider, type FetchContext, type HotSwapFunction, fromFunction, isProvider, toProvider } from '../lib/provider.js';
+import {
+  type CredentialsProvider,
+  type FetchContext,
+  type HotSwapFunction,
+  fromFunction,
+  isProvider,
+  toProvider,
+} from '../lib/provider.js';
 
 const PASSWORD = 'Zq9!xK#7vPmW';
 const SOURCE = "provider 'vault:database/creds/app'";
@@ -76,13 +83,28 @@ describe('credentials', () => {
         { what: 'a password that is not a string', input: { user: 'app', password: 73_519_264 }, key: 'password', value: '73519264' },
         { what: 'a password in a Buffer', input: { user: 'app', password: Buffer.from(PASSWORD) }, key: 'password' },
         { what: 'an empty host', input: { user: 'app', password: PASSWORD, host: '' }, key: 'host' },
-        { what: 'a host that is not a string', input: { user: 'app', password: PASSWORD, host: ['10.9.8.7'] }, key: 'host', value: '10.9.8.7' },
+        {
+          what: 'a host that is not a string',
+          input: { user: 'app', password: PASSWORD, host: ['10.9.8.7'] },
+          key: 'host',
+          value: '10.9.8.7',
+        },
         { what: 'a port out of range', input: { user: 'app', password: PASSWORD, port: 70_123 }, key: 'port', value: '70123' },
         { what: 'a port that is a string', input: { user: 'app', password: PASSWORD, port: '4406' }, key: 'port', value: '4406' },
         { what: 'a fractional port', input: { user: 'app', password: PASSWORD, port: 3306.5 }, key: 'port', value: '3306.5' },
-        { what: 'a database that is not a string', input: { user: 'app', password: PASSWORD, database: 918_273 }, key: 'database', value: '918273' },
+        {
+          what: 'a database that is not a string',
+          input: { user: 'app', password: PASSWORD, database: 918_273 },
+          key: 'database',
+          value: '918273',
+        },
         { what: 'an invalid Date expiresAt', input: { user: 'app', password: PASSWORD, expiresAt: new Date('soon') }, key: 'expiresAt' },
-        { what: 'an expiresAt string', input: { user: 'app', password: PASSWORD, expiresAt: '2031-07-19' }, key: 'expiresAt', value: '2031-07-19' },
+        {
+          what: 'an expiresAt string',
+          input: { user: 'app', password: PASSWORD, expiresAt: '2031-07-19' },
+          key: 'expiresAt',
+          value: '2031-07-19',
+        },
         { what: 'an infinite expiresAt', input: { user: 'app', password: PASSWORD, expiresAt: Infinity }, key: 'expiresAt' },
         { what: 'a string instead of an object', input: PASSWORD, key: undefined },
         { what: 'null', input: null, key: undefined },
@@ -322,7 +344,10 @@ describe('credentials', () => {
           (e: unknown) => e instanceof InvalidOptionError && e.option === 'credentials' && e instanceof TypeError,
         );
       }
-      assert.throws(() => toProvider(42, 'rotation.provider'), (e: unknown) => e instanceof InvalidOptionError && e.option === 'rotation.provider');
+      assert.throws(
+        () => toProvider(42, 'rotation.provider'),
+        (e: unknown) => e instanceof InvalidOptionError && e.option === 'rotation.provider',
+      );
     });
 
     it('does not echo a rejected value in its message', () => {

@@ -34,7 +34,10 @@ function slug(heading: string): string {
     .replace(/!?\[([^\]]*)\]\([^)]*\)/g, '$1') // links and images: their text
     .replace(/[`*]/g, '')
     .trim();
-  return text.toLowerCase().replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, '').replace(/ /g, '-');
+  return text
+    .toLowerCase()
+    .replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, '')
+    .replace(/ /g, '-');
 }
 
 /** Every anchor a file's headings get on GitHub, repeated headings numbered `-1`, `-2`, … */
@@ -120,12 +123,18 @@ describe('docs', function () {
       assert.equal(blank1, '', guide);
       assert.ok(description.trim() !== '' && !/^(#|\||[-*>] |\[)/.test(description), `${guide} has a one-line description`);
       assert.equal(blank2, '', `${guide}: the description is one line`);
-      assert.ok(links(back).some(({ target }) => target.split('#')[0] === '../README.md'), `${guide} links back to the README`);
+      assert.ok(
+        links(back).some(({ target }) => target.split('#')[0] === '../README.md'),
+        `${guide} links back to the README`,
+      );
     }
   });
 
   it('lists every guide in the README', function () {
     const linked = new Set(links(read('README.md')).map(({ target }) => target.split('#')[0]));
-    assert.deepEqual(guides.filter((guide) => !linked.has(guide)), []);
+    assert.deepEqual(
+      guides.filter((guide) => !linked.has(guide)),
+      [],
+    );
   });
 });

@@ -64,7 +64,10 @@ describe('GenerationLedger', () => {
     ledger.closed(1);
     assert.equal(unused.length, 0, 'the newest verified generation is never unused');
     ledger.opened(snapshot(2));
-    assert.deepEqual(unused.map(([generation]) => generation), [1]);
+    assert.deepEqual(
+      unused.map(([generation]) => generation),
+      [1],
+    );
   });
 
   it('never reports the verified generation, or a newer one, unused', () => {
@@ -73,7 +76,10 @@ describe('GenerationLedger', () => {
     ledger.opened(snapshot(3));
     ledger.closed(3);
     ledger.closed(2);
-    assert.deepEqual(unused.map(([generation]) => generation), [2]);
+    assert.deepEqual(
+      unused.map(([generation]) => generation),
+      [2],
+    );
   });
 
   it('falls back to the newest verified credentials, only for a newer refused generation', () => {

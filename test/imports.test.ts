@@ -18,7 +18,10 @@ describe('the import graph', function () {
     ]);
     assert.deepEqual(cycles(graph), [['a.ts', 'b.ts']]);
     const read = runtimeImports(root, ['lib/mysql2']);
-    assert.ok(read.get(join('lib', 'mysql2', 'pool.ts'))!.has(join('lib', 'mysql2', 'promise-pool.ts')), 'the lazy require of the promise wrapper');
+    assert.ok(
+      read.get(join('lib', 'mysql2', 'pool.ts'))!.has(join('lib', 'mysql2', 'promise-pool.ts')),
+      'the lazy require of the promise wrapper',
+    );
     assert.ok(!read.get(join('lib', 'mysql2', 'promise-pool.ts'))!.has(join('lib', 'mysql2', 'pool.ts')), 'a type-only import');
   });
 
@@ -35,8 +38,13 @@ describe('the import graph', function () {
     ];
     for (const entry of entries) {
       const code = readFileSync(join(root, entry), 'utf8');
-      const statements = code.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '').split(';').map((s) => s.trim()).filter(Boolean);
-      for (const statement of statements) assert.match(statement, /^export (type )?\{[\s\S]*\} from '/, `${entry}: ${statement.slice(0, 60)}`);
+      const statements = code
+        .replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '')
+        .split(';')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      for (const statement of statements)
+        assert.match(statement, /^export (type )?\{[\s\S]*\} from '/, `${entry}: ${statement.slice(0, 60)}`);
     }
   });
 });

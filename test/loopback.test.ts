@@ -9,7 +9,19 @@ describe('isLoopback', function () {
   });
 
   it('refuses every other address and name, without resolving names', function () {
-    for (const host of ['10.0.0.1', '192.168.1.1', '128.0.0.1', '0.0.0.0', '::', '::2', '::ffff:10.0.0.1', 'db.internal', 'localhost.example.com', '127.0.0.1.nip.io', '']) {
+    for (const host of [
+      '10.0.0.1',
+      '192.168.1.1',
+      '128.0.0.1',
+      '0.0.0.0',
+      '::',
+      '::2',
+      '::ffff:10.0.0.1',
+      'db.internal',
+      'localhost.example.com',
+      '127.0.0.1.nip.io',
+      '',
+    ]) {
       assert.equal(isLoopback(host), false, host);
     }
   });

@@ -58,7 +58,7 @@ describe('options', function () {
   });
 
   describe('rejectMisspeltKeys', function () {
-    it("throws an InvalidOptionError naming the key and the credswap key it looks like", function () {
+    it('throws an InvalidOptionError naming the key and the credswap key it looks like', function () {
       assert.throws(
         () => rejectMisspeltKeys({ host: 'db', credential: async () => undefined }, CREDSWAP_POOL_KEYS, ''),
         (error: unknown) => {

@@ -46,7 +46,9 @@ function install(dir: string, packages: string[], type: 'module' | 'commonjs' = 
 /** Compiles `files` in `dir` with the project's TypeScript; resolves with the compiler's output. */
 function typecheck(dir: string, files: string[], resolution: 'nodenext' | 'bundler'): { code: number | null; out: string } {
   const compilerOptions = {
-    ...(resolution === 'nodenext' ? { module: 'nodenext', moduleResolution: 'nodenext' } : { module: 'preserve', moduleResolution: 'bundler' }),
+    ...(resolution === 'nodenext'
+      ? { module: 'nodenext', moduleResolution: 'nodenext' }
+      : { module: 'preserve', moduleResolution: 'bundler' }),
     target: 'es2022',
     strict: true,
     noEmit: true,
@@ -95,14 +97,24 @@ describe('the packed package', function () {
 
   for (const [entry, names] of Object.entries(entryPoints)) {
     it(`${entry} loads with require`, function () {
-      const out = run(process.execPath, ['-e', `const m = require('${entry}'); console.log(JSON.stringify(${JSON.stringify(names)}.map((n) => typeof m[n])))`], project);
-      assert.deepEqual(JSON.parse(out), names.map(() => 'function'));
+      const out = run(
+        process.execPath,
+        ['-e', `const m = require('${entry}'); console.log(JSON.stringify(${JSON.stringify(names)}.map((n) => typeof m[n])))`],
+        project,
+      );
+      assert.deepEqual(
+        JSON.parse(out),
+        names.map(() => 'function'),
+      );
     });
 
     it(`${entry} loads with import`, function () {
       const code = `import * as m from '${entry}'; console.log(JSON.stringify(${JSON.stringify(names)}.map((n) => typeof m[n])))`;
       const out = run(process.execPath, ['--input-type=module', '-e', code], project);
-      assert.deepEqual(JSON.parse(out), names.map(() => 'function'));
+      assert.deepEqual(
+        JSON.parse(out),
+        names.map(() => 'function'),
+      );
     });
   }
 
@@ -132,7 +144,9 @@ describe('the packed package', function () {
 
   it('ships declarations for every entry point, a LICENSE, and no tests', function () {
     const files = run('tar', ['-tzf', tarball], work);
-    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, string | Record<string, Record<string, string>>> };
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+      exports: Record<string, string | Record<string, Record<string, string>>>;
+    };
     for (const target of Object.values(pkg.exports)) {
       if (typeof target === 'string') continue;
       for (const flavour of ['import', 'require']) {
@@ -160,7 +174,16 @@ describe('the packed package', function () {
 
     it('accept the AWS SDK and node-vault clients when the optional peers are installed', function () {
       const peers = join(work, 'app-peers');
-      install(peers, [tarball, `mysql2@${version('mysql2')}`, `@aws-sdk/client-secrets-manager@${version('@aws-sdk/client-secrets-manager')}`, `node-vault@${version('node-vault')}`], 'module');
+      install(
+        peers,
+        [
+          tarball,
+          `mysql2@${version('mysql2')}`,
+          `@aws-sdk/client-secrets-manager@${version('@aws-sdk/client-secrets-manager')}`,
+          `node-vault@${version('node-vault')}`,
+        ],
+        'module',
+      );
       copyFileSync(join(fixtures, 'types.ts'), join(peers, 'types.ts'));
       copyFileSync(join(fixtures, 'with-peers.ts'), join(peers, 'with-peers.ts'));
       for (const resolution of ['nodenext', 'bundler'] as const) {
@@ -171,7 +194,11 @@ describe('the packed package', function () {
 
     it('are what arethetypeswrong and publint expect of every entry point', function () {
       // The JSON schema has no types to check, and node10 resolution cannot reach a subpath file.
-      const attw = attempt(process.execPath, [join(root, 'node_modules', '.bin', 'attw'), tarball, '--format', 'ascii', '--exclude-entrypoints', 'drill/report-schema.json'], work);
+      const attw = attempt(
+        process.execPath,
+        [join(root, 'node_modules', '.bin', 'attw'), tarball, '--format', 'ascii', '--exclude-entrypoints', 'drill/report-schema.json'],
+        work,
+      );
       assert.equal(attw.code, 0, attw.out);
       const publint = attempt(process.execPath, [join(root, 'node_modules', '.bin', 'publint'), '--strict', tarball], work);
       assert.equal(publint.code, 0, publint.out);
@@ -212,11 +239,24 @@ describe('the packed package', function () {
       emulator = await startSecretsManagerEmulator();
       emulator.putSecret('prod/db', { engine: 'mysql', host: '127.0.0.1', username: 'lambda_app', password: 'not-printed' });
       const client = emulator.clientConfig();
-      env = { ...process.env, SECRET_ID: 'prod/db', SM_REGION: client.region, SM_ENDPOINT: client.endpoint, SM_KEY_ID: client.credentials.accessKeyId, SM_SECRET_KEY: client.credentials.secretAccessKey };
+      env = {
+        ...process.env,
+        SECRET_ID: 'prod/db',
+        SM_REGION: client.region,
+        SM_ENDPOINT: client.endpoint,
+        SM_KEY_ID: client.credentials.accessKeyId,
+        SM_SECRET_KEY: client.credentials.secretAccessKey,
+      };
       delete env.NODE_PATH;
       // The function's own folder (/var/task): credswap and mysql2, no AWS SDK.
       task = project;
-      buildSync({ entryPoints: [join(fixtures, 'lambda-handler.ts')], outfile: join(task, 'handler.js'), format: 'cjs', platform: 'node', logLevel: 'silent' });
+      buildSync({
+        entryPoints: [join(fixtures, 'lambda-handler.ts')],
+        outfile: join(task, 'handler.js'),
+        format: 'cjs',
+        platform: 'node',
+        logLevel: 'silent',
+      });
       // The runtime's folder on NODE_PATH (/var/runtime/node_modules): the AWS SDK only.
       runtime = join(work, 'runtime');
       install(runtime, [`@aws-sdk/client-secrets-manager@${version('@aws-sdk/client-secrets-manager')}`]);

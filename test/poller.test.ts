@@ -10,7 +10,10 @@ describe('Poller', () => {
   beforeEach(() => (clock = sinon.useFakeTimers()));
   afterEach(() => clock.restore());
 
-  function poller(look: () => Promise<Credentials | undefined>, extra: { isRetryable?: (e: unknown) => boolean; onActive?: (a: boolean) => void } = {}) {
+  function poller(
+    look: () => Promise<Credentials | undefined>,
+    extra: { isRetryable?: (e: unknown) => boolean; onActive?: (a: boolean) => void } = {},
+  ) {
     const delays: number[] = [];
     const p = new Poller({
       nextDelay: (failures) => {
@@ -48,7 +51,10 @@ describe('Poller', () => {
       { isRetryable: (e) => (e as Error).message === 'retry me' },
     );
     const errors: Error[] = [];
-    p.subscribe(() => {}, (e) => errors.push(e));
+    p.subscribe(
+      () => {},
+      (e) => errors.push(e),
+    );
     await clock.tickAsync(100);
     await clock.tickAsync(100);
     fail = new Error('configuration');
@@ -56,7 +62,10 @@ describe('Poller', () => {
     fail = undefined;
     await clock.tickAsync(100);
     assert.deepEqual(delays, [0, 1, 2, 0, 0]);
-    assert.deepEqual(errors.map((e) => e.message), ['retry me', 'retry me', 'configuration']);
+    assert.deepEqual(
+      errors.map((e) => e.message),
+      ['retry me', 'retry me', 'configuration'],
+    );
     p.close();
   });
 
@@ -79,12 +88,18 @@ describe('Poller', () => {
     const look = sinon.spy(async () => undefined);
     const active: boolean[] = [];
     const { p } = poller(look, { onActive: (a) => active.push(a) });
-    const unsubscribe = p.subscribe(() => {}, () => {});
+    const unsubscribe = p.subscribe(
+      () => {},
+      () => {},
+    );
     unsubscribe();
     unsubscribe();
     await clock.tickAsync(1_000);
     assert.equal(look.callCount, 0);
-    p.subscribe(() => {}, () => {});
+    p.subscribe(
+      () => {},
+      () => {},
+    );
     p.close();
     await clock.tickAsync(1_000);
     assert.equal(look.callCount, 0);

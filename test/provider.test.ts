@@ -64,7 +64,13 @@ describe('provider', () => {
 
   describe('checkSubscriber', () => {
     it('accepts two functions and names the callback that is not one', () => {
-      assert.doesNotThrow(() => checkSubscriber('FileProvider', () => {}, () => {}));
+      assert.doesNotThrow(() =>
+        checkSubscriber(
+          'FileProvider',
+          () => {},
+          () => {},
+        ),
+      );
       assert.throws(() => checkSubscriber('FileProvider', undefined, () => {}), { option: 'FileProvider.subscribe.onChange' });
       assert.throws(() => checkSubscriber('FileProvider', () => {}, 'x'), { option: 'FileProvider.subscribe.onError' });
     });

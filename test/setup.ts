@@ -43,8 +43,7 @@ process.on('unhandledRejection', (reason, promise) => {
  */
 const EXPECTED_WARNINGS: ReadonlyArray<(warning: Error) => boolean> = [
   (w) =>
-    w.message.startsWith('NodeVersionSupportWarning: The AWS SDK for JavaScript (v3)') &&
-    Number(process.versions.node.split('.')[0]) < 22,
+    w.message.startsWith('NodeVersionSupportWarning: The AWS SDK for JavaScript (v3)') && Number(process.versions.node.split('.')[0]) < 22,
 ];
 
 // Node still prints the warning itself; this only makes it count.

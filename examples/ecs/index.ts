@@ -112,7 +112,13 @@ async function runLocally(): Promise<void> {
     // The administrator secret the rotation function logs in with to manage app and app_clone;
     // the service never reads it.
     const master = secretsManager.putSecret(MASTER_SECRET_ID, { ...endpoint, username: server.adminUser, password: server.adminPassword });
-    secretsManager.putSecret(SECRET_ID, { ...endpoint, username: app.user, password: app.password, dbname: database, masterarn: master.arn });
+    secretsManager.putSecret(SECRET_ID, {
+      ...endpoint,
+      username: app.user,
+      password: app.password,
+      dbname: database,
+      masterarn: master.arn,
+    });
     const functionArn = secretsManager.registerRotationFunction(
       'rotate-orders-db',
       createRotationHandler({ strategy: 'alternating-users', clientConfig: secretsManager.clientConfig() }),
@@ -131,7 +137,8 @@ async function runLocally(): Promise<void> {
         console.log(`-- open connections: ${await connections()}`);
         await admin.send(new RotateSecretCommand({ SecretId: SECRET_ID, RotationLambdaARN: functionArn }));
         const result = await secretsManager.waitForRotation(SECRET_ID, { timeoutMs: 10_000 });
-        if (result.status !== 'succeeded') throw new Error(`rotation ${round} ${result.status} in ${result.failedStep}: ${String(result.error)}`);
+        if (result.status !== 'succeeded')
+          throw new Error(`rotation ${round} ${result.status} in ${result.failedStep}: ${String(result.error)}`);
         const current = JSON.parse(String(secretsManager.secretValue(SECRET_ID))) as { username: string };
         console.log(`-- rotation ${round} done: AWSCURRENT now names user ${current.username}`);
       }

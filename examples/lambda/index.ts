@@ -145,7 +145,9 @@ async function main(): Promise<void> {
   }
 
   const fromCache = extension.requests.filter((r) => r.source === 'cache').length;
-  console.log(`invocations: ${stats.ok} ok, ${stats.failed} failed, in ${stats.environments} execution environments (${stats.coldInWindow} started during the window)`);
+  console.log(
+    `invocations: ${stats.ok} ok, ${stats.failed} failed, in ${stats.environments} execution environments (${stats.coldInWindow} started during the window)`,
+  );
   console.log(`environments refused with AWSCURRENT that switched to AWSPENDING: ${stats.switchedToPending}`);
   console.log(
     `extension: ${extension.calls.requests} requests, ${fromCache} answered from its cache; ${extension.calls.GetSecretValue} GetSecretValue calls to Secrets Manager`,

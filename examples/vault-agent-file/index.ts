@@ -115,7 +115,9 @@ async function main(): Promise<void> {
   }
 
   console.log(`queries: ${ok} ok, ${failed} failed; new logins: ${logins}; renderings: ${renderings}`);
-  console.log(failed === 0 ? `OK: no query failed; the pool followed ${followed} static-role rotations` : `FAILED: ${failed} queries failed`);
+  console.log(
+    failed === 0 ? `OK: no query failed; the pool followed ${followed} static-role rotations` : `FAILED: ${failed} queries failed`,
+  );
   if (failed > 0) process.exitCode = 1;
 }
 

@@ -50,7 +50,9 @@ async function main(): Promise<void> {
     // drops that user. With leases of minutes the defaults (60 s, graceful drain) are right.
     rotation: { refreshBeforeExpiryMs: 2_000, drain: 'force', drainTimeoutMs: 250 },
   });
-  pool.on('rotate', (e) => console.log(`rotate: generation ${e.generation} (reason: ${e.reason}) user=${e.user} fingerprint=${e.fingerprint}`));
+  pool.on('rotate', (e) =>
+    console.log(`rotate: generation ${e.generation} (reason: ${e.reason}) user=${e.user} fingerprint=${e.fingerprint}`),
+  );
   pool.on('rotation-error', (error, info) => console.log(`rotation-error (${info.reason}): ${error.message}`));
   let logins = 0;
   pool.on('connection', () => (logins += 1));
@@ -97,7 +99,9 @@ async function main(): Promise<void> {
   }
 
   const rotations = Math.max(0, generations - 1);
-  console.log(`queries: ${ok} ok, ${failed} failed; new logins: ${logins}; lease rotations: ${rotations}; Vault users left after end(): ${usersLeft}`);
+  console.log(
+    `queries: ${ok} ok, ${failed} failed; new logins: ${logins}; lease rotations: ${rotations}; Vault users left after end(): ${usersLeft}`,
+  );
   if (failed === 0) console.log(`OK: no query failed across ${rotations} lease rotations`);
   else console.log(`FAILED: ${failed} queries failed`);
   if (failed > 0 || usersLeft !== 0) process.exitCode = 1;

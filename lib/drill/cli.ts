@@ -212,7 +212,9 @@ async function drill(args: readonly string[], io: CliIo, deps: CliDeps): Promise
     const color = io.stderr.isTTY === true && io.env.NO_COLOR === undefined;
     const progress = createProgress(io.stderr, options.durationMs ?? DEFAULT_DRILL_DURATION_MS, { color });
     const report = await deps.runDrill(options, { progress });
-    io.stdout.write(parsed.json ? renderJson(report) : renderTable(report, { color: io.stdout.isTTY === true && io.env.NO_COLOR === undefined }));
+    io.stdout.write(
+      parsed.json ? renderJson(report) : renderTable(report, { color: io.stdout.isTTY === true && io.env.NO_COLOR === undefined }),
+    );
     return report.ok ? EXIT_OK : EXIT_FAILED_QUERIES;
   } catch (error) {
     const usage = error instanceof InvalidOptionError;

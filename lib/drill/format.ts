@@ -35,7 +35,10 @@ export function styler(enabled: boolean): (text: string, ...styles: Style[]) => 
   return (text, ...styles) => {
     if (!enabled || styles.length === 0 || text === '') return text;
     const on = styles.map((s) => `\x1b[${CODES[s][0]}m`).join('');
-    const off = [...styles].reverse().map((s) => `\x1b[${CODES[s][1]}m`).join('');
+    const off = [...styles]
+      .reverse()
+      .map((s) => `\x1b[${CODES[s][1]}m`)
+      .join('');
     return `${on}${text}${off}`;
   };
 }

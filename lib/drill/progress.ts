@@ -78,7 +78,10 @@ export function createProgress(stream: ProgressStream, totalMs: number, options:
 
   const counts = (s: ProgressState) => {
     const failed = `failed ${formatCount(s.failed)}`;
-    return { plain: `ok ${formatCount(s.ok)}  ${failed}`, painted: `ok ${formatCount(s.ok)}  ${s.failed > 0 ? paint(failed, 'red') : failed}` };
+    return {
+      plain: `ok ${formatCount(s.ok)}  ${failed}`,
+      painted: `ok ${formatCount(s.ok)}  ${s.failed > 0 ? paint(failed, 'red') : failed}`,
+    };
   };
 
   /** The bar line, at most `columns - 1` visible characters so the terminal never wraps it. */

@@ -178,14 +178,24 @@ export function renderTable(report: DrillReport, options: RenderTableOptions = {
   const ruleWidth = labelWidth + widths.reduce((s, w) => s + gap.length + w, 0);
 
   const out = [...header(report).map((l, i) => (i === 0 ? paint(l, 'bold') : paint(l, 'dim'))), ''];
-  out.push(line('', headings.map((h, i) => paint(h.padStart(widths[i]!), 'bold'))));
+  out.push(
+    line(
+      '',
+      headings.map((h, i) => paint(h.padStart(widths[i]!), 'bold')),
+    ),
+  );
   out.push(`  ${'─'.repeat(ruleWidth)}`);
   for (const row of table) {
     if (row.heading) {
       out.push(line(row.label, []));
       continue;
     }
-    out.push(line(row.label, row.cells.map((c, i) => paint(c.text.padStart(widths[i]!), ...(c.style ?? [])))));
+    out.push(
+      line(
+        row.label,
+        row.cells.map((c, i) => paint(c.text.padStart(widths[i]!), ...(c.style ?? []))),
+      ),
+    );
   }
   out.push(`  ${'─'.repeat(ruleWidth)}`, '');
   out.push(...verdict(report, paint));

@@ -182,9 +182,7 @@ export function isInside(at: number, window: DrillWindow): boolean {
  */
 function refusedInFailover(o: QueryOutcome, windows: readonly DrillWindow[]): boolean {
   if (o.ok || o.errno === undefined || !READ_ONLY_ERRNOS.has(o.errno)) return false;
-  return windows.some(
-    (w) => w.kind === 'failover' && o.at + o.durationMs >= w.startMs && o.at <= w.endMs + FAILOVER_SETTLE_MS,
-  );
+  return windows.some((w) => w.kind === 'failover' && o.at + o.durationMs >= w.startMs && o.at <= w.endMs + FAILOVER_SETTLE_MS);
 }
 
 /**

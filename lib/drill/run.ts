@@ -74,7 +74,9 @@ export interface DrillHooks {
 }
 
 /** Options after defaults and checks. */
-export interface ResolvedDrillOptions extends Required<Pick<DrillOptions, 'scenario' | 'durationMs' | 'concurrency' | 'rotations' | 'flipDelayMs' | 'churnPerSecond'>> {
+export interface ResolvedDrillOptions extends Required<
+  Pick<DrillOptions, 'scenario' | 'durationMs' | 'concurrency' | 'rotations' | 'flipDelayMs' | 'churnPerSecond'>
+> {
   writeRatio: number | undefined;
   intervalMs: number;
   options: DrillOptions;
@@ -114,20 +116,30 @@ export function resolveDrillOptions(options: DrillOptions): ResolvedDrillOptions
   const flipDelayMs = duration(bag, 'flipDelayMs', '', DEFAULT_DRILL_FLIP_DELAY_MS);
   const churnPerSecond = inRange(bag, 'churnPerSecond', '', DEFAULT_DRILL_CHURN_PER_SECOND, { min: 0, max: 1000 });
   // Without a value, the scenario decides (no writes where the drill owns no table).
-  const writeRatio = bag.writeRatio === undefined ? undefined : inRange(bag, 'writeRatio', '', DEFAULT_DRILL_WRITE_RATIO, { min: 0, max: 1 });
+  const writeRatio =
+    bag.writeRatio === undefined ? undefined : inRange(bag, 'writeRatio', '', DEFAULT_DRILL_WRITE_RATIO, { min: 0, max: 1 });
   oneOf(bag, 'compare', '', ['mysql2'], 'mysql2'); // checked only: runDrill reads options.compare
   const intervalMs = durationMs / (rotations + 1);
   const aws = scenario === 'aws-single-user' || scenario === 'aws-alternating';
   const vault = scenario === 'vault-dynamic' || scenario === 'vault-static';
   if (scenario === 'failover') {
-    if (options.mysqlUrl !== undefined) throw new InvalidOptionError('mysqlUrl', 'cannot be used with failover, which sets read_only on its primary: it runs on throwaway servers only');
-    if (flipDelayMs >= intervalMs) throw new InvalidOptionError('flipDelayMs', 'must be shorter than the time between failovers (durationMs / (rotations + 1))');
+    if (options.mysqlUrl !== undefined)
+      throw new InvalidOptionError(
+        'mysqlUrl',
+        'cannot be used with failover, which sets read_only on its primary: it runs on throwaway servers only',
+      );
+    if (flipDelayMs >= intervalMs)
+      throw new InvalidOptionError('flipDelayMs', 'must be shorter than the time between failovers (durationMs / (rotations + 1))');
   }
-  if (options.secretId !== undefined && !aws) throw new InvalidOptionError('secretId', 'applies to the aws-single-user and aws-alternating scenarios');
+  if (options.secretId !== undefined && !aws)
+    throw new InvalidOptionError('secretId', 'applies to the aws-single-user and aws-alternating scenarios');
   if (options.rotateLocally && options.secretId === undefined) throw new InvalidOptionError('rotateLocally', 'needs secretId');
   if (options.region !== undefined && options.secretId === undefined) throw new InvalidOptionError('region', 'needs secretId');
   if ((options.vaultAddr !== undefined || options.vaultRole !== undefined) && !vault) {
-    throw new InvalidOptionError(options.vaultAddr !== undefined ? 'vaultAddr' : 'vaultRole', 'applies to the vault-dynamic and vault-static scenarios');
+    throw new InvalidOptionError(
+      options.vaultAddr !== undefined ? 'vaultAddr' : 'vaultRole',
+      'applies to the vault-dynamic and vault-static scenarios',
+    );
   }
   if (options.vaultRole !== undefined && options.vaultAddr === undefined) throw new InvalidOptionError('vaultRole', 'needs vaultAddr');
   return { scenario, durationMs, concurrency, rotations, flipDelayMs, churnPerSecond, writeRatio, intervalMs, options };
@@ -204,7 +216,12 @@ function failoverConvergence(outcomes: readonly QueryOutcome[], startMs: number,
 }
 
 /** The windows of one target, on its load's clock. */
-function windowsFor(target: Target, disruptions: readonly DisruptionTimes[], kind: 'rotation' | 'failover', hasWrites: boolean): DrillWindow[] {
+function windowsFor(
+  target: Target,
+  disruptions: readonly DisruptionTimes[],
+  kind: 'rotation' | 'failover',
+  hasWrites: boolean,
+): DrillWindow[] {
   const load = target.load!;
   const base = load.startedAt;
   return disruptions.map((d, i) => {
@@ -287,8 +304,14 @@ export async function runDrill(options: DrillOptions, hooks: DrillHooks = {}): P
     }
     const begin = performance.now();
     let phase = 'load';
-    const totals = () => targets.filter((t) => t.name === 'credswap').reduce((a, t) => ({ ok: a.ok + t.load!.ok, failed: a.failed + t.load!.failed }), { ok: 0, failed: 0 });
-    ticker = setInterval(() => progress?.update({ elapsedMs: Math.min(resolved.durationMs, performance.now() - begin), ...totals(), phase }), 100);
+    const totals = () =>
+      targets
+        .filter((t) => t.name === 'credswap')
+        .reduce((a, t) => ({ ok: a.ok + t.load!.ok, failed: a.failed + t.load!.failed }), { ok: 0, failed: 0 });
+    ticker = setInterval(
+      () => progress?.update({ elapsedMs: Math.min(resolved.durationMs, performance.now() - begin), ...totals(), phase }),
+      100,
+    );
     ticker.unref();
 
     const disruptions: DisruptionTimes[] = [];

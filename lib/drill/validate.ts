@@ -35,8 +35,21 @@ export type JsonType = 'object' | 'array' | 'string' | 'number' | 'integer' | 'b
 export const DRILL_REPORT_SCHEMA: JsonSchema = reportSchema as JsonSchema;
 
 const KEYWORDS = new Set([
-  '$schema', '$id', '$ref', '$defs', 'title', 'description', 'type', 'enum', 'const', 'required',
-  'properties', 'additionalProperties', 'items', 'minimum', 'maximum',
+  '$schema',
+  '$id',
+  '$ref',
+  '$defs',
+  'title',
+  'description',
+  'type',
+  'enum',
+  'const',
+  'required',
+  'properties',
+  'additionalProperties',
+  'items',
+  'minimum',
+  'maximum',
 ]);
 
 function typeOf(value: unknown): JsonType | 'undefined' | 'other' {

@@ -138,7 +138,8 @@ function resolveOptions(input: KnexConnectionOptions): Resolved {
   const bag = expectObject(input, 'options')!;
   rejectMisspeltKeys(bag, [...CREDSWAP_KEYS, 'readOnlyBackoff'], '');
   for (const key of POOL_ONLY_KEYS) {
-    if (bag[key] !== undefined) throw new InvalidOptionError(key, "is a pool option: Knex sizes its pool with 'pool: connection.pool({ min, max })'");
+    if (bag[key] !== undefined)
+      throw new InvalidOptionError(key, "is a pool option: Knex sizes its pool with 'pool: connection.pool({ min, max })'");
   }
   if (bag.uri !== undefined) throw new InvalidOptionError('uri', 'must not be set: it could carry a password; use host, port and database');
   for (const key of ['host', 'user', 'database', 'socketPath'] as const) {
@@ -371,7 +372,8 @@ export function knexConnection(options: KnexConnectionOptions): KnexConnection {
   const pool = (input: KnexPoolOptions = {}): KnexPoolOptions => {
     const bag = expectObject(input, 'pool')!;
     const { afterCreate, validate } = bag as KnexPoolOptions;
-    if (afterCreate !== undefined && typeof afterCreate !== 'function') throw new InvalidOptionError('pool.afterCreate', 'must be a function');
+    if (afterCreate !== undefined && typeof afterCreate !== 'function')
+      throw new InvalidOptionError('pool.afterCreate', 'must be a function');
     if (validate !== undefined && typeof validate !== 'function') throw new InvalidOptionError('pool.validate', 'must be a function');
     return {
       ...bag,

@@ -16,7 +16,11 @@ import { deliverError, type QueryCallback } from './pool-statements.js';
 
 /** @internal The cluster, as its namespaces see it. */
 export interface ClusterHost extends EventEmitter {
-  _acquire(pattern: string | RegExp, select: Select, cb: (err: Error | null, connection?: ClusterConnection, node?: ClusterNode) => void): void;
+  _acquire(
+    pattern: string | RegExp,
+    select: Select,
+    cb: (err: Error | null, connection?: ClusterConnection, node?: ClusterNode) => void,
+  ): void;
   _pick(pattern: string | RegExp, select: Select, exclude?: ReadonlySet<ClusterNode>): ClusterNode | undefined;
   _retriesReadOnly(node: ClusterNode): boolean;
   _markReadOnly(node: ClusterNode): void;

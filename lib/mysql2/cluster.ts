@@ -12,7 +12,14 @@ import { ClosedError, InvalidOptionError, isCredswapError } from '../errors.js';
 import { toProvider } from '../provider.js';
 import { isReadOnlyError } from './classify.js';
 import { SharedProvider } from './cluster-provider.js';
-import { type PoolClusterOptions, type ResolvedClusterOptions, type Selector, planNode, resolveClusterOptions, toSelector } from './cluster-options.js';
+import {
+  type PoolClusterOptions,
+  type ResolvedClusterOptions,
+  type Selector,
+  planNode,
+  resolveClusterOptions,
+  toSelector,
+} from './cluster-options.js';
 import {
   type ClusterConnection,
   type ClusterNode,
@@ -220,7 +227,11 @@ export class PoolCluster extends EventEmitter {
   // --- internals used by PoolNamespace --------------------------------------------------
 
   /** @internal Gets a connection from a node matching `pattern`, counting errors as mysql2 does. */
-  _acquire(pattern: string | RegExp, select: Select, cb: (err: Error | null, connection?: ClusterConnection, node?: ClusterNode) => void): void {
+  _acquire(
+    pattern: string | RegExp,
+    select: Select,
+    cb: (err: Error | null, connection?: ClusterConnection, node?: ClusterNode) => void,
+  ): void {
     if (this._closed) {
       process.nextTick(cb, new ClosedError('the pool cluster'));
       return;
@@ -273,12 +284,7 @@ export class PoolCluster extends EventEmitter {
 
   /** @internal True when a statement refused as read-only on `node` may be run again elsewhere. */
   _retriesReadOnly(node: ClusterNode): boolean {
-    return (
-      this.#options.canRetry &&
-      node.pool.rejectReadOnly &&
-      !node.pool.config.connectionConfig.multipleStatements &&
-      !this._closed
-    );
+    return this.#options.canRetry && node.pool.rejectReadOnly && !node.pool.config.connectionConfig.multipleStatements && !this._closed;
   }
 
   /** @internal The node's server refused a statement as read-only: pass it over for a while. */
@@ -367,4 +373,3 @@ export class PoolCluster extends EventEmitter {
     return firstError;
   }
 }
-

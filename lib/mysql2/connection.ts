@@ -4,12 +4,7 @@
  */
 import * as mysql2 from 'mysql2';
 import type * as mysql2Promise from 'mysql2/promise';
-import {
-  type CoordinatorTimingOptions,
-  type CredentialsSnapshot,
-  RotationCoordinator,
-  annotateAccessDenied,
-} from '../coordinator.js';
+import { type CoordinatorTimingOptions, type CredentialsSnapshot, RotationCoordinator, annotateAccessDenied } from '../coordinator.js';
 import { InvalidOptionError } from '../errors.js';
 import { expectObject } from '../options.js';
 import type { CredentialsProvider, HotSwapFunction } from '../provider.js';
@@ -126,7 +121,10 @@ async function login({ mysqlOptions, provider, rotation }: ResolvedConnectionOpt
         if (!isAccessDenied(error)) throw error;
         if (attempt >= rotation.maxAttempts) {
           const plural = attempt === 1 ? '' : 's';
-          throw annotateAccessDenied(error as Error, `${attempt} login${plural} with credentials from provider '${provider.name}' refused (rotation.maxAttempts)`);
+          throw annotateAccessDenied(
+            error as Error,
+            `${attempt} login${plural} with credentials from provider '${provider.name}' refused (rotation.maxAttempts)`,
+          );
         }
         snapshot = await coordinator.reportRejected(snapshot.generation, error as Error);
       }
@@ -190,10 +188,7 @@ function attach(connection: mysql2.Connection, coordinator: RotationCoordinator 
  * });
  * ```
  */
-export function createConnection(
-  options: ConnectionOptions | string,
-  callback: (err: Error | null, connection: Connection) => void,
-): void {
+export function createConnection(options: ConnectionOptions | string, callback: (err: Error | null, connection: Connection) => void): void {
   if (typeof callback !== 'function') throw new TypeError('credswap: createConnection() needs a callback');
   const resolved = resolveConnectionOptions(options);
   login(resolved).then(

@@ -78,7 +78,12 @@ export const ConnectionConfig = (mysql2 as unknown as { ConnectionConfig: Connec
 /** mysql2's public `createQuery(sql, values, cb, config)`. */
 export const createQuery = (
   mysql2 as unknown as {
-    createQuery(sql: unknown, values: unknown, cb: unknown, config: Mysql2ConnectionConfig): Mysql2Command & {
+    createQuery(
+      sql: unknown,
+      values: unknown,
+      cb: unknown,
+      config: Mysql2ConnectionConfig,
+    ): Mysql2Command & {
       namedPlaceholders?: boolean;
     };
   }

@@ -124,4 +124,3 @@ export function lend(waiter: Waiter, connection: CredswapPoolConnection): void {
   connection._released = false;
   process.nextTick(waiter.cb, null, connection);
 }
-

@@ -11,7 +11,14 @@ import { type CredentialsProvider, type HotSwapFunction, toProvider } from '../p
 import { DEFAULT_READ_ONLY_BACKOFF, type ReadOnlyBackoffOptions } from './read-only.js';
 
 /** mysql2's options that size and run a pool, not one connection (`createConnection` and Knex refuse them). */
-export const MYSQL2_POOL_KEYS = ['connectionLimit', 'maxIdle', 'idleTimeout', 'queueLimit', 'waitForConnections', 'resetOnRelease'] as const;
+export const MYSQL2_POOL_KEYS = [
+  'connectionLimit',
+  'maxIdle',
+  'idleTimeout',
+  'queueLimit',
+  'waitForConnections',
+  'resetOnRelease',
+] as const;
 
 /** How connections of older credentials are drained when a new generation of credentials starts. */
 export type DrainMode = 'graceful' | 'force' | 'none';

@@ -35,16 +35,16 @@ export type RetryMode = 'retryable' | 'retry' | 'once';
 
 /** A mysql2 Query command for `args`, with the pool's connection settings. */
 export function createPoolQuery(host: StatementHost, args: StatementArgs): Mysql2Command & { namedPlaceholders?: boolean } {
-const config = host.config.connectionConfig;
-const cmd = createQuery(args.sql, args.values, args.cb, config);
-if (cmd.namedPlaceholders === undefined) cmd.namedPlaceholders = config.namedPlaceholders;
-return cmd;
+  const config = host.config.connectionConfig;
+  const cmd = createQuery(args.sql, args.values, args.cb, config);
+  if (cmd.namedPlaceholders === undefined) cmd.namedPlaceholders = config.namedPlaceholders;
+  return cmd;
 }
 
 /** Pool statements may be retried after a read-only error: the server did not run them. */
 export function retryModeFor(host: StatementHost, callback: unknown): RetryMode {
-const retryable = host.rejectReadOnly && typeof callback === 'function' && !host.config.connectionConfig.multipleStatements;
-return retryable ? 'retryable' : 'once';
+  const retryable = host.rejectReadOnly && typeof callback === 'function' && !host.config.connectionConfig.multipleStatements;
+  return retryable ? 'retryable' : 'once';
 }
 
 /**

@@ -300,7 +300,9 @@ export class CallbackPool extends EventEmitter {
       return;
     }
     const generation = snapshot?.generation ?? 0;
-    const connection = new PooledConnection(this, { config: cloneConfig(this.#configs.for(snapshot)) }) as unknown as CredswapPoolConnection;
+    const connection = new PooledConnection(this, {
+      config: cloneConfig(this.#configs.for(snapshot)),
+    }) as unknown as CredswapPoolConnection;
     connection[OWNER] = this;
     connection[GENERATION] = generation;
     connection[SEQUENCE] = this.#readOnly.opening();
@@ -495,10 +497,7 @@ export class CallbackPool extends EventEmitter {
     this.#idleTimer = unrefTimer(() => {
       const { maxIdle, idleTimeout } = this.#options;
       const now = Date.now();
-      while (
-        this.#free.length > maxIdle ||
-        (this.#free.length > 0 && now - this.#free[0].lastActiveTime > idleTimeout)
-      ) {
+      while (this.#free.length > maxIdle || (this.#free.length > 0 && now - this.#free[0].lastActiveTime > idleTimeout)) {
         this.#discard(this.#free[0], 'idle');
       }
       if (!this._closed) this.#scheduleIdleCheck();

@@ -12,7 +12,13 @@ export { createPromisePool as createPool } from './factories.js';
 export type { PoolOptions, RotationOptions, DrainMode } from './pool-options.js';
 export { createPromiseConnection as createConnection } from './connection.js';
 // As in mysql2/promise, `Pool` and `Connection` name the promise flavours here.
-export type { PromiseConnection as Connection, PromiseConnection, ConnectionExtras, ConnectionOptions, ConnectionRotationOptions } from './connection.js';
+export type {
+  PromiseConnection as Connection,
+  PromiseConnection,
+  ConnectionExtras,
+  ConnectionOptions,
+  ConnectionRotationOptions,
+} from './connection.js';
 export type { PromisePool as Pool, PoolStats, PromisePool, PromisePoolExtras, RotationErrorInfo } from './types.js';
 export type { ReadOnlyBackoffOptions } from './read-only.js';
 export { createPromisePoolCluster as createPoolCluster } from './factories.js';

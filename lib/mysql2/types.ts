@@ -21,7 +21,6 @@ export interface PoolStats {
   readonly generation: number;
 }
 
-
 /** credswap's additions to a mysql2 pool, shared by both flavours. */
 interface CredswapPoolMembers {
   /** The coordinator deciding when credentials change; `undefined` without `credentials`. */

@@ -70,10 +70,7 @@ export function resolveBinary(binary: string | undefined): string {
 /** `mariadb-install-db` (else `mysql_install_db`) on `PATH`, or next to the server it installs for. */
 export function findInstallDb(binary: string): string {
   const base = baseDir(binary);
-  const found = findExecutable(
-    INSTALL_DB_NAMES,
-    searchDirs([path.dirname(binary), path.join(base, 'bin'), path.join(base, 'scripts')]),
-  );
+  const found = findExecutable(INSTALL_DB_NAMES, searchDirs([path.dirname(binary), path.join(base, 'bin'), path.join(base, 'scripts')]));
   if (found === undefined) {
     throw new ServerStartError(`mariadb-install-db not found next to ${binary} or on PATH; ${INSTALL_HINT}`);
   }
@@ -89,9 +86,7 @@ export function serverVersion(binary: string): Promise<string> {
     version = run(binary, ['--version'], VERSION_TIMEOUT_MS).then((output) => {
       const line = output.trim();
       if (!/mariadb/i.test(line)) {
-        throw new ServerStartError(
-          `${binary} is not MariaDB (${line}); throwaway servers need MariaDB: ${INSTALL_HINT}`,
-        );
+        throw new ServerStartError(`${binary} is not MariaDB (${line}); throwaway servers need MariaDB: ${INSTALL_HINT}`);
       }
       return line;
     });

@@ -17,12 +17,7 @@ export class SecretsManagerError extends CredswapError {
   readonly awsError: string;
   readonly retryable: boolean;
 
-  constructor(
-    secretId: string,
-    awsError: string,
-    problem: string,
-    options: { retryable: boolean; cause?: unknown },
-  ) {
+  constructor(secretId: string, awsError: string, problem: string, options: { retryable: boolean; cause?: unknown }) {
     super('CREDSWAP_SECRETS_MANAGER_ERROR', `credswap: secret '${secretId}': ${problem}`, { cause: options.cause });
     this.secretId = secretId;
     this.awsError = awsError;

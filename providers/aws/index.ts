@@ -7,11 +7,7 @@
  * @packageDocumentation
  */
 
-export {
-  SecretsManagerProvider,
-  DEFAULT_SECRET_REFRESH_INTERVAL_MS,
-  DEFAULT_SECRET_REQUEST_TIMEOUT_MS,
-} from './secrets-manager.js';
+export { SecretsManagerProvider, DEFAULT_SECRET_REFRESH_INTERVAL_MS, DEFAULT_SECRET_REQUEST_TIMEOUT_MS } from './secrets-manager.js';
 export type { SecretsManagerProviderOptions } from './secrets-manager.js';
 export { parseSecretString } from './secret-json.js';
 export type { ParsedSecret } from './secret-json.js';

@@ -76,7 +76,8 @@ const NOT_RETRYABLE: Record<string, string> = {
   ResourceNotFoundException: 'the secret (or the version asked for) does not exist; check the secret id, the region and the account',
   AccessDeniedException:
     'access denied; the caller needs secretsmanager:GetSecretValue and secretsmanager:DescribeSecret on this secret (and kms:Decrypt on its key when it uses a customer managed key)',
-  DecryptionFailure: 'the secret could not be decrypted with its KMS key; the caller needs kms:Decrypt on the key, and the key must be enabled',
+  DecryptionFailure:
+    'the secret could not be decrypted with its KMS key; the caller needs kms:Decrypt on the key, and the key must be enabled',
   InvalidRequestException: 'the request is not valid for the secret in its current state (is it scheduled for deletion?)',
   InvalidParameterException: 'a parameter is not valid (check the secret id, version id or stage)',
   UnrecognizedClientException: 'the AWS credentials are not valid for this account or region',
@@ -115,10 +116,8 @@ export function toSecretsManagerError(secretId: string, error: unknown, signal?:
     e?.$fault === 'server' ||
     (typeof status === 'number' && (status >= 500 || status === 429)) ||
     status === undefined; // no HTTP answer at all: a network error or a timeout
-  return new SecretsManagerError(
-    secretId,
-    name,
-    retryable ? `${describeCause(error)} (will retry)` : describeCause(error),
-    { retryable, cause: error },
-  );
+  return new SecretsManagerError(secretId, name, retryable ? `${describeCause(error)} (will retry)` : describeCause(error), {
+    retryable,
+    cause: error,
+  });
 }

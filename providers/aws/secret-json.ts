@@ -19,17 +19,7 @@ export const AWSPENDING = 'AWSPENDING';
 /** `engine` values of MySQL-compatible secrets. A secret without `engine` is accepted too. */
 const MYSQL_ENGINES = new Set(['mysql', 'aurora-mysql', 'aurora', 'mariadb']);
 /** Other engines AWS secrets name; a message may show these (and no other value). */
-const OTHER_ENGINES = new Set([
-  'postgres',
-  'aurora-postgresql',
-  'oracle',
-  'sqlserver',
-  'db2',
-  'redshift',
-  'mongo',
-  'docdb',
-  'elasticache',
-]);
+const OTHER_ENGINES = new Set(['postgres', 'aurora-postgresql', 'oracle', 'sqlserver', 'db2', 'redshift', 'mongo', 'docdb', 'elasticache']);
 
 /** A parsed database secret. */
 export interface ParsedSecret {
@@ -58,11 +48,7 @@ export function secretSource(secretId: string): string {
  * @param options.binary - the version holds `SecretBinary` instead, which credswap does not read.
  * @throws InvalidCredentialsError naming the secret and, where there is one, the key.
  */
-export function parseSecretString(
-  secretId: string,
-  secretString: string | undefined,
-  options: { binary?: boolean } = {},
-): ParsedSecret {
+export function parseSecretString(secretId: string, secretString: string | undefined, options: { binary?: boolean } = {}): ParsedSecret {
   const source = secretSource(secretId);
   if (secretString === undefined) {
     throw new InvalidCredentialsError(

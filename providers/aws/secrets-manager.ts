@@ -271,9 +271,14 @@ export class SecretsManagerProvider implements CredentialsProvider {
           if (labels?.includes(AWSPENDING) && !labels.includes(AWSCURRENT)) pendingId = versionId;
         }
         if (stagedId === undefined) {
-          throw new SecretsManagerError(this.secretId, 'ResourceNotFoundException', `no version has the staging label ${this.#versionStage}`, {
-            retryable: false,
-          });
+          throw new SecretsManagerError(
+            this.secretId,
+            'ResourceNotFoundException',
+            `no version has the staging label ${this.#versionStage}`,
+            {
+              retryable: false,
+            },
+          );
         }
         this.#stagedVersionId = stagedId;
         return { stagedId, pendingId };

@@ -39,8 +39,7 @@ export const MAX_CREDENTIALS_FILE_BYTES = 64 * 1024;
  * again soon may fix it (a missing file, an invalid content). @internal
  */
 export type FileRead =
-  | { readonly ok: true; readonly creds: SealedCredentials }
-  | { readonly ok: false; readonly transient: boolean; readonly error: Error };
+  { readonly ok: true; readonly creds: SealedCredentials } | { readonly ok: false; readonly transient: boolean; readonly error: Error };
 
 /**
  * Reads and parses the credentials file at `path` once. Never rejects.

@@ -122,9 +122,13 @@ class Watch implements DirectoryWatch {
       this.#failureReported = true;
       const { path, onError } = this.#options;
       onError(
-        new FileProviderError(path, `could not be watched: its directory '${this.#dir}' gave ${errorCode(err) ?? 'an error'}; polling continues`, {
-          cause: err,
-        }),
+        new FileProviderError(
+          path,
+          `could not be watched: its directory '${this.#dir}' gave ${errorCode(err) ?? 'an error'}; polling continues`,
+          {
+            cause: err,
+          },
+        ),
       );
     }
     this.#scheduleRewatch();

@@ -17,11 +17,17 @@ import type { VaultResponse } from './client.js';
 import { VaultError } from './errors.js';
 import { sentNow, type Lease } from './lease.js';
 import { LeaseKeeper } from './lease-keeper.js';
-import { DEFAULT_VAULT_DATABASE_MOUNT, VAULT_SESSION_OPTION_KEYS, vaultMount, vaultName, vaultPath, type VaultSessionOptions } from './options.js';
+import {
+  DEFAULT_VAULT_DATABASE_MOUNT,
+  VAULT_SESSION_OPTION_KEYS,
+  vaultMount,
+  vaultName,
+  vaultPath,
+  type VaultSessionOptions,
+} from './options.js';
 import { VaultSession } from './session.js';
 
 export type { VaultLeaseEvent } from './lease-keeper.js';
-
 
 /** The first retry of a failed replacement; later ones back off exponentially. */
 const RETRY_BASE_MS = 250;
@@ -180,7 +186,11 @@ export class VaultDatabaseProvider extends EventEmitter implements CredentialsPr
    * renews it, the credentials as they are (the keeper's next renewal pushes their later
    * `expiresAt`); renewing is never started here.
    */
-  async getCredentials(signal: AbortSignal, current: SealedCredentials | undefined, context: FetchContext): Promise<Credentials | undefined> {
+  async getCredentials(
+    signal: AbortSignal,
+    current: SealedCredentials | undefined,
+    context: FetchContext,
+  ): Promise<Credentials | undefined> {
     signal.throwIfAborted();
     this.#checkOpen();
     const lease = current === undefined ? undefined : this.#keeper.get(current.user);
@@ -290,9 +300,11 @@ export class VaultDatabaseProvider extends EventEmitter implements CredentialsPr
     const durationS = typeof result.lease_duration === 'number' && result.lease_duration > 0 ? result.lease_duration : 0;
     if (this.#closed) {
       // Closed while the request was under way: give the lease straight back.
-      await this.#session.request('sys/leases/revoke', AbortSignal.timeout(this.#session.requestTimeoutMs), (client, options) =>
-        client.revoke({ lease_id: leaseId, requestOptions: options }),
-      ).catch(() => undefined);
+      await this.#session
+        .request('sys/leases/revoke', AbortSignal.timeout(this.#session.requestTimeoutMs), (client, options) =>
+          client.revoke({ lease_id: leaseId, requestOptions: options }),
+        )
+        .catch(() => undefined);
       throw new ClosedError(`provider '${this.name}'`);
     }
     const lease = this.#keeper.keep({ leaseId, user, password, durationS, renewable: result.renewable === true, tokenSerial }, sent);

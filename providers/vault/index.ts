@@ -24,11 +24,7 @@
 export { VaultDatabaseProvider } from './database.js';
 export type { VaultDatabaseProviderOptions } from './database.js';
 export type { VaultLeaseEvent } from './lease-keeper.js';
-export {
-  VaultStaticRoleProvider,
-  DEFAULT_VAULT_STATIC_REFRESH_JITTER_MS,
-  VAULT_STATIC_REJECTED_REREADS,
-} from './static-role.js';
+export { VaultStaticRoleProvider, DEFAULT_VAULT_STATIC_REFRESH_JITTER_MS, VAULT_STATIC_REJECTED_REREADS } from './static-role.js';
 export type { VaultStaticRoleProviderOptions } from './static-role.js';
 export { VaultKvProvider, DEFAULT_VAULT_KV_MOUNT, DEFAULT_VAULT_KV_REFRESH_INTERVAL_MS } from './kv.js';
 export type { VaultKvProviderOptions } from './kv.js';

@@ -292,4 +292,3 @@ export class VaultKvProvider implements CredentialsProvider {
     return version !== undefined && this.#last === version && changed ? version.credentials : undefined;
   }
 }
-

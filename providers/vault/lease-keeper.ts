@@ -219,11 +219,14 @@ export class LeaseKeeper {
     if (this.#closed || lease.state !== 'active') return;
     const left = timeLeft(lease);
     if (!Number.isFinite(left)) return;
-    lease.endTimer = unrefTimer(() => {
-      lease.endTimer = undefined;
-      if (lease.state === 'active' && timeLeft(lease) <= 0) this.#end(lease);
-      else this.#schedule(lease);
-    }, Math.max(0, left));
+    lease.endTimer = unrefTimer(
+      () => {
+        lease.endTimer = undefined;
+        if (lease.state === 'active' && timeLeft(lease) <= 0) this.#end(lease);
+        else this.#schedule(lease);
+      },
+      Math.max(0, left),
+    );
     if (!canRenew(lease)) return;
     const delay = lease.failures > 0 ? retryDelay(lease.failures, left, RETRY_BASE_MS) : renewDelay(left);
     lease.renewTimer = unrefTimer(() => {
@@ -239,8 +242,11 @@ export class LeaseKeeper {
     const sent = sentNow();
     let answer: VaultResponse;
     try {
-      ({ result: answer } = await this.#session.request('sys/leases/renew', this.#closing.signal, (client, options) =>
-        client.renew({ lease_id: lease.leaseId, increment: lease.incrementS, requestOptions: options }) as Promise<VaultResponse>,
+      ({ result: answer } = await this.#session.request(
+        'sys/leases/renew',
+        this.#closing.signal,
+        (client, options) =>
+          client.renew({ lease_id: lease.leaseId, increment: lease.incrementS, requestOptions: options }) as Promise<VaultResponse>,
       ));
     } catch (error) {
       this.#renewalFailed(lease, error);

@@ -120,10 +120,14 @@ async function readJwt(jwtPath: string, loginPath: string): Promise<string> {
     text = await readFile(jwtPath, 'utf8');
   } catch (error) {
     const code = (error as { code?: unknown }).code;
-    throw new VaultError(loginPath, `cannot read the service account token file '${jwtPath}'${typeof code === 'string' ? ` (${code})` : ''}`, {
-      retryable: code !== 'ENOENT' && code !== 'EACCES' && code !== 'EISDIR',
-      cause: Object.assign(new Error(typeof code === 'string' ? code : 'read failed'), { code }),
-    });
+    throw new VaultError(
+      loginPath,
+      `cannot read the service account token file '${jwtPath}'${typeof code === 'string' ? ` (${code})` : ''}`,
+      {
+        retryable: code !== 'ENOENT' && code !== 'EACCES' && code !== 'EISDIR',
+        cause: Object.assign(new Error(typeof code === 'string' ? code : 'read failed'), { code }),
+      },
+    );
   }
   const jwt = text.trim();
   if (jwt === '') throw new VaultError(loginPath, `the service account token file '${jwtPath}' is empty`, { retryable: true });

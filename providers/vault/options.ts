@@ -226,7 +226,12 @@ export function vaultPath(...parts: string[]): string {
 }
 
 function isNodeVaultClient(value: unknown): value is NodeVaultClient {
-  return typeof value === 'object' && value !== null && typeof (value as NodeVaultClient).read === 'function' && typeof (value as NodeVaultClient).write === 'function';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as NodeVaultClient).read === 'function' &&
+    typeof (value as NodeVaultClient).write === 'function'
+  );
 }
 
 function resolveAuth(value: unknown, prefix: string): ResolvedAuth {
@@ -280,7 +285,8 @@ export function resolveSessionOptions(bag: Record<string, unknown>, prefix = '')
   rejectUnknownKeys(vault, new Set(['endpoint', 'namespace', 'auth', 'requestTimeoutMs']), p);
   if (client !== undefined) {
     for (const key of ['endpoint', 'namespace']) {
-      if (vault[key] !== undefined) throw new InvalidOptionError(`${p}${key}`, "cannot be combined with 'client'; configure your client instead");
+      if (vault[key] !== undefined)
+        throw new InvalidOptionError(`${p}${key}`, "cannot be combined with 'client'; configure your client instead");
     }
   }
   const endpoint = string(vault, 'endpoint', p);
@@ -292,7 +298,8 @@ export function resolveSessionOptions(bag: Record<string, unknown>, prefix = '')
     } catch {
       throw new InvalidOptionError(`${p}endpoint`, 'must be a URL such as https://vault.internal:8200');
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidOptionError(`${p}endpoint`, 'must be an http: or https: URL');
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new InvalidOptionError(`${p}endpoint`, 'must be an http: or https: URL');
     if (url.username !== '' || url.password !== '') throw new InvalidOptionError(`${p}endpoint`, 'must not contain credentials');
     if (vault.auth === undefined) throw new InvalidOptionError(`${p}auth`, "is required unless 'client' is given");
   }

@@ -222,7 +222,12 @@ export class VaultSession {
     if (this.#lostIds.has(token.id)) return this.canLogIn ? 'retry' : 'dead';
     if (this.#token !== token) return 'retry'; // replaced meanwhile: try again with the new one
     try {
-      await this.#client.send('auth/token/lookup-self', signal, (client, options) => client.tokenLookupSelf({ requestOptions: options }), token.id);
+      await this.#client.send(
+        'auth/token/lookup-self',
+        signal,
+        (client, options) => client.tokenLookupSelf({ requestOptions: options }),
+        token.id,
+      );
       return 'policy';
     } catch (error) {
       if (signal.aborted) throw signal.reason;
@@ -298,12 +303,15 @@ export class VaultSession {
       if (this.#token === token) this.#schedule(true);
       else if (this.#token === undefined && this.canLogIn) {
         // Lost and the login failed: keep trying in the background.
-        this.#timer = unrefTimer(() => {
-          this.#timer = undefined;
-          this.#joinLogin(this.#closing.signal).catch((e: unknown) => {
-            if (!this.#closed) this.#report(e as Error);
-          });
-        }, backgroundRetryDelay(this.#failures, RETRY_BASE_MS));
+        this.#timer = unrefTimer(
+          () => {
+            this.#timer = undefined;
+            this.#joinLogin(this.#closing.signal).catch((e: unknown) => {
+              if (!this.#closed) this.#report(e as Error);
+            });
+          },
+          backgroundRetryDelay(this.#failures, RETRY_BASE_MS),
+        );
       }
     }
   }
@@ -356,9 +364,13 @@ export class VaultSession {
     if (!this.canLogIn) {
       const leftS = Math.max(0, Math.round(((endsAt ?? 0) - performance.now()) / 1000));
       this.#report(
-        new VaultError('auth/token/renew-self', `the token cannot be renewed any more and expires in ${leftS} s; give the provider a new token before then`, {
-          retryable: false,
-        }),
+        new VaultError(
+          'auth/token/renew-self',
+          `the token cannot be renewed any more and expires in ${leftS} s; give the provider a new token before then`,
+          {
+            retryable: false,
+          },
+        ),
       );
       return;
     }

@@ -13,7 +13,14 @@ import { ClosedError, InvalidCredentialsError, InvalidOptionError } from '../../
 import { duration, expectObject, rejectUnknownKeys, string } from '../../lib/options.js';
 import type { Poller } from '../../lib/poller.js';
 import { checkSubscriber, type CredentialsProvider, type FetchContext } from '../../lib/provider.js';
-import { DEFAULT_VAULT_DATABASE_MOUNT, VAULT_SESSION_OPTION_KEYS, vaultMount, vaultName, vaultPath, type VaultSessionOptions } from './options.js';
+import {
+  DEFAULT_VAULT_DATABASE_MOUNT,
+  VAULT_SESSION_OPTION_KEYS,
+  vaultMount,
+  vaultName,
+  vaultPath,
+  type VaultSessionOptions,
+} from './options.js';
 import { VaultSession } from './session.js';
 import { vaultPoller } from './poller.js';
 
@@ -283,5 +290,4 @@ export class VaultStaticRoleProvider implements CredentialsProvider {
   #delay(ms: number, signal: AbortSignal): Promise<void> {
     return sleep(ms, signal, this.#closing.signal);
   }
-
 }

@@ -55,7 +55,11 @@ describe('bench/rotation-storm.ts', function () {
     for (const size of [10, 100]) {
       for (const contender of ['credswap-function', 'credswap-secrets-manager'] as const) {
         const s = storm(size, contender, 'rotation');
-        assert.deepEqual({ ok: s.ok, failed: s.failed, providerCalls: s.providerCalls, recovered: s.recovered }, { ok: size, failed: 0, providerCalls: 1, recovered: true }, `${contender} at ${size}`);
+        assert.deepEqual(
+          { ok: s.ok, failed: s.failed, providerCalls: s.providerCalls, recovered: s.recovered },
+          { ok: size, failed: 0, providerCalls: 1, recovered: true },
+          `${contender} at ${size}`,
+        );
         assert.ok(s.refused <= 4, `at most one refused login per connection slot, got ${s.refused}`);
       }
     }
@@ -68,7 +72,10 @@ describe('bench/rotation-storm.ts', function () {
   it('fails every request of a plain mysql2 pool, each with a refused login, and it stays broken', function () {
     for (const size of [10, 100]) {
       const s = storm(size, 'mysql2', 'rotation');
-      assert.deepEqual({ ok: s.ok, failed: s.failed, refused: s.refused, recovered: s.recovered }, { ok: 0, failed: size, refused: size, recovered: false });
+      assert.deepEqual(
+        { ok: s.ok, failed: s.failed, refused: s.refused, recovered: s.recovered },
+        { ok: 0, failed: size, refused: size, recovered: false },
+      );
     }
   });
 

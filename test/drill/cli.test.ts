@@ -28,7 +28,8 @@ const FALLBACK_LINE = `credswap drill: ${AWS_SDK} is not installed; running the 
 function capture(): { io: CliIo; stdout: () => string; stderr: () => string } {
   let out = '';
   let err = '';
-  const sink = (append: (text: string) => void) => ({ write: (chunk: string | Uint8Array) => (append(String(chunk)), true) }) as unknown as NodeJS.WritableStream;
+  const sink = (append: (text: string) => void) =>
+    ({ write: (chunk: string | Uint8Array) => (append(String(chunk)), true) }) as unknown as NodeJS.WritableStream;
   return { io: { stdout: sink((t) => (out += t)), stderr: sink((t) => (err += t)), env: {} }, stdout: () => out, stderr: () => err };
 }
 
@@ -54,7 +55,10 @@ function missingSdk(): { load: () => Promise<unknown>; calls: () => number } {
 
 /** Runs the CLI from source; stdout and stderr apart. The kill is a hang guard only. */
 async function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -81,7 +85,10 @@ describe('credswap drill (CLI)', function () {
   it('exits 0 for a failover whose only failures are writes the read-only primary refused before the flip', async function () {
     const { code, stdout, stderr } = await run(['drill', 'failover', '--duration', '2s', '--flip-delay', '300ms', '--concurrency', '4']);
     assert.equal(code, 0, stderr);
-    assert.match(stdout, /PASS: credswap failed 0 of [\d,]+ queries beyond the [\d,]+ writes the read-only primary refused before the flip/);
+    assert.match(
+      stdout,
+      /PASS: credswap failed 0 of [\d,]+ queries beyond the [\d,]+ writes the read-only primary refused before the flip/,
+    );
   });
 
   it('exits 1 when credswap queries failed (its writes refused by a read-only server outside any failover)', async function () {
@@ -90,7 +97,16 @@ describe('credswap drill (CLI)', function () {
       // A drill pointed at a read-only replica by mistake: the administrator may still create the
       // drill's database and user, but the drill's writes are refused, and no failover explains it.
       await server.setReadOnly(true);
-      const { code, stdout, stderr } = await run(['drill', 'function', '--mysql', server.adminUrl, '--duration', '2s', '--concurrency', '4']);
+      const { code, stdout, stderr } = await run([
+        'drill',
+        'function',
+        '--mysql',
+        server.adminUrl,
+        '--duration',
+        '2s',
+        '--concurrency',
+        '4',
+      ]);
       assert.equal(code, 1, stderr);
       assert.match(stdout, /FAIL: credswap failed [\d,]+ of [\d,]+ queries \([\d,]+ ER_OPTION_PREVENTS_STATEMENT\)/);
     } finally {
@@ -168,7 +184,8 @@ describe('credswap drill (CLI)', function () {
       assert.equal(stdout(), USAGE);
       assert.equal(stderr(), '');
       assert.match(USAGE, /^Usage: credswap <command>/);
-      for (const command of [/^ {2}drill \[scenario\] \[options\]/m, /^ {2}-v, --version/m, /^ {2}-h, --help/m]) assert.match(USAGE, command);
+      for (const command of [/^ {2}drill \[scenario\] \[options\]/m, /^ {2}-v, --version/m, /^ {2}-h, --help/m])
+        assert.match(USAGE, command);
     });
 
     it('--help, -h and help print the same list', async function () {
@@ -190,14 +207,20 @@ describe('credswap drill (CLI)', function () {
       const { io, stdout } = capture();
       assert.equal(await main(['drill', '--help'], io), 0);
       assert.equal(stdout(), DRILL_USAGE);
-      assert.match(DRILL_USAGE, /^Without a scenario: aws-single-user --compare mysql2; when @aws-sdk\/client-secrets-manager is\nnot installed, function --compare mysql2 instead/m);
+      assert.match(
+        DRILL_USAGE,
+        /^Without a scenario: aws-single-user --compare mysql2; when @aws-sdk\/client-secrets-manager is\nnot installed, function --compare mysql2 instead/m,
+      );
     });
 
     it('without the AWS SDK, a drill without a scenario runs function --compare mysql2 and says why on stderr', async function () {
       const { io, stdout, stderr } = capture();
       const fake = fakeRunDrill();
       const sdk = missingSdk();
-      assert.equal(await main(['drill', '--duration', '2s', '--json'], io, { runDrill: fake.runDrill, loadSecretsManagerSdk: sdk.load }), 0);
+      assert.equal(
+        await main(['drill', '--duration', '2s', '--json'], io, { runDrill: fake.runDrill, loadSecretsManagerSdk: sdk.load }),
+        0,
+      );
       assert.equal(FALLBACK_SCENARIO, 'function');
       assert.deepEqual(fake.calls, [{ scenario: 'function', compare: 'mysql2', durationMs: 2_000 }]);
       assert.equal(sdk.calls(), 1);
@@ -230,13 +253,19 @@ describe('credswap drill (CLI)', function () {
       };
       assert.equal(await main(['drill', 'aws-single-user'], io, { runDrill, loadSecretsManagerSdk: missingSdk().load }), 3);
       assert.equal(stdout(), '');
-      assert.equal(stderr(), `credswap drill: the aws-single-user scenario needs the package '${AWS_SDK}'; install it with: npm install ${AWS_SDK}\n`);
+      assert.equal(
+        stderr(),
+        `credswap drill: the aws-single-user scenario needs the package '${AWS_SDK}'; install it with: npm install ${AWS_SDK}\n`,
+      );
     });
 
     it('a bad option returns 2 without the fallback line and without running anything', async function () {
       const { io, stderr } = capture();
       const fake = fakeRunDrill();
-      assert.equal(await main(['drill', '--write-ratio', '5'], io, { runDrill: fake.runDrill, loadSecretsManagerSdk: missingSdk().load }), 2);
+      assert.equal(
+        await main(['drill', '--write-ratio', '5'], io, { runDrill: fake.runDrill, loadSecretsManagerSdk: missingSdk().load }),
+        2,
+      );
       assert.deepEqual(fake.calls, []);
       assert.match(stderr(), /^credswap drill: '--write-ratio' must be from 0 to 1\n/);
       assert.doesNotMatch(stderr(), /not installed/);
@@ -257,7 +286,11 @@ describe('credswap drill (CLI)', function () {
   describe('chooseDrillScenario()', function () {
     it('keeps aws-single-user when --secret-id, --region or --rotate-locally ask for AWS', async function () {
       const sdk = missingSdk();
-      for (const args of [['--secret-id', 'staging/app'], ['--secret-id', 'staging/app', '--region', 'eu-west-1'], ['--secret-id', 'staging/app', '--rotate-locally']]) {
+      for (const args of [
+        ['--secret-id', 'staging/app'],
+        ['--secret-id', 'staging/app', '--region', 'eu-west-1'],
+        ['--secret-id', 'staging/app', '--rotate-locally'],
+      ]) {
         const parsed = parseDrillArgs(args);
         const choice = await chooseDrillScenario(parsed, sdk.load);
         assert.equal(choice.options.scenario, 'aws-single-user');
@@ -306,7 +339,14 @@ describe('credswap drill (CLI)', function () {
     it('--rotate-locally rotates the named secret with the rotation handler in the process: zero failed queries', async function () {
       const database = await server.createDatabase('app');
       const account = await server.createUser({ prefix: 'app', grants: `SELECT ON \`${database}\`.*` });
-      sm.putSecret('staging/app', { engine: 'mysql', host: server.host, port: server.port, username: account.user, password: account.password, dbname: database });
+      sm.putSecret('staging/app', {
+        engine: 'mysql',
+        host: server.host,
+        port: server.port,
+        username: account.user,
+        password: account.password,
+        dbname: database,
+      });
       const aws = sm.clientConfig();
       // Rotation enabled on the secret (the handler requires it), without rotating it now.
       const admin = new SecretsManagerClient(aws);
@@ -315,12 +355,15 @@ describe('credswap drill (CLI)', function () {
       admin.destroy();
       await sm.waitForRotation('staging/app', { timeoutMs: 10_000 });
       sm.resetCalls();
-      const { code, stdout, stderr } = await run(['drill', 'aws-single-user', '--secret-id', 'staging/app', '--rotate-locally', '--duration', '3s', '--json'], {
-        AWS_ENDPOINT_URL_SECRETS_MANAGER: aws.endpoint,
-        AWS_REGION: aws.region,
-        AWS_ACCESS_KEY_ID: aws.credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: aws.credentials.secretAccessKey,
-      });
+      const { code, stdout, stderr } = await run(
+        ['drill', 'aws-single-user', '--secret-id', 'staging/app', '--rotate-locally', '--duration', '3s', '--json'],
+        {
+          AWS_ENDPOINT_URL_SECRETS_MANAGER: aws.endpoint,
+          AWS_REGION: aws.region,
+          AWS_ACCESS_KEY_ID: aws.credentials.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: aws.credentials.secretAccessKey,
+        },
+      );
       assert.equal(code, 0, stderr);
       const report = JSON.parse(stdout);
       assert.deepEqual(validateReport(report), []);

@@ -66,7 +66,12 @@ function body(table: string): string[] {
 function row(table: string, label: string): string[] {
   const line = body(table).find((l) => l.trimStart().startsWith(`${label}  `) || l.trim() === label);
   assert.ok(line, `row ${label}`);
-  return line.trim().slice(label.length).trim().split(/\s{2,}/).filter(Boolean);
+  return line
+    .trim()
+    .slice(label.length)
+    .trim()
+    .split(/\s{2,}/)
+    .filter(Boolean);
 }
 
 /** A writable stream that records what is written, as a terminal or as a pipe. */
@@ -97,11 +102,17 @@ describe('drill rendering', function () {
       assert.deepEqual(row(table, 'provider calls'), ['3', '—']);
       assert.deepEqual(row(table, 'connections opened'), ['12', '8']);
       assert.deepEqual(row(table, 'convergence (slowest)'), ['41.2 ms', 'never']);
-      assert.equal(body(table).some((l) => l.includes('write-error window')), false, 'no failover row in a rotation drill');
-      assert.ok(table.endsWith(
-        'PASS: credswap failed 0 of 41,233 queries\n' +
-          'plain mysql2, same drill: failed 614 of 29,514 queries (614 ER_ACCESS_DENIED_ERROR)\n',
-      ));
+      assert.equal(
+        body(table).some((l) => l.includes('write-error window')),
+        false,
+        'no failover row in a rotation drill',
+      );
+      assert.ok(
+        table.endsWith(
+          'PASS: credswap failed 0 of 41,233 queries\n' +
+            'plain mysql2, same drill: failed 614 of 29,514 queries (614 ER_ACCESS_DENIED_ERROR)\n',
+        ),
+      );
     });
 
     it('shows latency p50/p99/max inside and outside the windows', function () {
@@ -111,7 +122,10 @@ describe('drill rendering', function () {
       const inside = lines.indexOf('latency inside rotation windows');
       const outside = lines.indexOf('latency outside rotation windows');
       assert.ok(inside >= 0 && outside > inside);
-      assert.deepEqual(lines.slice(inside + 1, inside + 4).map((l) => l.split(/\s+/)[0]), ['p50', 'p99', 'max']);
+      assert.deepEqual(
+        lines.slice(inside + 1, inside + 4).map((l) => l.split(/\s+/)[0]),
+        ['p50', 'p99', 'max'],
+      );
       const p99 = report.targets[0]!.latencyMs.outside.p99;
       assert.match(lines[outside + 2]!, new RegExp(`^p99\\s+${p99.toFixed(2)} ms\\s+`));
     });
@@ -152,7 +166,13 @@ describe('drill rendering', function () {
       const window: DrillWindow = { kind: 'failover', startMs: 2000, endMs: 4000, convergedMs: 4012 };
       const fails = (n: number, from: number, step: number) =>
         Array.from({ length: n }, (_, i): QueryOutcome => ({
-          at: from + i * step, durationMs: 1.5, kind: 'write', worker: 0, ok: false, code: 'ER_OPTION_PREVENTS_STATEMENT', errno: 1290,
+          at: from + i * step,
+          durationMs: 1.5,
+          kind: 'write',
+          worker: 0,
+          ok: false,
+          code: 'ER_OPTION_PREVENTS_STATEMENT',
+          errno: 1290,
         }));
       const credswap = summarize({
         outcomes: [...outcomes(5000, 8000), ...fails(120, 2001, 16.5)],
@@ -178,8 +198,12 @@ describe('drill rendering', function () {
       assert.match(table, /latency inside failover window/);
       assert.deepEqual(row(table, 'write-error window'), ['1,965 ms', '5,935 ms']);
       assert.deepEqual(row(table, 'ER_OPTION_PREVENTS_STATEMENT'), ['120', '900']);
-      assert.ok(table.endsWith('PASS: credswap failed 0 of 5,120 queries beyond the 120 writes the read-only primary refused before the flip\n' +
-        'plain mysql2, same drill: failed 900 of 5,900 queries (900 ER_OPTION_PREVENTS_STATEMENT)\n'));
+      assert.ok(
+        table.endsWith(
+          'PASS: credswap failed 0 of 5,120 queries beyond the 120 writes the read-only primary refused before the flip\n' +
+            'plain mysql2, same drill: failed 900 of 5,900 queries (900 ER_OPTION_PREVENTS_STATEMENT)\n',
+        ),
+      );
     });
 
     it('colours only when asked, and the coloured table reads the same without its escapes', function () {

@@ -110,7 +110,13 @@ describe('drill report', function () {
   describe('summarize', function () {
     it('counts ok and failed queries, the failed ones by code', function () {
       const report = summarize({
-        outcomes: [outcome(1, 1), fail(2, 1, 'ER_ACCESS_DENIED_ERROR'), fail(3, 1, 'ER_ACCESS_DENIED_ERROR'), fail(4, 1, 'ECONNREFUSED'), outcome(5, 1)],
+        outcomes: [
+          outcome(1, 1),
+          fail(2, 1, 'ER_ACCESS_DENIED_ERROR'),
+          fail(3, 1, 'ER_ACCESS_DENIED_ERROR'),
+          fail(4, 1, 'ECONNREFUSED'),
+          outcome(5, 1),
+        ],
         windows: [],
         stats: credswapStats,
       });
@@ -130,7 +136,7 @@ describe('drill report', function () {
     it('splits latency by whether the query was issued inside a window, failed queries included', function () {
       const report = summarize({
         outcomes: [outcome(10, 1), outcome(20, 3), outcome(120, 40), fail(150, 20, 'X'), outcome(300, 2)],
-        windows: [{ kind: 'rotation', startMs: 100, endMs: 200 , convergedMs: 130 }],
+        windows: [{ kind: 'rotation', startMs: 100, endMs: 200, convergedMs: 130 }],
         stats: credswapStats,
       });
       assert.deepEqual(report.latencyMs.inside, { p50: 20, p99: 40, max: 40, count: 2 });
@@ -231,18 +237,26 @@ describe('drill report', function () {
           ...(convergeAfterMs !== undefined ? { convergedMs: startMs + convergeAfterMs } : {}),
         }));
       fc.assert(
-        fc.property(fc.array(outcomeArb, { maxLength: 200 }), fc.array(windowArb, { maxLength: 3 }), fc.boolean(), (raw, windows, failover) => {
-          const outcomes = raw.map(({ code, ...o }) => (o.ok ? o : { ...o, code }));
-          const target = summarize({ outcomes, windows, stats: credswapStats, failover });
-          const { queries, latencyMs } = target;
-          assert.equal(queries.ok + queries.failed, outcomes.length);
-          assert.equal(Object.values(queries.failedByCode).reduce((a, b) => a + b, 0), queries.failed);
-          assert.equal(latencyMs.inside.count + latencyMs.outside.count, outcomes.length);
-          for (const w of target.windows) assert.ok(w.failed <= queries.failed);
-          const report = buildReport({ scenario: 'function', embedded: true, options, targets: [target], startedAt: new Date() });
-          assert.deepEqual(validateReport(report), []);
-          assert.deepEqual(validateReport(JSON.parse(JSON.stringify(report))), []);
-        }),
+        fc.property(
+          fc.array(outcomeArb, { maxLength: 200 }),
+          fc.array(windowArb, { maxLength: 3 }),
+          fc.boolean(),
+          (raw, windows, failover) => {
+            const outcomes = raw.map(({ code, ...o }) => (o.ok ? o : { ...o, code }));
+            const target = summarize({ outcomes, windows, stats: credswapStats, failover });
+            const { queries, latencyMs } = target;
+            assert.equal(queries.ok + queries.failed, outcomes.length);
+            assert.equal(
+              Object.values(queries.failedByCode).reduce((a, b) => a + b, 0),
+              queries.failed,
+            );
+            assert.equal(latencyMs.inside.count + latencyMs.outside.count, outcomes.length);
+            for (const w of target.windows) assert.ok(w.failed <= queries.failed);
+            const report = buildReport({ scenario: 'function', embedded: true, options, targets: [target], startedAt: new Date() });
+            assert.deepEqual(validateReport(report), []);
+            assert.deepEqual(validateReport(JSON.parse(JSON.stringify(report))), []);
+          },
+        ),
       );
     });
   });
@@ -250,7 +264,10 @@ describe('drill report', function () {
   describe('buildReport', function () {
     const target = (name: 'credswap' | 'mysql2', failed: number, ok = 100): TargetReport =>
       summarize({
-        outcomes: [...Array.from({ length: ok }, (_, i) => outcome(i, 1)), ...Array.from({ length: failed }, (_, i) => fail(i, 1, 'ER_ACCESS_DENIED_ERROR'))],
+        outcomes: [
+          ...Array.from({ length: ok }, (_, i) => outcome(i, 1)),
+          ...Array.from({ length: failed }, (_, i) => fail(i, 1, 'ER_ACCESS_DENIED_ERROR')),
+        ],
         windows: [],
         stats: name === 'credswap' ? credswapStats : { target: 'mysql2', connectionsOpened: 8 },
       });
@@ -277,7 +294,10 @@ describe('drill report', function () {
       assert.deepEqual(report.options, options);
       assert.equal(report.startedAt, '2025-01-02T03:04:05.678Z');
       assert.deepEqual(report.machine, describeMachine());
-      assert.deepEqual(report.targets.map((t) => t.target), ['credswap', 'mysql2']);
+      assert.deepEqual(
+        report.targets.map((t) => t.target),
+        ['credswap', 'mysql2'],
+      );
       assert.deepEqual(validateReport(report), []);
     });
 

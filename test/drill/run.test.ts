@@ -74,11 +74,19 @@ describe('resolveDrillOptions', function () {
 
   it('refuses options that do not go together', function () {
     refused({ scenario: 'failover', mysqlUrl: 'mysql://root:pw@db/' }, 'mysqlUrl', /cannot be used with failover/);
-    refused({ scenario: 'failover', durationMs: 2_000, flipDelayMs: 1_000 }, 'flipDelayMs', /must be shorter than the time between failovers/);
+    refused(
+      { scenario: 'failover', durationMs: 2_000, flipDelayMs: 1_000 },
+      'flipDelayMs',
+      /must be shorter than the time between failovers/,
+    );
     refused({ scenario: 'function', secretId: 'prod/db' }, 'secretId', /applies to the aws-single-user and aws-alternating scenarios/);
     refused({ scenario: 'aws-single-user', region: 'eu-west-1' }, 'region', /needs secretId/);
     refused({ scenario: 'aws-single-user', rotateLocally: true }, 'rotateLocally', /needs secretId/);
-    refused({ scenario: 'function', vaultAddr: 'http://127.0.0.1:8200' }, 'vaultAddr', /applies to the vault-dynamic and vault-static scenarios/);
+    refused(
+      { scenario: 'function', vaultAddr: 'http://127.0.0.1:8200' },
+      'vaultAddr',
+      /applies to the vault-dynamic and vault-static scenarios/,
+    );
     refused({ scenario: 'vault-static', vaultRole: 'app' }, 'vaultRole', /needs vaultAddr/);
   });
 });

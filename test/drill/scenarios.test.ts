@@ -63,14 +63,28 @@ describe('credswap drill scenarios', function () {
 
   it('failover: the credswap write-error window is bounded by the flip delay plus a small margin, while mysql2 keeps failing after the flip', async function () {
     const flipDelayMs = 1_000;
-    const report = await drill({ scenario: 'failover', durationMs: 6_000, concurrency: 8, flipDelayMs, churnPerSecond: 1, compare: 'mysql2' });
+    const report = await drill({
+      scenario: 'failover',
+      durationMs: 6_000,
+      concurrency: 8,
+      flipDelayMs,
+      churnPerSecond: 1,
+      compare: 'mysql2',
+    });
     const credswap = target(report, 'credswap');
     const mysql2 = target(report, 'mysql2');
-    assert.deepEqual(Object.keys(credswap.queries.failedByCode), ['ER_OPTION_PREVENTS_STATEMENT'], 'only writes the read-only server refused');
+    assert.deepEqual(
+      Object.keys(credswap.queries.failedByCode),
+      ['ER_OPTION_PREVENTS_STATEMENT'],
+      'only writes the read-only server refused',
+    );
     assert.ok(credswap.writeErrorWindowMs! <= flipDelayMs + 1_000, `credswap write-error window ${credswap.writeErrorWindowMs} ms`);
     assert.notEqual(credswap.windows[0]!.convergedMs, undefined);
     assert.ok(mysql2.queries.failed > 0);
-    assert.ok(mysql2.writeErrorWindowMs! > credswap.writeErrorWindowMs!, `mysql2 ${mysql2.writeErrorWindowMs} ms vs credswap ${credswap.writeErrorWindowMs} ms`);
+    assert.ok(
+      mysql2.writeErrorWindowMs! > credswap.writeErrorWindowMs!,
+      `mysql2 ${mysql2.writeErrorWindowMs} ms vs credswap ${credswap.writeErrorWindowMs} ms`,
+    );
     assert.equal(credswap.queries.refused, credswap.queries.failed, 'every failure was a write refused before the flip');
     assert.equal(report.ok, true);
     assert.ok(mysql2.queries.failed > mysql2.queries.refused, 'the plain pool kept writing to the read-only server after the flip');
@@ -88,7 +102,9 @@ describe('credswap drill scenarios', function () {
     });
 
     async function leftovers(): Promise<string[]> {
-      const dbs = await server.query<Array<{ n: string }>>("SELECT SCHEMA_NAME AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'credswap_drill%'");
+      const dbs = await server.query<Array<{ n: string }>>(
+        "SELECT SCHEMA_NAME AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'credswap_drill%'",
+      );
       const users = await server.query<Array<{ n: string }>>("SELECT User AS n FROM mysql.user WHERE User LIKE 'drill%'");
       return [...dbs, ...users].map((r) => r.n);
     }

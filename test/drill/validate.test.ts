@@ -118,7 +118,10 @@ describe('drill report schema and validator', function () {
   });
 
   it('refuses a schema with a keyword it does not implement, or a $ref it cannot resolve', function () {
-    assert.throws(() => validate({ type: 'string', pattern: '^a' } as JsonSchema, 'a'), /keyword 'pattern' \(at \(root\)\) is not supported/);
+    assert.throws(
+      () => validate({ type: 'string', pattern: '^a' } as JsonSchema, 'a'),
+      /keyword 'pattern' \(at \(root\)\) is not supported/,
+    );
     assert.throws(() => validate({ $ref: '#/$defs/missing' }, 1), /does not resolve/);
     assert.throws(() => validate({ $ref: 'https://example.com/s.json' }, 1), /does not resolve/);
   });

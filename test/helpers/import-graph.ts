@@ -7,13 +7,18 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
-const STATEMENT = /(?:^|\n)\s*(?:import|export)\s+(type\s+)?([^;]*?)\s+from\s+['"](\.{1,2}\/[^'"]+)['"]|require\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g;
+const STATEMENT =
+  /(?:^|\n)\s*(?:import|export)\s+(type\s+)?([^;]*?)\s+from\s+['"](\.{1,2}\/[^'"]+)['"]|require\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g;
 
 /** True when an import clause (`{ type A, type B }`) brings in types only. */
 function typesOnly(clause: string): boolean {
   const trimmed = clause.trim();
   if (!trimmed.startsWith('{') || !trimmed.endsWith('}')) return false;
-  const names = trimmed.slice(1, -1).split(',').map((name) => name.trim()).filter(Boolean);
+  const names = trimmed
+    .slice(1, -1)
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
   return names.length > 0 && names.every((name) => name.startsWith('type '));
 }
 

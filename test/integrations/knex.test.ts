@@ -20,26 +20,66 @@ describe('credswap/knex', function () {
   describe('options', function () {
     const cases: Array<[string, () => unknown, string]> = [
       ['a misspelt credswap option', () => knexConnection({ credentials: hotSwap, cordinator: {} } as KnexConnectionOptions), 'cordinator'],
-      ['a credswap option in another case', () => knexConnection({ credentials: hotSwap, RejectReadOnly: false } as KnexConnectionOptions), 'RejectReadOnly'],
+      [
+        'a credswap option in another case',
+        () => knexConnection({ credentials: hotSwap, RejectReadOnly: false } as KnexConnectionOptions),
+        'RejectReadOnly',
+      ],
       ['a misspelt credentials', () => knexConnection({ credential: hotSwap } as KnexConnectionOptions), 'credential'],
-      ['readOnlyBackoff (a pool option)', () => knexConnection({ credentials: hotSwap, readOnlyBackoff: false } as KnexConnectionOptions), 'readOnlyBackoff'],
-      ['a password next to credentials', () => knexConnection({ credentials: hotSwap, password: SECRET } as KnexConnectionOptions), 'password'],
+      [
+        'readOnlyBackoff (a pool option)',
+        () => knexConnection({ credentials: hotSwap, readOnlyBackoff: false } as KnexConnectionOptions),
+        'readOnlyBackoff',
+      ],
+      [
+        'a password next to credentials',
+        () => knexConnection({ credentials: hotSwap, password: SECRET } as KnexConnectionOptions),
+        'password',
+      ],
       ['neither credentials nor coordinator', () => knexConnection({ host: 'db' }), 'credentials'],
       [
         'both credentials and a coordinator',
         () => knexConnection({ credentials: hotSwap, coordinator: new RotationCoordinator({ provider: hotSwap }) }),
         'coordinator',
       ],
-      ['rotation with a coordinator', () => knexConnection({ coordinator: new RotationCoordinator({ provider: hotSwap }), rotation: {} }), 'rotation'],
+      [
+        'rotation with a coordinator',
+        () => knexConnection({ coordinator: new RotationCoordinator({ provider: hotSwap }), rotation: {} }),
+        'rotation',
+      ],
       ['a coordinator that is not one', () => knexConnection({ coordinator: {} as RotationCoordinator }), 'coordinator'],
-      ['an unknown rotation option', () => knexConnection({ credentials: hotSwap, rotation: { drain: 'force' } as object }), 'rotation.drain'],
+      [
+        'an unknown rotation option',
+        () => knexConnection({ credentials: hotSwap, rotation: { drain: 'force' } as object }),
+        'rotation.drain',
+      ],
       ['a negative rotation timeout', () => knexConnection({ credentials: hotSwap, rotation: { timeoutMs: -1 } }), 'rotation.timeoutMs'],
       ['a port that is not a number', () => knexConnection({ credentials: hotSwap, port: 'x' as unknown as number }), 'port'],
-      ['a pool option (Knex sizes its pool)', () => knexConnection({ credentials: hotSwap, connectionLimit: 5 } as KnexConnectionOptions), 'connectionLimit'],
-      ['a uri (it could carry a password)', () => knexConnection({ credentials: hotSwap, uri: `mysql://app:${SECRET}@db/app` } as KnexConnectionOptions), 'uri'],
-      ['credentials that are not a provider', () => knexConnection({ credentials: { user: 'app', password: SECRET } as never }), 'credentials'],
-      ['rejectReadOnly that is not a boolean', () => knexConnection({ credentials: hotSwap, rejectReadOnly: 'yes' as never }), 'rejectReadOnly'],
-      ['a pool hook that is not a function', () => knexConnection({ credentials: hotSwap }).pool({ validate: 'yes' as never }), 'pool.validate'],
+      [
+        'a pool option (Knex sizes its pool)',
+        () => knexConnection({ credentials: hotSwap, connectionLimit: 5 } as KnexConnectionOptions),
+        'connectionLimit',
+      ],
+      [
+        'a uri (it could carry a password)',
+        () => knexConnection({ credentials: hotSwap, uri: `mysql://app:${SECRET}@db/app` } as KnexConnectionOptions),
+        'uri',
+      ],
+      [
+        'credentials that are not a provider',
+        () => knexConnection({ credentials: { user: 'app', password: SECRET } as never }),
+        'credentials',
+      ],
+      [
+        'rejectReadOnly that is not a boolean',
+        () => knexConnection({ credentials: hotSwap, rejectReadOnly: 'yes' as never }),
+        'rejectReadOnly',
+      ],
+      [
+        'a pool hook that is not a function',
+        () => knexConnection({ credentials: hotSwap }).pool({ validate: 'yes' as never }),
+        'pool.validate',
+      ],
     ];
     for (const [what, make, option] of cases) {
       it(`rejects ${what} with an InvalidOptionError naming '${option}', never the value`, function () {
@@ -55,10 +95,13 @@ describe('credswap/knex', function () {
     }
 
     it('says which credswap option a misspelt one looks like', function () {
-      assert.throws(() => knexConnection({ credential: hotSwap } as KnexConnectionOptions), /'credential' is not a known option \(did you mean 'credentials'\?\)/);
+      assert.throws(
+        () => knexConnection({ credential: hotSwap } as KnexConnectionOptions),
+        /'credential' is not a known option \(did you mean 'credentials'\?\)/,
+      );
     });
 
-    it('passes keys that are not credswap\'s to mysql2 as given, for it to accept or warn about', async function () {
+    it("passes keys that are not credswap's to mysql2 as given, for it to accept or warn about", async function () {
       const connection = knexConnection({ credentials: hotSwap, jsonStrings: true, colour: 'red' } as KnexConnectionOptions);
       const settings = await connection();
       assert.equal(settings.jsonStrings, true);
@@ -107,7 +150,13 @@ describe('credswap/knex', function () {
 
     it("keeps the password out of util.inspect of Knex's client", async function () {
       const connection = knexConnection({ host: '127.0.0.1', port: 1, credentials: hotSwap });
-      const db = knex({ client: 'mysql2', connection, pool: connection.pool({ min: 0, max: 1 }), acquireConnectionTimeout: 500, log: { warn() {} } });
+      const db = knex({
+        client: 'mysql2',
+        connection,
+        pool: connection.pool({ min: 0, max: 1 }),
+        acquireConnectionTimeout: 500,
+        log: { warn() {} },
+      });
       await assert.rejects(db.raw('SELECT 1'));
       assert.ok(!inspect(db.client.connectionSettings, { depth: 10 }).includes(SECRET));
       await db.destroy();

@@ -144,7 +144,10 @@ describe('credswap/mysql2 pool with SecretsManagerProvider', function () {
     await running.untilOk(running.result.ok + 300);
 
     const outcome = await running.stop();
-    assert.deepEqual(outcome.failed.map((e) => e.message), []);
+    assert.deepEqual(
+      outcome.failed.map((e) => e.message),
+      [],
+    );
     assert.ok(loginsInWindow > 0, 'new logins happened while the old password was refused');
     assert.deepEqual(
       rotations.map((e) => e.reason),
@@ -199,7 +202,10 @@ describe('credswap/mysql2 pool with SecretsManagerProvider', function () {
       }
     } finally {
       const outcome = await running.stop();
-      assert.deepEqual(outcome.failed.map((e) => e.message), []);
+      assert.deepEqual(
+        outcome.failed.map((e) => e.message),
+        [],
+      );
     }
     const most = await peak.stop();
     assert.ok(most <= 8, `never more than connectionLimit connections across both users (saw ${most})`);
@@ -225,7 +231,11 @@ describe('credswap/mysql2 pool with SecretsManagerProvider', function () {
     await pause.reached;
     // 200 checkouts at once: one idle connection, 199 new logins with the refused password.
     const connections = await Promise.all(Array.from({ length: 200 }, () => p.getConnection()));
-    const threads = new Set(await Promise.all(connections.map(async (c) => ((await c.query('SELECT CONNECTION_ID() AS id')) as [Array<{ id: number }>, unknown])[0][0]!.id)));
+    const threads = new Set(
+      await Promise.all(
+        connections.map(async (c) => ((await c.query('SELECT CONNECTION_ID() AS id')) as [Array<{ id: number }>, unknown])[0][0]!.id),
+      ),
+    );
     for (const c of connections) c.release();
     pause.release();
     await emulator.waitForRotation(app.secretId, { timeoutMs: 30_000 });
@@ -266,7 +276,10 @@ describe('credswap/mysql2 pool with SecretsManagerProvider', function () {
     pause.release();
     await emulator.waitForRotation(app.secretId, { timeoutMs: 30_000 });
     const outcome = await running.stop();
-    assert.deepEqual(outcome.failed.map((e) => e.message), []);
+    assert.deepEqual(
+      outcome.failed.map((e) => e.message),
+      [],
+    );
     assert.equal(inWindow.DescribeSecret, 3, 'two throttled DescribeSecret attempts, then one that worked');
     assert.equal(inWindow.GetSecretValue, 2, 'one failed GetSecretValue attempt, then one that worked');
     assert.equal(sent.DescribeSecretCommand, 1, 'one DescribeSecret command, retried by the SDK');

@@ -10,7 +10,14 @@ const INITIAL: FetchContext = { reason: 'initial' };
 /** A provider that returns `next`, and records what it is given. */
 class RecordingProvider implements CredentialsProvider {
   readonly name = 'recording';
-  next: Credentials = { user: 'app', password: 'password-1', host: 'writer.db', port: 3307, database: 'shop', expiresAt: 4_000_000_000_000 };
+  next: Credentials = {
+    user: 'app',
+    password: 'password-1',
+    host: 'writer.db',
+    port: 3307,
+    database: 'shop',
+    expiresAt: 4_000_000_000_000,
+  };
   readonly currents: Array<SealedCredentials | undefined> = [];
   readonly retired: SealedCredentials[] = [];
   closeCalls = 0;

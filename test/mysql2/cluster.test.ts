@@ -158,7 +158,10 @@ describe('credswap/mysql2 createPoolCluster', function () {
       cluster.add(nodeOptions(a, { user: a.user, password: a.password }));
       cluster.add(nodeOptions(b, { user: b.user, password: b.password }));
       cluster.add('CLUSTER::1', nodeOptions(b, { user: b.user, password: b.password }));
-      assert.deepEqual(cluster.nodes.map((n) => n.id), ['CLUSTER::1', 'CLUSTER::2']);
+      assert.deepEqual(
+        cluster.nodes.map((n) => n.id),
+        ['CLUSTER::1', 'CLUSTER::2'],
+      );
       const connection = await getConnection(cluster);
       assert.equal(await serverPort(connection), a.server.port);
       connection.release();
@@ -172,7 +175,9 @@ describe('credswap/mysql2 createPoolCluster', function () {
       assert.equal(Number(rows[0]!.port), b.server.port);
       const executed = await execute<Array<{ x: number }>>(cluster, 'MASTER', 'SELECT ? + 1 AS x', [41]);
       assert.equal(Number(executed[0]!.x), 42);
-      const any = await new Promise<unknown[]>((resolve, reject) => cluster!.query('SELECT 1 AS one', (err: Error | null, r?: unknown) => (err ? reject(err) : resolve(r as unknown[]))));
+      const any = await new Promise<unknown[]>((resolve, reject) =>
+        cluster!.query('SELECT 1 AS one', (err: Error | null, r?: unknown) => (err ? reject(err) : resolve(r as unknown[]))),
+      );
       assert.equal(any.length, 1);
     });
 
@@ -188,7 +193,10 @@ describe('credswap/mysql2 createPoolCluster', function () {
       cluster.add('SLAVE2', nodeOptions(b, { user: b.user, password: b.password }));
       const pools = cluster.nodes.map((n) => n.pool);
       cluster.remove('SLAVE1');
-      assert.deepEqual(cluster.nodes.map((n) => n.id), ['SLAVE2']);
+      assert.deepEqual(
+        cluster.nodes.map((n) => n.id),
+        ['SLAVE2'],
+      );
       assert.equal(pools[0]!._closed, true);
       assert.deepEqual(await idsOf(cluster, 'SLAVE*', 'RR', 3), ['SLAVE2', 'SLAVE2', 'SLAVE2']);
     });
@@ -201,7 +209,14 @@ describe('credswap/mysql2 createPoolCluster', function () {
       cluster.on('offline', (id: string, reason: string) => events.push(`offline ${id} ${reason}`));
       cluster.on('online', (id: string) => events.push(`online ${id}`));
       cluster.on('warn', () => events.push('warn'));
-      cluster.add('WRITER1', { host: proxy.host, port: proxy.port, database: a.database, user: a.user, password: a.password, connectTimeout: 2000 });
+      cluster.add('WRITER1', {
+        host: proxy.host,
+        port: proxy.port,
+        database: a.database,
+        user: a.user,
+        password: a.password,
+        connectTimeout: 2000,
+      });
       cluster.add('WRITER2', nodeOptions(b, { user: b.user, password: b.password }));
 
       const connection = await getConnection(cluster, 'WRITER*');
@@ -261,7 +276,10 @@ describe('credswap/mysql2 createPoolCluster', function () {
     });
 
     it('says which option a misspelt one looks like, for the cluster and for a node', function () {
-      assert.throws(() => createPoolCluster({ restoreNodeTimout: 1 } as never), /'restoreNodeTimout' is not a known option \(did you mean 'restoreNodeTimeout'\?\)/);
+      assert.throws(
+        () => createPoolCluster({ restoreNodeTimout: 1 } as never),
+        /'restoreNodeTimout' is not a known option \(did you mean 'restoreNodeTimeout'\?\)/,
+      );
       const made = createPoolCluster();
       assert.throws(() => made.add('X', { host: '127.0.0.1', credential: async () => undefined } as never), /did you mean 'credentials'/);
       made.end();
@@ -283,7 +301,15 @@ describe('credswap/mysql2 createPoolCluster', function () {
     });
 
     it("accepts TypeORM's replication options object as is, taking its selector", function () {
-      const replication = { master: { host: 'h' }, slaves: [{ host: 'h' }], canRetry: true, removeNodeErrorCount: 3, restoreNodeTimeout: 10, selector: 'ORDER', defaultMode: 'master' };
+      const replication = {
+        master: { host: 'h' },
+        slaves: [{ host: 'h' }],
+        canRetry: true,
+        removeNodeErrorCount: 3,
+        restoreNodeTimeout: 10,
+        selector: 'ORDER',
+        defaultMode: 'master',
+      };
       const made = createPoolCluster(replication as never);
       assert.equal(made.config.defaultSelector, 'ORDER');
       assert.equal(made.config.removeNodeErrorCount, 3);
@@ -300,7 +326,10 @@ describe('credswap/mysql2 createPoolCluster', function () {
       await end(cluster); // idempotent
       assert.ok(pools.every((p) => p._closed));
       await assert.rejects(getConnection(cluster, 'MASTER'), (e: unknown) => e instanceof ClosedError);
-      assert.throws(() => cluster!.add('NEW', nodeOptions(a)), (e: unknown) => e instanceof ClosedError);
+      assert.throws(
+        () => cluster!.add('NEW', nodeOptions(a)),
+        (e: unknown) => e instanceof ClosedError,
+      );
     });
 
     it('passwords never show in util.inspect or JSON.stringify of the cluster', async function () {
@@ -339,7 +368,10 @@ describe('credswap/mysql2 createPoolCluster', function () {
       }
       await load.untilOk(load.result.ok + 200);
       const result = await load.stop();
-      assert.deepEqual(result.failed.map((e) => e.message), []);
+      assert.deepEqual(
+        result.failed.map((e) => e.message),
+        [],
+      );
       assert.equal(providerA.calls, 3, 'A: the first login and two rotations');
       assert.equal(providerB.calls, 3, 'B: the first login and two rotations');
     });
@@ -380,7 +412,10 @@ describe('credswap/mysql2 createPoolCluster', function () {
       await eventually(() => c.nodes.every((n) => n.pool.stats.generation === 2), 20_000, 'both nodes rotated');
       await load.untilOk(load.result.ok + 200);
       const result = await load.stop();
-      assert.deepEqual(result.failed.map((e) => e.message), []);
+      assert.deepEqual(
+        result.failed.map((e) => e.message),
+        [],
+      );
       assert.equal(calls, 4, 'per node: one first fetch and one rotation');
       assert.deepEqual(rotations.sort(), ['MASTER:1', 'MASTER:2', 'SLAVE1:1', 'SLAVE1:2']);
 
@@ -534,7 +569,10 @@ describe('credswap/mysql2 createPoolCluster', function () {
       assert.equal(result.failedCount, afterFlip, 'no failure once the endpoint had moved');
       assert.equal(readResult.failedCount, 0, 'reads from SLAVE* never failed');
       assert.equal(proxy.stats.openByTarget[`${a.server.host}:${a.server.port}`] ?? 0, 0, 'no connection left on the old primary');
-      assert.ok(c.nodes.some((n) => n.id === 'MASTER'), 'MASTER was never removed');
+      assert.ok(
+        c.nodes.some((n) => n.id === 'MASTER'),
+        'MASTER was never removed',
+      );
     });
 
     it('a read-only node is picked again after readOnlyNodeTimeoutMs (online event)', async function () {

@@ -117,7 +117,10 @@ describe('credswap/mysql2 pool through a rotation and a failover', function () {
       failedByMove,
       'no failure once the pools had moved',
     );
-    assert.ok(loginsDuring[0]! * 3 < loginsDuring[1]!, `logins while read-only: ${loginsDuring[0]} with backoff, ${loginsDuring[1]} without`);
+    assert.ok(
+      loginsDuring[0]! * 3 < loginsDuring[1]!,
+      `logins while read-only: ${loginsDuring[0]} with backoff, ${loginsDuring[1]} without`,
+    );
     await eventually(() => onPrimary() === 0, 5_000, 'no connection left on the old primary');
   });
 });

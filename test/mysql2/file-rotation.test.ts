@@ -80,8 +80,15 @@ describe('credswap/mysql2 pool with FileProvider', function () {
       await load.untilOk(before + 100);
     }
     const result = await load.stop();
-    assert.deepEqual(result.failed.map((e) => e.message), []);
-    assert.deepEqual(rotations.map((e) => e.generation), [1, 2, 3, 4], 'exactly one generation per rotation');
+    assert.deepEqual(
+      result.failed.map((e) => e.message),
+      [],
+    );
+    assert.deepEqual(
+      rotations.map((e) => e.generation),
+      [1, 2, 3, 4],
+      'exactly one generation per rotation',
+    );
     assert.ok((await peak.stop()) <= 6, 'never more than connectionLimit connections');
   }
 
@@ -121,14 +128,21 @@ describe('credswap/mysql2 pool with FileProvider', function () {
     const before = load.result.ok;
     await load.untilOk(before + 200);
     await server.setPassword(account.user, next);
-    await eventually(async () => {
-      // Once a login with the new password works, the old connections drain.
-      await p.getConnection().then((c) => c.destroy());
-      return p.stats.total > 0;
-    }, 10_000, 'a login with the new password');
+    await eventually(
+      async () => {
+        // Once a login with the new password works, the old connections drain.
+        await p.getConnection().then((c) => c.destroy());
+        return p.stats.total > 0;
+      },
+      10_000,
+      'a login with the new password',
+    );
     await load.untilOk(load.result.ok + 100);
     const result = await load.stop();
-    assert.deepEqual(result.failed.map((e) => e.message), []);
+    assert.deepEqual(
+      result.failed.map((e) => e.message),
+      [],
+    );
   });
 
   it('follows an atomic rename of the credentials file under load with zero failed queries', async function () {

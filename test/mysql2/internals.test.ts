@@ -51,7 +51,13 @@ describe('mysql2 internals credswap relies on', function () {
 
   it('PoolConnection calls back into its pool through releaseConnection, _removeConnection and _closed', function () {
     const source = readFileSync(join(mysql2Dir, 'lib/pool_connection.js'), 'utf8');
-    for (const member of ['this._pool.releaseConnection(this)', 'pool._removeConnection(this)', 'this._pool._closed', '_realEnd', '_released']) {
+    for (const member of [
+      'this._pool.releaseConnection(this)',
+      'pool._removeConnection(this)',
+      'this._pool._closed',
+      '_realEnd',
+      '_released',
+    ]) {
       assert.ok(source.includes(member), `mysql2's PoolConnection no longer uses ${member}`);
     }
     const proto = (PoolConnection as unknown as { prototype: Record<string, unknown> }).prototype;
@@ -92,7 +98,10 @@ describe('mysql2 internals credswap relies on', function () {
       let spread: unknown;
       assert.equal(consoleErrors(() => (spread = new ConnectionConfig({ ...options, ...overrides }))).length, 1);
       let derived: unknown;
-      assert.deepEqual(consoleErrors(() => (derived = new ConnectionConfig(derivedOptions(options, overrides)))), []);
+      assert.deepEqual(
+        consoleErrors(() => (derived = new ConnectionConfig(derivedOptions(options, overrides)))),
+        [],
+      );
       assert.deepEqual(derived, spread);
     });
 

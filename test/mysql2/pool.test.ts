@@ -117,9 +117,15 @@ describe('credswap/mysql2 pool', function () {
       }
       const result = await load.stop();
       const maxOpen = await peak.stop();
-      assert.deepEqual(result.failed.map((e) => e.message), []);
+      assert.deepEqual(
+        result.failed.map((e) => e.message),
+        [],
+      );
       assert.equal(source.calls, 4, 'one initial fetch + one call per rotation');
-      assert.deepEqual(rotations.map((e) => e.reason), ['initial', 'rejected', 'rejected', 'rejected']);
+      assert.deepEqual(
+        rotations.map((e) => e.reason),
+        ['initial', 'rejected', 'rejected', 'rejected'],
+      );
       assert.ok(maxOpen <= 8, `at most connectionLimit connections open, saw ${maxOpen}`);
     });
 
@@ -221,8 +227,14 @@ describe('credswap/mysql2 pool', function () {
       const load = startLoad(8, () => p.query('SELECT CURRENT_USER() AS u'));
       await eventually(() => rotations.length >= 3, 15_000, 'two proactive rotations');
       const result = await load.stop();
-      assert.deepEqual(result.failed.map((e) => e.message), []);
-      assert.deepEqual(rotations.slice(1, 3).map((e) => e.reason), ['expiring', 'expiring']);
+      assert.deepEqual(
+        result.failed.map((e) => e.message),
+        [],
+      );
+      assert.deepEqual(
+        rotations.slice(1, 3).map((e) => e.reason),
+        ['expiring', 'expiring'],
+      );
       // Connections of the first user were drained once the next generation started.
       await eventually(async () => (await server.processlist(made[0])).length === 0, 5000, 'first user drained');
     });
@@ -328,7 +340,7 @@ describe('credswap/mysql2 pool', function () {
       assert.equal(opened, 2, 'the server is writable again: the held connection serves');
     });
 
-    it('in a full pool, the retry waits for the refused connection\'s slot instead of discarding an idle connection', async function () {
+    it("in a full pool, the retry waits for the refused connection's slot instead of discarding an idle connection", async function () {
       const account = await newUser();
       const p = pool({ connectionLimit: 2, user: account.user, password: account.password, readOnlyBackoff: false });
       const [a, b] = await Promise.all([p.getConnection(), p.getConnection()]);
@@ -455,7 +467,14 @@ describe('credswap/mysql2 pool', function () {
 
     it('fails queued requests with a ClosedError when the pool ends', async function () {
       const account = await newUser();
-      const p = createPool({ host: server.host, port: server.port, database, user: account.user, password: account.password, connectionLimit: 1 });
+      const p = createPool({
+        host: server.host,
+        port: server.port,
+        database,
+        user: account.user,
+        password: account.password,
+        connectionLimit: 1,
+      });
       const held = await p.getConnection();
       const queued = p.query('SELECT 1');
       const ended = p.end();
@@ -466,7 +485,14 @@ describe('credswap/mysql2 pool', function () {
 
     it('fails requests whose connection was still opening with a ClosedError when the pool ends, and counts no connection after', async function () {
       const account = await newUser();
-      const p = createPool({ host: server.host, port: server.port, database, user: account.user, password: account.password, connectionLimit: 4 });
+      const p = createPool({
+        host: server.host,
+        port: server.port,
+        database,
+        user: account.user,
+        password: account.password,
+        connectionLimit: 4,
+      });
       await p.query('SELECT 1');
       const opening = [1, 2, 3].map(() => p.getConnection().then((c) => c.release()));
       await p.end();
@@ -474,7 +500,10 @@ describe('credswap/mysql2 pool', function () {
       for (const o of outcomes) {
         if (o.status === 'rejected') assert.equal((o.reason as { code?: string }).code, 'CREDSWAP_CLOSED');
       }
-      assert.ok(outcomes.some((o) => o.status === 'rejected'), 'at least one connection was still opening');
+      assert.ok(
+        outcomes.some((o) => o.status === 'rejected'),
+        'at least one connection was still opening',
+      );
       assert.equal(p.stats.total, 0);
     });
 
@@ -515,7 +544,10 @@ describe('credswap/mysql2 pool', function () {
       await server.setPassword(account.user, 'something-else');
       const held = await p.getConnection();
       held.destroy();
-      const err = await p.query('SELECT 1').then(() => undefined, (e: Error) => e);
+      const err = await p.query('SELECT 1').then(
+        () => undefined,
+        (e: Error) => e,
+      );
       assert.ok(err, 'expected a 1045');
       shown.push(err.message, inspect(err), JSON.stringify(err), String(err.stack));
       for (const text of shown) assert.ok(!text.includes(secret), `password leaked in: ${text.slice(0, 200)}`);
@@ -524,8 +556,16 @@ describe('credswap/mysql2 pool', function () {
 
   describe('options', function () {
     const cases: Array<[string, PoolOptions, RegExp]> = [
-      ['a misspelt credswap key', { credential: async () => undefined } as PoolOptions, /'credential' is not a known option \(did you mean 'credentials'\?\)/],
-      ['a credswap key in another case', { Credentials: async () => undefined } as PoolOptions, /'Credentials' .*did you mean 'credentials'/],
+      [
+        'a misspelt credswap key',
+        { credential: async () => undefined } as PoolOptions,
+        /'credential' is not a known option \(did you mean 'credentials'\?\)/,
+      ],
+      [
+        'a credswap key in another case',
+        { Credentials: async () => undefined } as PoolOptions,
+        /'Credentials' .*did you mean 'credentials'/,
+      ],
       ['a misspelt rotation', { rotations: {} } as PoolOptions, /'rotations' .*did you mean 'rotation'/],
       ['a misspelt rejectReadOnly', { rejectReadonly: false } as PoolOptions, /'rejectReadonly' .*did you mean 'rejectReadOnly'/],
       ['a misspelt readOnlyBackoff', { readOnlyBackof: false } as PoolOptions, /'readOnlyBackof' .*did you mean 'readOnlyBackoff'/],
@@ -536,9 +576,17 @@ describe('credswap/mysql2 pool', function () {
       ['a password with credentials', { credentials: async () => undefined, password: 'x' }, /'password' must not be set/],
       ['rotation without credentials', { rotation: {} }, /'rotation' has no effect/],
       ['credentials of the wrong type', { credentials: 'secret' as never }, /'credentials'/],
-      ['readOnlyBackoff with rejectReadOnly: false', { rejectReadOnly: false, readOnlyBackoff: { maxMs: 100 } }, /'readOnlyBackoff' has no effect/],
+      [
+        'readOnlyBackoff with rejectReadOnly: false',
+        { rejectReadOnly: false, readOnlyBackoff: { maxMs: 100 } },
+        /'readOnlyBackoff' has no effect/,
+      ],
       ['an unknown readOnlyBackoff key', { readOnlyBackoff: { max: 100 } as never }, /'readOnlyBackoff.max'/],
-      ['readOnlyBackoff.initialMs above maxMs', { readOnlyBackoff: { initialMs: 500, maxMs: 100 } }, /'readOnlyBackoff.initialMs' must not exceed/],
+      [
+        'readOnlyBackoff.initialMs above maxMs',
+        { readOnlyBackoff: { initialMs: 500, maxMs: 100 } },
+        /'readOnlyBackoff.initialMs' must not exceed/,
+      ],
       ['readOnlyBackoff of the wrong type', { readOnlyBackoff: true as never }, /'readOnlyBackoff'/],
     ];
     for (const [what, options, message] of cases) {
@@ -550,7 +598,7 @@ describe('credswap/mysql2 pool', function () {
       });
     }
 
-    it("passes keys credswap does not know to mysql2, which warns once per pool about those it ignores, as for its own pools", async function () {
+    it('passes keys credswap does not know to mysql2, which warns once per pool about those it ignores, as for its own pools', async function () {
       const account = await newUser();
       const options = { host: server.host, port: server.port, database, ...account, connectionLimit: 3, jsonStrings: true, fooBar: 1 };
       const printed: string[] = [];

@@ -33,7 +33,11 @@ describe('ReadOnlyEpisodes', function () {
     assert.equal(episodes.refused(other!, OPTION_PREVENTS_STATEMENT), 'keep', 'an older connection is kept during the hold too');
     now += 1;
     assert.equal(episodes.holding, false);
-    assert.equal(episodes.refused(other!, OPTION_PREVENTS_STATEMENT), 'discard', 'after the hold, one connection is discarded and its write retried');
+    assert.equal(
+      episodes.refused(other!, OPTION_PREVENTS_STATEMENT),
+      'discard',
+      'after the hold, one connection is discarded and its write retried',
+    );
     assert.equal(episodes.refused(retry!, OPTION_PREVENTS_STATEMENT), 'keep', 'the others wait for that retry');
   });
 
@@ -72,7 +76,11 @@ describe('ReadOnlyEpisodes', function () {
     assert.equal(episodes.movedBefore, look, 'connections opened before the accepted retry are from before the move');
     assert.equal(episodes.accepted(look!), false, 'there is no episode left to end');
     assert.equal(episodes.holding, false);
-    assert.equal(episodes.refused(retry!, OPTION_PREVENTS_STATEMENT), 'discard', 'a connection from before the move is discarded, without starting an episode:');
+    assert.equal(
+      episodes.refused(retry!, OPTION_PREVENTS_STATEMENT),
+      'discard',
+      'a connection from before the move is discarded, without starting an episode:',
+    );
     const [c] = open(1);
     assert.equal(episodes.refused(c!, OPTION_PREVENTS_STATEMENT), 'discard', 'so the next refusal starts one, with a retry');
     const [d] = open(1);

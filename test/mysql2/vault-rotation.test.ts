@@ -70,7 +70,14 @@ describe('credswap/mysql2 pool with VaultDatabaseProvider', function () {
   function makePool(options: Partial<VaultDatabaseProviderOptions>, events: VaultLeaseEvent[] = []): PromisePool {
     const provider = new VaultDatabaseProvider({ role, vault: { endpoint: vault.endpoint, auth: { token: vault.rootToken } }, ...options });
     provider.on('lease', (e: VaultLeaseEvent) => events.push(e));
-    pool = createPool({ host: server.host, port: server.port, database, connectionLimit: 8, credentials: provider, rotation: SHORT_LEASE_ROTATION });
+    pool = createPool({
+      host: server.host,
+      port: server.port,
+      database,
+      connectionLimit: 8,
+      credentials: provider,
+      rotation: SHORT_LEASE_ROTATION,
+    });
     return pool;
   }
 
@@ -104,7 +111,12 @@ describe('credswap/mysql2 pool with VaultDatabaseProvider', function () {
     let running = true;
     const loop = (async () => {
       while (running) {
-        const revoked = new Set(vault.leases().filter((l) => l.revoked).map((l) => l.username));
+        const revoked = new Set(
+          vault
+            .leases()
+            .filter((l) => l.revoked)
+            .map((l) => l.username),
+        );
         for (const row of await server.processlist()) {
           if (revoked.has(row.user)) seen.push(`${row.user} (${row.command}: ${row.info ?? ''})`);
         }
@@ -146,7 +158,10 @@ describe('credswap/mysql2 pool with VaultDatabaseProvider', function () {
       onRevoked = await watcher.stop();
     }
 
-    assert.deepEqual(outcome.failed.map((e) => e.message), []);
+    assert.deepEqual(
+      outcome.failed.map((e) => e.message),
+      [],
+    );
     assert.ok(outcome.ok > 1_000, `queries: ${outcome.ok}`);
     assert.deepEqual(onRevoked, [], 'no connection of a revoked user');
     assert.deepEqual(
@@ -154,7 +169,11 @@ describe('credswap/mysql2 pool with VaultDatabaseProvider', function () {
       ['expiring', 'expiring', 'expiring'],
     );
     const capped = events.filter((e) => e.type === 'capped').map((e) => e.user);
-    assert.deepEqual(capped.slice(0, 3), rotations.slice(0, 3).map((e) => e.user), 'each lease ran to its max_ttl');
+    assert.deepEqual(
+      capped.slice(0, 3),
+      rotations.slice(0, 3).map((e) => e.user),
+      'each lease ran to its max_ttl',
+    );
     const old = rotations.slice(0, 3).map((e) => e.user);
     const users = await accounts();
     for (const user of old) {
@@ -181,10 +200,17 @@ describe('credswap/mysql2 pool with VaultDatabaseProvider', function () {
       outcome = await running.stop();
     }
 
-    assert.deepEqual(outcome.failed.map((e) => e.message), []);
+    assert.deepEqual(
+      outcome.failed.map((e) => e.message),
+      [],
+    );
     assert.ok((vault.calls['auth/approle/login'] ?? 0) >= 3, `logins: ${vault.calls['auth/approle/login']}`);
     for (const user of rotations.slice(0, 2).map((e) => e.user)) {
-      assert.equal(vault.leases().find((l) => l.username === user)?.endReason, 'revoked', `${user} revoked once drained, before its token ended`);
+      assert.equal(
+        vault.leases().find((l) => l.username === user)?.endReason,
+        'revoked',
+        `${user} revoked once drained, before its token ended`,
+      );
     }
   });
 
@@ -205,7 +231,10 @@ describe('credswap/mysql2 pool with VaultDatabaseProvider', function () {
     const outcome = await running.stop();
 
     assert.equal(outcome.failedCount, failedBefore, 'no failure once the new credentials were in use');
-    assert.ok(outcome.failed.every((e) => /denied/i.test(e.message)), 'only privilege errors from the dropped user');
+    assert.ok(
+      outcome.failed.every((e) => /denied/i.test(e.message)),
+      'only privilege errors from the dropped user',
+    );
     assert.equal(vault.calls['auth/approle/login'], 2);
   });
 
@@ -220,7 +249,10 @@ describe('credswap/mysql2 pool with VaultDatabaseProvider', function () {
     await running.untilOk(300);
     const outcome = await running.stop();
 
-    assert.deepEqual(outcome.failed.map((e) => e.message), []);
+    assert.deepEqual(
+      outcome.failed.map((e) => e.message),
+      [],
+    );
     assert.equal(vault.calls['auth/k8s/login'], 1);
   });
 
@@ -243,9 +275,15 @@ describe('credswap/mysql2 pool with VaultDatabaseProvider', function () {
     await running.untilOk(running.result.ok + 300);
     const outcome = await running.stop();
 
-    assert.deepEqual(outcome.failed.map((e) => e.message), []);
+    assert.deepEqual(
+      outcome.failed.map((e) => e.message),
+      [],
+    );
     assert.equal(rotations.length, 1, 'the same credentials all along');
-    assert.ok(errors.every((e) => e instanceof VaultError && e.retryable), errors.map(String).join('\n'));
+    assert.ok(
+      errors.every((e) => e instanceof VaultError && e.retryable),
+      errors.map(String).join('\n'),
+    );
   });
 
   it('pool.end() revokes the leases the provider holds', async function () {
@@ -270,6 +308,11 @@ describe('credswap/mysql2 pool with VaultDatabaseProvider', function () {
 
     assert.equal(code, 0, out);
     assert.match(out, /ended revoked=1/);
-    assert.ok(vault.leases().filter((l) => l.role === role).every((l) => l.endReason === 'revoked'));
+    assert.ok(
+      vault
+        .leases()
+        .filter((l) => l.role === role)
+        .every((l) => l.endReason === 'revoked'),
+    );
   });
 });

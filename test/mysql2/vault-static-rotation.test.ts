@@ -102,13 +102,22 @@ describe('credswap/mysql2 pool with VaultStaticRoleProvider', function () {
       await running.untilOk(running.result.ok + 100);
     } finally {
       const outcome = await running.stop();
-      assert.deepEqual(outcome.failed.map((e) => e.message), []);
+      assert.deepEqual(
+        outcome.failed.map((e) => e.message),
+        [],
+      );
     }
     assert.ok(rotations.every((e) => e.user === user));
     assert.equal(new Set(rotations.map((e) => e.fingerprint)).size, rotations.length, 'each rotation brought a new password');
-    assert.ok(rotations.slice(1).every((e) => e.reason === 'push' || e.reason === 'rejected'), rotations.map((e) => e.reason).join());
+    assert.ok(
+      rotations.slice(1).every((e) => e.reason === 'push' || e.reason === 'rejected'),
+      rotations.map((e) => e.reason).join(),
+    );
     assert.ok(logins > rotations.length, 'new logins happened between rotations');
-    assert.deepEqual(errors.map((e) => e.message), []);
+    assert.deepEqual(
+      errors.map((e) => e.message),
+      [],
+    );
   });
 
   it('follows a rotate-role by an operator, noticed at the first refused login: zero failed queries', async function () {
@@ -125,7 +134,10 @@ describe('credswap/mysql2 pool with VaultStaticRoleProvider', function () {
       await running.untilOk(running.result.ok + 200);
     } finally {
       const outcome = await running.stop();
-      assert.deepEqual(outcome.failed.map((e) => e.message), []);
+      assert.deepEqual(
+        outcome.failed.map((e) => e.message),
+        [],
+      );
     }
     assert.equal(rotations[1]!.reason, 'rejected');
     assert.ok((vault.calls[ROUTE] ?? 0) <= 6, `static-creds reads: ${vault.calls[ROUTE]}`);
@@ -151,8 +163,14 @@ describe('credswap/mysql2 pool with VaultStaticRoleProvider', function () {
       await running.untilOk(running.result.ok + 100);
     } finally {
       const outcome = await running.stop();
-      assert.deepEqual(outcome.failed.map((e) => e.message), []);
+      assert.deepEqual(
+        outcome.failed.map((e) => e.message),
+        [],
+      );
     }
-    assert.ok(errors.every((e) => /sealed/.test(e.message)), errors.map((e) => e.message).join('\n'));
+    assert.ok(
+      errors.every((e) => /sealed/.test(e.message)),
+      errors.map((e) => e.message).join('\n'),
+    );
   });
 });

@@ -32,7 +32,11 @@ describe('Drizzle on a credswap pool', function () {
     const db = connect(2);
     const [inserted] = await db.insert(items).values({ n: 4242 }).$returningId();
     assert.ok(inserted!.id > 0);
-    const prepared = db.select().from(items).where(eq(items.n, sql.placeholder('n'))).prepare();
+    const prepared = db
+      .select()
+      .from(items)
+      .where(eq(items.n, sql.placeholder('n')))
+      .prepare();
     assert.equal((await prepared.execute({ n: 4242 })).length, 1);
     await assert.rejects(
       db.transaction(async (tx) => {

@@ -46,7 +46,10 @@ describe('Knex', function () {
       const pool = createPool({ host: rig.host, port: rig.port, database: rig.database, connectionLimit, credentials: rig.credentials });
       // Knex 3.3's types reject mysql2's own Pool type too (the callback of end()): hence the cast.
       const db = knex({ client: 'mysql2', connectionPool: pool as Knex.MySQLPoolLike });
-      cleanups.push(() => new Promise((resolve) => pool.end(resolve)), () => db.destroy());
+      cleanups.push(
+        () => new Promise((resolve) => pool.end(resolve)),
+        () => db.destroy(),
+      );
       return { db, pool };
     }
 
@@ -73,9 +76,18 @@ describe('Knex', function () {
     });
 
     it('takes the promise pool too (through its callback pool)', async function () {
-      const pool = createPromisePool({ host: rig.host, port: rig.port, database: rig.database, connectionLimit: 1, credentials: rig.credentials });
+      const pool = createPromisePool({
+        host: rig.host,
+        port: rig.port,
+        database: rig.database,
+        connectionLimit: 1,
+        credentials: rig.credentials,
+      });
       const db = knex({ client: 'mysql2', connectionPool: pool as unknown as Knex.MySQLPoolLike });
-      cleanups.push(() => pool.end(), () => db.destroy());
+      cleanups.push(
+        () => pool.end(),
+        () => db.destroy(),
+      );
       assert.deepEqual(await db.raw('SELECT 1 AS one').then(([rows]) => rows), [{ one: 1 }]);
     });
 
@@ -135,10 +147,12 @@ describe('Knex', function () {
       const [{ id: first }] = (await db.raw('SELECT CONNECTION_ID() AS id'))[0];
       await rig.primary.setReadOnly(true);
       try {
-        const error = await db('items').insert({ n: 1 }).then(
-          () => undefined,
-          (e: unknown) => e,
-        );
+        const error = await db('items')
+          .insert({ n: 1 })
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
         assert.equal(errnoOf(error), 1290);
       } finally {
         await rig.primary.setReadOnly(false);

@@ -32,7 +32,10 @@ describe('Kysely on a credswap pool', function () {
 
   it('streams rows through .stream() and gives the connection back to the pool', async function () {
     const k = connect(2);
-    await k.insertInto('items').values([{ n: 1 }, { n: 2 }, { n: 3 }]).execute();
+    await k
+      .insertInto('items')
+      .values([{ n: 1 }, { n: 2 }, { n: 3 }])
+      .execute();
     const seen: number[] = [];
     for await (const row of k.selectFrom('items').select('n').where('n', '<=', 3).orderBy('id').stream()) {
       seen.push(row.n);
@@ -53,7 +56,10 @@ describe('Kysely on a credswap pool', function () {
     controller.abort(new Error('user gave up'));
     await assert.rejects(sleeping, /user gave up/);
     await eventually(() => pool!.stats.total <= 1 && pool!.stats.idle === pool!.stats.total, 10_000, 'the killed connection to leave');
-    const rows = await k.selectFrom('items').select(sql<number>`COUNT(*)`.as('c')).execute();
+    const rows = await k
+      .selectFrom('items')
+      .select(sql<number>`COUNT(*)`.as('c'))
+      .execute();
     assert.equal(rows.length, 1);
   });
 

@@ -25,7 +25,11 @@ describe('credswap/sequelize through a rotation and a failover', function () {
   function connect(pool: { max: number; maxUses?: number }): { db: Sequelize; Item: ModelStatic<Model<ItemAttributes>> } {
     const db = new Sequelize({ dialect: 'mysql', host: rig.host, port: rig.port, database: rig.database, logging: false, pool });
     sequelize = db;
-    const Item = db.define<Model<ItemAttributes>>('Item', { n: { type: DataTypes.INTEGER, allowNull: false } }, { tableName: 'items', timestamps: false });
+    const Item = db.define<Model<ItemAttributes>>(
+      'Item',
+      { n: { type: DataTypes.INTEGER, allowNull: false } },
+      { tableName: 'items', timestamps: false },
+    );
     return { db, Item };
   }
 
@@ -50,7 +54,10 @@ describe('credswap/sequelize through a rotation and a failover', function () {
       },
       {
         afterRotation: () =>
-          assert.ok(credentials.stats.generation === 2 && credentials.stats.verified === 2, `the second generation verified: ${JSON.stringify(credentials.stats)}`),
+          assert.ok(
+            credentials.stats.generation === 2 && credentials.stats.verified === 2,
+            `the second generation verified: ${JSON.stringify(credentials.stats)}`,
+          ),
       },
     );
     assert.ok(result.failedCount > 0, 'the old primary refused some writes');
@@ -93,10 +100,14 @@ describe('credswap/sequelize through a rotation and a failover', function () {
     await credentials.coordinator.refresh();
     // The refresh starts generation 2 and one connection verifies it; then the old connections
     // are dropped as Sequelize's pool hands them out.
-    await eventually(async () => {
-      await db.query('SELECT 1');
-      return credentials.stats.verified === 2 && credentials.stats.stale === 0;
-    }, 20_000, 'old connections to drain');
+    await eventually(
+      async () => {
+        await db.query('SELECT 1');
+        return credentials.stats.verified === 2 && credentials.stats.stale === 0;
+      },
+      20_000,
+      'old connections to drain',
+    );
     assert.ok(discards.filter((r) => r === 'stale').length >= before, `stale connections dropped: ${discards.join(', ')}`);
     await eventually(() => retired.length === 1, 10_000, 'the old credentials to be retired');
     assert.notEqual(retired[0], password, 'the provider was told that the old password is unused');
@@ -185,12 +196,32 @@ describe('credswap/sequelize through a rotation and a failover', function () {
       ['an unknown option', () => attachCredentials(plain(), { credentials: provider, pool: {} } as never), 'pool'],
       ['no credentials', () => attachCredentials(plain(), {} as never), 'credentials'],
       ['credentials of the wrong type', () => attachCredentials(plain(), { credentials: 'secret' as never }), 'credentials'],
-      ['an unknown rotation option', () => attachCredentials(plain(), { credentials: provider, rotation: { drain: 'force' } as never }), 'rotation.drain'],
-      ['rotation.maxAttempts below 1', () => attachCredentials(plain(), { credentials: provider, rotation: { maxAttempts: 0 } }), 'rotation.maxAttempts'],
-      ['a negative rotation.timeoutMs', () => attachCredentials(plain(), { credentials: provider, rotation: { timeoutMs: -1 } }), 'rotation.timeoutMs'],
-      ['rejectReadOnly that is not a boolean', () => attachCredentials(plain(), { credentials: provider, rejectReadOnly: 'yes' as never }), 'rejectReadOnly'],
+      [
+        'an unknown rotation option',
+        () => attachCredentials(plain(), { credentials: provider, rotation: { drain: 'force' } as never }),
+        'rotation.drain',
+      ],
+      [
+        'rotation.maxAttempts below 1',
+        () => attachCredentials(plain(), { credentials: provider, rotation: { maxAttempts: 0 } }),
+        'rotation.maxAttempts',
+      ],
+      [
+        'a negative rotation.timeoutMs',
+        () => attachCredentials(plain(), { credentials: provider, rotation: { timeoutMs: -1 } }),
+        'rotation.timeoutMs',
+      ],
+      [
+        'rejectReadOnly that is not a boolean',
+        () => attachCredentials(plain(), { credentials: provider, rejectReadOnly: 'yes' as never }),
+        'rejectReadOnly',
+      ],
       ['something that is not Sequelize', () => attachCredentials({}, { credentials: provider }), 'sequelize'],
-      ['a Sequelize instance with a password', () => attachCredentials(plain({ password: 'hunter2-secret' }), { credentials: provider }), 'password'],
+      [
+        'a Sequelize instance with a password',
+        () => attachCredentials(plain({ password: 'hunter2-secret' }), { credentials: provider }),
+        'password',
+      ],
     ];
     for (const [what, attach, option] of cases) {
       it(`rejects ${what} with an InvalidOptionError naming '${option}'`, function () {
@@ -206,7 +237,10 @@ describe('credswap/sequelize through a rotation and a failover', function () {
     it('rejects a second attach to the same Sequelize instance', function () {
       const db = plain();
       const first = attachCredentials(db, { credentials: provider });
-      assert.throws(() => attachCredentials(db, { credentials: provider }), (e: unknown) => e instanceof InvalidOptionError && e.option === 'sequelize');
+      assert.throws(
+        () => attachCredentials(db, { credentials: provider }),
+        (e: unknown) => e instanceof InvalidOptionError && e.option === 'sequelize',
+      );
       return first.close();
     });
   });

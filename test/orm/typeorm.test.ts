@@ -117,7 +117,12 @@ describe('TypeORM with driver: credswap/mysql2 through a rotation and a failover
     await runner.connect();
     try {
       await runner.query('SELECT 1');
-      const texts = [inspect(ds, { depth: 5 }), inspect(poolOf(ds), { depth: 5 }), JSON.stringify(poolOf(ds)), inspect(await runner.connect(), { depth: 3 })];
+      const texts = [
+        inspect(ds, { depth: 5 }),
+        inspect(poolOf(ds), { depth: 5 }),
+        JSON.stringify(poolOf(ds)),
+        inspect(await runner.connect(), { depth: 3 }),
+      ];
       for (const text of texts) assert.ok(!text.includes(rig.password), 'the password is not shown');
     } finally {
       await runner.release();

@@ -42,7 +42,12 @@ function dbSecret(password: string): Record<string, unknown> {
 /** Stores a new version of the secret with `password`, labelled `stage`, through the real SDK client. */
 async function putVersion(secretId: string, token: string, password: string, stage: string): Promise<void> {
   await smClient.send(
-    new PutSecretValueCommand({ SecretId: secretId, ClientRequestToken: token, SecretString: JSON.stringify(dbSecret(password)), VersionStages: [stage] }),
+    new PutSecretValueCommand({
+      SecretId: secretId,
+      ClientRequestToken: token,
+      SecretString: JSON.stringify(dbSecret(password)),
+      VersionStages: [stage],
+    }),
   );
 }
 
@@ -289,7 +294,9 @@ describe('LambdaExtensionProvider', () => {
       const ext = await extension({ listenAfterMs: Number.POSITIVE_INFINITY });
       const secretId = newSecret();
       const fallbackCreds = { user: 'app', password: NEW_PASSWORD };
-      const fallback = sinon.spy(async (_signal: AbortSignal, _current: SealedCredentials | undefined, _context: FetchContext) => fallbackCreds);
+      const fallback = sinon.spy(
+        async (_signal: AbortSignal, _current: SealedCredentials | undefined, _context: FetchContext) => fallbackCreds,
+      );
       const p = provider({ secretId, port: ext.port, startupRetryMs: 200, fallback: fromFunction(fallback, { name: 'sdk' }) });
       const signal = new AbortController().signal;
       const creds = await p.getCredentials(signal, undefined, { reason: 'initial' });
@@ -505,7 +512,10 @@ describe('LambdaExtensionProvider', () => {
       const secretId = newSecret();
       const p = provider({ secretId, port: ext.port });
       await read(p);
-      const unsubscribe = p.subscribe(() => {}, () => {});
+      const unsubscribe = p.subscribe(
+        () => {},
+        () => {},
+      );
       await new Promise((r) => setTimeout(r, 200));
       unsubscribe();
       assert.equal(ext.calls.requests, 1);
@@ -533,10 +543,7 @@ describe('LambdaExtensionProvider', () => {
     });
 
     it("rejects a refreshNow that is not 'auto', true or false", () => {
-      assert.throws(
-        () => new LambdaExtensionProvider({ secretId: 'x', refreshNow: 'yes' as unknown as boolean }),
-        InvalidOptionError,
-      );
+      assert.throws(() => new LambdaExtensionProvider({ secretId: 'x', refreshNow: 'yes' as unknown as boolean }), InvalidOptionError);
     });
   });
 });
@@ -558,7 +565,11 @@ describe('startLambdaExtensionEmulator', () => {
   });
 
   async function start(options: Partial<LambdaExtensionEmulatorOptions> = {}): Promise<LambdaExtensionEmulator> {
-    ext = await startLambdaExtensionEmulator({ secretsManager: { ...smEmulator.clientConfig(), maxAttempts: 1 }, token: TOKEN, ...options });
+    ext = await startLambdaExtensionEmulator({
+      secretsManager: { ...smEmulator.clientConfig(), maxAttempts: 1 },
+      token: TOKEN,
+      ...options,
+    });
     return ext;
   }
 

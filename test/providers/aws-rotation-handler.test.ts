@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { inspect } from 'node:util';
-import { CancelRotateSecretCommand, PutSecretValueCommand, RotateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  CancelRotateSecretCommand,
+  PutSecretValueCommand,
+  RotateSecretCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { createConnection } from 'mysql2/promise';
 import sinon from 'sinon';
 import { InvalidOptionError, isCredswapError } from '../../lib/errors.js';
@@ -211,7 +216,10 @@ describe('createRotationHandler', function () {
       const { user, password } = await appUser();
       const secretId = newSecret(secretJson(user, password));
 
-      await rotateSecret(secretId, createRotationHandler({ strategy: 'single-user', clientConfig: { ...emulator.clientConfig(), maxAttempts: 1 } }));
+      await rotateSecret(
+        secretId,
+        createRotationHandler({ strategy: 'single-user', clientConfig: { ...emulator.clientConfig(), maxAttempts: 1 } }),
+      );
 
       assert.equal(await login(user, value(secretId).password), 'ok');
       assert.equal(await login(user, password), 1045);
@@ -378,7 +386,9 @@ describe('createRotationHandler', function () {
       const token = await startRotation(secretId);
       emulator.resetCalls();
 
-      const error = await rejection(handler({ strategy: 'alternating-users' })({ Step: 'createSecret', SecretId: secretId, ClientRequestToken: token }));
+      const error = await rejection(
+        handler({ strategy: 'alternating-users' })({ Step: 'createSecret', SecretId: secretId, ClientRequestToken: token }),
+      );
 
       assert.match(error.message, /longer than MySQL's limit of 32 characters/);
       assert.equal(emulator.calls.PutSecretValue ?? 0, 0);
@@ -509,7 +519,9 @@ describe('createRotationHandler', function () {
       const secretId = newSecret(secretJson(user, password));
       await startRotation(secretId);
 
-      const error = await rejection(handler()({ Step: 'createSecret', SecretId: secretId, ClientRequestToken: '00000000-0000-4000-8000-000000000000' }));
+      const error = await rejection(
+        handler()({ Step: 'createSecret', SecretId: secretId, ClientRequestToken: '00000000-0000-4000-8000-000000000000' }),
+      );
 
       assert.match(error.message, /version 00000000-0000-4000-8000-000000000000 has no stage for rotation/);
     });
@@ -560,7 +572,9 @@ describe('createRotationHandler', function () {
     });
 
     it('rejects a missing secret with the Secrets Manager error as the cause', async function () {
-      const error = await rejection(handler()({ Step: 'createSecret', SecretId: 'rotation/no-such-secret', ClientRequestToken: 'y'.repeat(36) }));
+      const error = await rejection(
+        handler()({ Step: 'createSecret', SecretId: 'rotation/no-such-secret', ClientRequestToken: 'y'.repeat(36) }),
+      );
 
       assert.equal((error.cause as { awsError?: string }).awsError, 'ResourceNotFoundException');
       assert.equal(error.secretId, 'rotation/no-such-secret');
@@ -620,7 +634,11 @@ describe('createRotationHandler', function () {
         await run(handler(), secretId, token, ['createSecret']);
 
         const error = await rejection(
-          handler({ host: '127.0.0.1', port, connectTimeoutMs: 200 })({ Step: 'testSecret', SecretId: secretId, ClientRequestToken: token }),
+          handler({ host: '127.0.0.1', port, connectTimeoutMs: 200 })({
+            Step: 'testSecret',
+            SecretId: secretId,
+            ClientRequestToken: token,
+          }),
         );
 
         assert.equal((error.cause as { code?: string }).code, 'ETIMEDOUT');
@@ -634,7 +652,7 @@ describe('createRotationHandler', function () {
   // --- Connections -----------------------------------------------------------------------------
 
   describe('database connections', function () {
-    it('connects to the host and port options instead of the secret\'s', async function () {
+    it("connects to the host and port options instead of the secret's", async function () {
       const { user, password } = await appUser();
       const secretId = newSecret(secretJson(user, password, { host: 'db.example.invalid', port: 3306 }));
       const token = await startRotation(secretId);
@@ -671,7 +689,7 @@ describe('createRotationHandler', function () {
           return !open.some((p) => [user, `${user}_clone`, admin.user].includes(p.user));
         },
         5_000,
-        'the handler\'s connections to close',
+        "the handler's connections to close",
       );
     });
   });
@@ -724,7 +742,11 @@ describe('createRotationHandler', function () {
       const admin = await adminUser();
       const { secretId } = secretsWithAdmin(user, password, admin, 'adminSecret');
 
-      await run(handler({ strategy: 'alternating-users', cloneSuffix: '_b', masterSecretKey: 'adminSecret' }), secretId, await startRotation(secretId));
+      await run(
+        handler({ strategy: 'alternating-users', cloneSuffix: '_b', masterSecretKey: 'adminSecret' }),
+        secretId,
+        await startRotation(secretId),
+      );
 
       assert.equal(value(secretId).username, `${user}_b`);
     });
@@ -736,14 +758,24 @@ describe('rewriteGrant', function () {
 
   it('replaces the grantee and drops the password hash MariaDB prints', function () {
     assert.equal(
-      rewriteGrant("GRANT USAGE ON *.* TO `app`@`%` IDENTIFIED BY PASSWORD '*F285FD17C5463A26C85986799E22DA2953C6CC65'", 'app', '%', target),
+      rewriteGrant(
+        "GRANT USAGE ON *.* TO `app`@`%` IDENTIFIED BY PASSWORD '*F285FD17C5463A26C85986799E22DA2953C6CC65'",
+        'app',
+        '%',
+        target,
+      ),
       "GRANT USAGE ON *.* TO 'app_clone'@'%'",
     );
   });
 
   it('keeps WITH GRANT OPTION and resource limits', function () {
     assert.equal(
-      rewriteGrant("GRANT USAGE ON *.* TO 'app'@'%' IDENTIFIED BY PASSWORD '*AB' REQUIRE SSL WITH MAX_USER_CONNECTIONS 5", 'app', '%', target),
+      rewriteGrant(
+        "GRANT USAGE ON *.* TO 'app'@'%' IDENTIFIED BY PASSWORD '*AB' REQUIRE SSL WITH MAX_USER_CONNECTIONS 5",
+        'app',
+        '%',
+        target,
+      ),
       "GRANT USAGE ON *.* TO 'app_clone'@'%' WITH MAX_USER_CONNECTIONS 5",
     );
     assert.equal(
@@ -755,7 +787,10 @@ describe('rewriteGrant', function () {
   it('rewrites role grants, default roles and partial revokes', function () {
     assert.equal(rewriteGrant('GRANT `r1`@`%` TO `app`@`%`', 'app', '%', target), "GRANT `r1`@`%` TO 'app_clone'@'%'");
     assert.equal(rewriteGrant('SET DEFAULT ROLE `r1` FOR `app`@`%`', 'app', '%', target), "SET DEFAULT ROLE `r1` FOR 'app_clone'@'%'");
-    assert.equal(rewriteGrant('REVOKE INSERT ON `mysql`.* FROM `app`@`%`', 'app', '%', target), "REVOKE INSERT ON `mysql`.* FROM 'app_clone'@'%'");
+    assert.equal(
+      rewriteGrant('REVOKE INSERT ON `mysql`.* FROM `app`@`%`', 'app', '%', target),
+      "REVOKE INSERT ON `mysql`.* FROM 'app_clone'@'%'",
+    );
   });
 
   it('is not fooled by quoted names that contain TO', function () {

@@ -7,7 +7,11 @@ import { parseSecretString } from '../../providers/aws/secret-json.js';
 const SECRET_ID = 'prod/orders/mysql';
 
 /** Values no message may contain: long enough that they cannot occur in fixed text by chance. */
-const secretValue = fc.string({ minLength: 12, maxLength: 40, unit: fc.constantFrom(...'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!#%^*()-_=+[]{}:;,.?~'.split('')) });
+const secretValue = fc.string({
+  minLength: 12,
+  maxLength: 40,
+  unit: fc.constantFrom(...'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!#%^*()-_=+[]{}:;,.?~'.split('')),
+});
 
 function parse(text: string | undefined, binary = false) {
   return parseSecretString(SECRET_ID, text, { binary });
@@ -29,7 +33,15 @@ function assertInvalid(fn: () => unknown, key?: string): InvalidCredentialsError
 describe('parseSecretString (AWS database secret JSON)', () => {
   it('reads the JSON that RDS and the AWS rotation functions store, with the port as a number', () => {
     const { credentials, raw } = parse(
-      JSON.stringify({ engine: 'mysql', host: 'db.example', username: 'app', password: 'pw-1', dbname: 'orders', port: 3306, masterarn: 'arn:x' }),
+      JSON.stringify({
+        engine: 'mysql',
+        host: 'db.example',
+        username: 'app',
+        password: 'pw-1',
+        dbname: 'orders',
+        port: 3306,
+        masterarn: 'arn:x',
+      }),
     );
     assert.deepEqual(credentials, { user: 'app', password: 'pw-1', host: 'db.example', port: 3306, database: 'orders' });
     assert.deepEqual(raw, { engine: 'mysql', host: 'db.example', username: 'app', dbname: 'orders', port: 3306, masterarn: 'arn:x' });
@@ -50,7 +62,10 @@ describe('parseSecretString (AWS database secret JSON)', () => {
   });
 
   it('treats an empty host or dbname as absent', () => {
-    assert.deepEqual(parse(JSON.stringify({ username: 'a', password: 'b', host: '', dbname: '' })).credentials, { user: 'a', password: 'b' });
+    assert.deepEqual(parse(JSON.stringify({ username: 'a', password: 'b', host: '', dbname: '' })).credentials, {
+      user: 'a',
+      password: 'b',
+    });
   });
 
   it('refuses SecretBinary with a message that says what to store instead', () => {
@@ -100,7 +115,13 @@ describe('parseSecretString (AWS database secret JSON)', () => {
     // Not JSON at all: the password embedded in broken text.
     const brokenText = secretValue.chain((password) =>
       fc
-        .constantFrom(`{"username":"a","password":"${password}"`, `password=${password}`, `{"password": ${password}}`, `["${password}"]`, `"${password}"`)
+        .constantFrom(
+          `{"username":"a","password":"${password}"`,
+          `password=${password}`,
+          `{"password": ${password}}`,
+          `["${password}"]`,
+          `"${password}"`,
+        )
         .map((text) => ({ password, text })),
     );
     fc.assert(

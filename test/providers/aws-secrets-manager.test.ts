@@ -86,7 +86,12 @@ describe('SecretsManagerProvider', function () {
     const described = await admin.send(new DescribeSecretCommand({ SecretId: secretId }));
     const current = Object.entries(described.VersionIdsToStages ?? {}).find(([, stages]) => stages.includes('AWSCURRENT'))![0];
     await admin.send(
-      new UpdateSecretVersionStageCommand({ SecretId: secretId, VersionStage: 'AWSCURRENT', MoveToVersionId: versionId, RemoveFromVersionId: current }),
+      new UpdateSecretVersionStageCommand({
+        SecretId: secretId,
+        VersionStage: 'AWSCURRENT',
+        MoveToVersionId: versionId,
+        RemoveFromVersionId: current,
+      }),
     );
   }
 
@@ -97,13 +102,16 @@ describe('SecretsManagerProvider', function () {
   describe('fetching', function () {
     it('reads AWSCURRENT with one GetSecretValue at the first connection', async function () {
       const creds = await get(provider());
-      assert.deepEqual({ ...creds, password: creds!.password }, {
-        user: 'app',
-        password: PASSWORD,
-        host: '127.0.0.1',
-        port: 3306,
-        database: 'orders',
-      });
+      assert.deepEqual(
+        { ...creds, password: creds!.password },
+        {
+          user: 'app',
+          password: PASSWORD,
+          host: '127.0.0.1',
+          port: 3306,
+          database: 'orders',
+        },
+      );
       assert.deepEqual(calls(), { get: 1, describe: 0 });
     });
 
@@ -211,7 +219,10 @@ describe('SecretsManagerProvider', function () {
 
   describe('errors', function () {
     it('a missing secret is a non-retryable error that names it', async function () {
-      const p = new SecretsManagerProvider({ secretId: 'test/no-such-secret', clientConfig: { ...emulator.clientConfig(), maxAttempts: 1 } });
+      const p = new SecretsManagerProvider({
+        secretId: 'test/no-such-secret',
+        clientConfig: { ...emulator.clientConfig(), maxAttempts: 1 },
+      });
       providers.push(p);
       await assert.rejects(get(p), (error: unknown) => {
         assert.ok(error instanceof SecretsManagerError);
@@ -251,13 +262,21 @@ describe('SecretsManagerProvider', function () {
 
     it('throttling and 500s are retryable', async function () {
       emulator.faults.throttle(1, { operation: 'GetSecretValue' });
-      await assert.rejects(get(provider()), (error: unknown) => error instanceof SecretsManagerError && error.retryable && error.awsError === 'ThrottlingException');
+      await assert.rejects(
+        get(provider()),
+        (error: unknown) => error instanceof SecretsManagerError && error.retryable && error.awsError === 'ThrottlingException',
+      );
       emulator.faults.fail(1, { operation: 'GetSecretValue', status: 500 });
-      await assert.rejects(get(provider()), (error: unknown) => error instanceof SecretsManagerError && error.retryable && error.awsError === 'InternalServiceError');
+      await assert.rejects(
+        get(provider()),
+        (error: unknown) => error instanceof SecretsManagerError && error.retryable && error.awsError === 'InternalServiceError',
+      );
     });
 
     it('a malformed secret is an InvalidCredentialsError naming the secret and the key, not the value', async function () {
-      await admin.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify({ username: 'app', pass: PASSWORD }) }));
+      await admin.send(
+        new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify({ username: 'app', pass: PASSWORD }) }),
+      );
       await assert.rejects(get(provider()), (error: unknown) => {
         assert.ok(error instanceof InvalidCredentialsError);
         assert.equal(error.key, 'password');
@@ -282,7 +301,10 @@ describe('SecretsManagerProvider', function () {
       await get(p);
       const changes: Credentials[] = [];
       const errors: Error[] = [];
-      const unsubscribe = p.subscribe((c) => changes.push(c), (e) => errors.push(e));
+      const unsubscribe = p.subscribe(
+        (c) => changes.push(c),
+        (e) => errors.push(e),
+      );
       await eventually(() => (emulator.calls.DescribeSecret ?? 0) >= 3, 5_000, 'three looks');
       assert.equal(changes.length, 0);
       assert.equal(emulator.calls.GetSecretValue, 1);
@@ -300,7 +322,10 @@ describe('SecretsManagerProvider', function () {
       const changes: Credentials[] = [];
       const errors: Error[] = [];
       emulator.faults.throttle(3, { operation: 'DescribeSecret' });
-      p.subscribe((c) => changes.push(c), (e) => errors.push(e));
+      p.subscribe(
+        (c) => changes.push(c),
+        (e) => errors.push(e),
+      );
       await admin.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: secret('after-throttling') }));
       await eventually(() => changes.length === 1, 15_000, 'the change after throttling');
       assert.equal(errors.length, 3);
@@ -310,7 +335,10 @@ describe('SecretsManagerProvider', function () {
     it('stops polling when the provider is closed', async function () {
       const p = provider({ refreshIntervalMs: 20 });
       await get(p);
-      p.subscribe(() => {}, () => {});
+      p.subscribe(
+        () => {},
+        () => {},
+      );
       await eventually(() => (emulator.calls.DescribeSecret ?? 0) >= 1, 5_000, 'a look');
       await p.close();
       const seen = emulator.calls.DescribeSecret ?? 0;
@@ -322,13 +350,22 @@ describe('SecretsManagerProvider', function () {
 
   describe('options', function () {
     it('rejects unknown keys, a missing secretId, and client with clientConfig', function () {
-      assert.throws(() => new SecretsManagerProvider({ secretId: 'x', refreshMs: 5 } as never), (e: unknown) => e instanceof InvalidOptionError && e.option === 'refreshMs');
-      assert.throws(() => new SecretsManagerProvider({} as never), (e: unknown) => e instanceof InvalidOptionError && e.option === 'secretId');
+      assert.throws(
+        () => new SecretsManagerProvider({ secretId: 'x', refreshMs: 5 } as never),
+        (e: unknown) => e instanceof InvalidOptionError && e.option === 'refreshMs',
+      );
+      assert.throws(
+        () => new SecretsManagerProvider({} as never),
+        (e: unknown) => e instanceof InvalidOptionError && e.option === 'secretId',
+      );
       assert.throws(
         () => new SecretsManagerProvider({ secretId: 'x', client: admin, clientConfig: {} }),
         (e: unknown) => e instanceof InvalidOptionError && e.option === 'clientConfig',
       );
-      assert.throws(() => new SecretsManagerProvider({ secretId: 'x', client: {} as never }), (e: unknown) => e instanceof InvalidOptionError && e.option === 'client');
+      assert.throws(
+        () => new SecretsManagerProvider({ secretId: 'x', client: {} as never }),
+        (e: unknown) => e instanceof InvalidOptionError && e.option === 'client',
+      );
     });
 
     it('uses a client of the user’s own and does not destroy it', async function () {

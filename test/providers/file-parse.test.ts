@@ -56,7 +56,10 @@ describe('parseCredentialsText (credentials file formats)', () => {
     });
 
     it('ignores other keys and null values, and accepts two keys that agree', () => {
-      assert.deepEqual(parse('{"user":"app","username":"app","password":"pw","host":null,"engine":"mysql"}'), { user: 'app', password: 'pw' });
+      assert.deepEqual(parse('{"user":"app","username":"app","password":"pw","host":null,"engine":"mysql"}'), {
+        user: 'app',
+        password: 'pw',
+      });
     });
 
     it('ignores a byte order mark and surrounding whitespace', () => {
@@ -128,7 +131,16 @@ describe('parseCredentialsText (credentials file formats)', () => {
 
   describe('KEY=VALUE lines', () => {
     it('reads DB_* keys with comments, blank lines, export, quotes and CRLF line ends', () => {
-      const text = ['# rendered by Vault Agent', '', 'export DB_USER=app', `DB_PASSWORD="${PASSWORD}"`, "DB_HOST='db'", '  DB_PORT = 3307  ', 'DB_NAME=shop', 'OTHER=x'].join('\r\n');
+      const text = [
+        '# rendered by Vault Agent',
+        '',
+        'export DB_USER=app',
+        `DB_PASSWORD="${PASSWORD}"`,
+        "DB_HOST='db'",
+        '  DB_PORT = 3307  ',
+        'DB_NAME=shop',
+        'OTHER=x',
+      ].join('\r\n');
       assert.deepEqual(parse(text), { user: 'app', password: PASSWORD, host: 'db', port: 3307, database: 'shop' });
     });
 
@@ -212,7 +224,11 @@ describe('parseCredentialsText (credentials file formats)', () => {
   describe('keeping the password out of errors', () => {
     it('property: no error for a broken file holding a password contains that password', () => {
       // No quote, backslash, '=', '#' or whitespace: each template stays broken the way it says.
-      const password = fc.string({ minLength: 12, maxLength: 40, unit: fc.constantFrom(...'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!$%&()*+,-.:;<>?@[]^_{|}~'.split('')) });
+      const password = fc.string({
+        minLength: 12,
+        maxLength: 40,
+        unit: fc.constantFrom(...'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!$%&()*+,-.:;<>?@[]^_{|}~'.split('')),
+      });
       const broken: Array<[FileFormat, (p: string) => string]> = [
         ['auto', (p) => `{"username":"app","password":${JSON.stringify(p)}`],
         ['auto', (p) => `{"username":"app","password":${JSON.stringify(p)},}`],

@@ -10,7 +10,13 @@ import { join } from 'node:path';
 import sinon from 'sinon';
 import { InvalidCredentialsError } from '../../lib/errors.js';
 import { FileProviderError } from '../../providers/file/errors.js';
-import { FILE_READ_RETRIES, MAX_CREDENTIALS_FILE_BYTES, readCredentialsFile, readWithRetries, type FileRead } from '../../providers/file/read.js';
+import {
+  FILE_READ_RETRIES,
+  MAX_CREDENTIALS_FILE_BYTES,
+  readCredentialsFile,
+  readWithRetries,
+  type FileRead,
+} from '../../providers/file/read.js';
 
 const PASSWORD = 'Zq9!xK#7vPmW';
 

@@ -265,7 +265,14 @@ describe('FileProvider', () => {
       p.close();
       await assert.rejects(pending, ClosedError);
       await assert.rejects(read(p), ClosedError);
-      assert.throws(() => p.subscribe(() => {}, () => {}), ClosedError);
+      assert.throws(
+        () =>
+          p.subscribe(
+            () => {},
+            () => {},
+          ),
+        ClosedError,
+      );
     });
 
     it('rejects unknown options, wrong types and negative durations, naming the option', () => {
@@ -374,8 +381,11 @@ describe('FileProvider', () => {
       const { onChange } = await subscribe(p);
 
       // Same credentials, different bytes (key order, whitespace, a field that is not compared).
-      await writeFile(`${path}.tmp`, `{ "password": "${PASSWORD}", "username": "app", "dbname": "shop",
-        "host": "127.0.0.1", "port": "3306", "engine": "mysql" }`);
+      await writeFile(
+        `${path}.tmp`,
+        `{ "password": "${PASSWORD}", "username": "app", "dbname": "shop",
+        "host": "127.0.0.1", "port": "3306", "engine": "mysql" }`,
+      );
       await rename(`${path}.tmp`, path);
       await sleep(300);
       // Then a real change: it must be the only one reported.

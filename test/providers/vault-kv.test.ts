@@ -82,7 +82,10 @@ describe('VaultKvProvider', function () {
     });
 
     it('requires vault or client', function () {
-      assert.throws(() => new VaultKvProvider({ path } as never), (error: unknown) => error instanceof InvalidOptionError && error.option === 'vault');
+      assert.throws(
+        () => new VaultKvProvider({ path } as never),
+        (error: unknown) => error instanceof InvalidOptionError && error.option === 'vault',
+      );
     });
 
     it('refuses a negative refreshIntervalMs', function () {
@@ -221,7 +224,14 @@ describe('VaultKvProvider', function () {
       await get(p);
       const { onChange } = spySubscriber(p);
 
-      vault.writeKv(path, { username: 'app', password: PASSWORD, host: '127.0.0.1', port: 3306, dbname: 'orders', note: 'rotated by hand' });
+      vault.writeKv(path, {
+        username: 'app',
+        password: PASSWORD,
+        host: '127.0.0.1',
+        port: 3306,
+        dbname: 'orders',
+        note: 'rotated by hand',
+      });
       await eventually(() => vault.calls[DATA] === 2, 5_000, 'the new version to be read');
       await new Promise((resolve) => setTimeout(resolve, 100));
 

@@ -79,7 +79,11 @@ describe('credswap/vault: VaultSession', function () {
         (error: unknown) => error instanceof InvalidOptionError && error.option === 'vault.timeout',
       );
       assert.throws(
-        () => new VaultSession({ vault: { endpoint: vault.endpoint, auth: { appRole: { roleId: 'r', secretId: 's', path: 'x' } } } } as never, 'test'),
+        () =>
+          new VaultSession(
+            { vault: { endpoint: vault.endpoint, auth: { appRole: { roleId: 'r', secretId: 's', path: 'x' } } } } as never,
+            'test',
+          ),
         (error: unknown) => error instanceof InvalidOptionError && error.option === 'vault.auth.appRole.path',
       );
     });
@@ -108,7 +112,10 @@ describe('credswap/vault: VaultSession', function () {
     it('never echoes a token or secret id in an option error', function () {
       const error = (() => {
         try {
-          new VaultSession({ vault: { endpoint: vault.endpoint, auth: { appRole: { roleId: 'r', secretId: 'sEcReT-id-1234' } }, extra: 1 } } as never, 'test');
+          new VaultSession(
+            { vault: { endpoint: vault.endpoint, auth: { appRole: { roleId: 'r', secretId: 'sEcReT-id-1234' } }, extra: 1 } } as never,
+            'test',
+          );
         } catch (e) {
           return e as Error;
         }
@@ -121,7 +128,7 @@ describe('credswap/vault: VaultSession', function () {
     it('loading the module does not load node-vault; the first request does', function () {
       const script = [
         "const { VaultSession } = require('./providers/vault/session.ts');",
-        "const loaded = () => Object.keys(require.cache).some((k) => /node_modules[\\\\/]node-vault[\\\\/]/.test(k));",
+        'const loaded = () => Object.keys(require.cache).some((k) => /node_modules[\\\\/]node-vault[\\\\/]/.test(k));',
         'const before = loaded();',
         "const s = new VaultSession({ vault: { endpoint: 'http://127.0.0.1:9', auth: { token: 't' }, requestTimeoutMs: 200 } }, 'x');",
         's.read("secret/data/x", new AbortController().signal).catch(() => {}).finally(() => { console.log(JSON.stringify({ before, after: loaded() })); s.close(); });',
@@ -222,7 +229,10 @@ describe('credswap/vault: VaultSession', function () {
         events.slice(capped, capped + 2).map((e) => `${e.type}:${e.serial}`),
         ['capped:1', 'login:2'],
       );
-      assert.ok(events.some((e) => e.type === 'renewed' && e.serial === 1), 'renewed before it was capped');
+      assert.ok(
+        events.some((e) => e.type === 'renewed' && e.serial === 1),
+        'renewed before it was capped',
+      );
     });
 
     it('logs in again after Vault revoked its token, reports the token lost, and the request succeeds', async function () {
@@ -443,7 +453,10 @@ describe('credswap/vault: VaultSession', function () {
       }
 
       assert.ok(!written.join('').includes(secretId));
-      assert.deepEqual(written.filter((w) => w.includes('node-vault')), []);
+      assert.deepEqual(
+        written.filter((w) => w.includes('node-vault')),
+        [],
+      );
     });
   });
 

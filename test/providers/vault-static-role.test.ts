@@ -93,11 +93,17 @@ describe('VaultStaticRoleProvider', function () {
     });
 
     it('refuses a mount with .. in it', function () {
-      assert.throws(() => provider({ mount: '../sys' }), (error: unknown) => error instanceof InvalidOptionError && error.option === 'mount');
+      assert.throws(
+        () => provider({ mount: '../sys' }),
+        (error: unknown) => error instanceof InvalidOptionError && error.option === 'mount',
+      );
     });
 
     it('refuses a negative refreshJitterMs', function () {
-      assert.throws(() => provider({ refreshJitterMs: -1 }), (error: unknown) => error instanceof InvalidOptionError && error.option === 'refreshJitterMs');
+      assert.throws(
+        () => provider({ refreshJitterMs: -1 }),
+        (error: unknown) => error instanceof InvalidOptionError && error.option === 'refreshJitterMs',
+      );
     });
 
     it('is named after the path it reads, and sends nothing to Vault when constructed', function () {
@@ -211,7 +217,7 @@ describe('VaultStaticRoleProvider', function () {
   });
 
   describe('subscribe()', function () {
-    it("does not read again before the ttl Vault returned has passed", async function () {
+    it('does not read again before the ttl Vault returned has passed', async function () {
       const p = provider();
       await get(p);
       spySubscriber(p);
@@ -274,7 +280,14 @@ describe('VaultStaticRoleProvider', function () {
       await Promise.all([p.close(), p.close()]);
 
       await assert.rejects(get(p), ClosedError);
-      assert.throws(() => p.subscribe(() => {}, () => {}), ClosedError);
+      assert.throws(
+        () =>
+          p.subscribe(
+            () => {},
+            () => {},
+          ),
+        ClosedError,
+      );
     });
 
     it('aborts a request in flight with ClosedError', async function () {

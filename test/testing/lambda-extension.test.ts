@@ -145,8 +145,23 @@ describe('testing/lambda-extension', () => {
       assert.deepEqual(
         e.requests.map((r) => ({ ...r })),
         [
-          { method: 'GET', path: '/secretsmanager/get', secretId: SECRET, versionStage: 'AWSCURRENT', status: 200, source: 'secrets-manager' },
-          { method: 'GET', path: '/secretsmanager/get', secretId: SECRET, versionStage: 'AWSCURRENT', refreshNow: '1', status: 200, source: 'secrets-manager' },
+          {
+            method: 'GET',
+            path: '/secretsmanager/get',
+            secretId: SECRET,
+            versionStage: 'AWSCURRENT',
+            status: 200,
+            source: 'secrets-manager',
+          },
+          {
+            method: 'GET',
+            path: '/secretsmanager/get',
+            secretId: SECRET,
+            versionStage: 'AWSCURRENT',
+            refreshNow: '1',
+            status: 200,
+            source: 'secrets-manager',
+          },
           { method: 'GET', path: '/secretsmanager/get', secretId: SECRET, versionStage: 'AWSCURRENT', status: 200, source: 'cache' },
           { method: 'GET', path: '/secretsmanager/get', status: 403, source: 'none' },
         ],

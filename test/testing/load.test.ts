@@ -176,7 +176,10 @@ describe('credswap/testing load generator', function () {
   it('untilOk() rejects after its timeout, saying what the queries got', async function () {
     const p = pool({ password: 'wrong' });
     const load = track(startLoadGenerator({ concurrency: 1, query: () => p.query('SELECT 1') }));
-    await assert.rejects(load.untilOk(1, 200), /fewer than 1 queries succeeded within 200 ms: 0 succeeded, \d+ failed \(ER_ACCESS_DENIED_ERROR \d+\)/);
+    await assert.rejects(
+      load.untilOk(1, 200),
+      /fewer than 1 queries succeeded within 200 ms: 0 succeeded, \d+ failed \(ER_ACCESS_DENIED_ERROR \d+\)/,
+    );
   });
 
   it('untilOk() rejects when the load is stopped first, and at once on a stopped load', async function () {
@@ -277,12 +280,18 @@ describe('credswap/testing load generator', function () {
   });
 
   describe('errorCodeOf', function () {
-    it("finds the code and errno on the error or on what ORMs wrap (cause, original, parent, driverError)", function () {
+    it('finds the code and errno on the error or on what ORMs wrap (cause, original, parent, driverError)', function () {
       const driver = Object.assign(new Error('denied'), { code: 'ER_ACCESS_DENIED_ERROR', errno: 1045 });
       assert.deepEqual(errorCodeOf(driver), { code: 'ER_ACCESS_DENIED_ERROR', errno: 1045 });
       assert.deepEqual(errorCodeOf(new Error('drizzle', { cause: driver })), { code: 'ER_ACCESS_DENIED_ERROR', errno: 1045 });
-      assert.deepEqual(errorCodeOf(Object.assign(new Error('sequelize'), { original: driver })), { code: 'ER_ACCESS_DENIED_ERROR', errno: 1045 });
-      assert.deepEqual(errorCodeOf(Object.assign(new Error('typeorm'), { driverError: driver })), { code: 'ER_ACCESS_DENIED_ERROR', errno: 1045 });
+      assert.deepEqual(errorCodeOf(Object.assign(new Error('sequelize'), { original: driver })), {
+        code: 'ER_ACCESS_DENIED_ERROR',
+        errno: 1045,
+      });
+      assert.deepEqual(errorCodeOf(Object.assign(new Error('typeorm'), { driverError: driver })), {
+        code: 'ER_ACCESS_DENIED_ERROR',
+        errno: 1045,
+      });
     });
 
     it('prefers the outermost code, so credswap codes win over the server error they wrap', function () {
@@ -310,7 +319,10 @@ describe('credswap/testing load generator', function () {
       await load.stop();
       assert.equal(load.failed, 0);
       const rows = await server.query<Array<{ id: number }>>(`SELECT id FROM \`${database}\`.${DEFAULT_DRILL_TABLE} ORDER BY id`);
-      assert.deepEqual(rows.map((r) => r.id), [0, 1, 2]);
+      assert.deepEqual(
+        rows.map((r) => r.id),
+        [0, 1, 2],
+      );
     });
 
     it('uses the table it is given, qualified or not, and can leave creating it to the caller', async function () {
@@ -320,7 +332,10 @@ describe('credswap/testing load generator', function () {
       await query('write', 7);
       await query('read', 7);
       const rows = await server.query<Array<{ id: number }>>(`SELECT id FROM \`${database}\`.premade`);
-      assert.deepEqual(rows.map((r) => r.id), [7]);
+      assert.deepEqual(
+        rows.map((r) => r.id),
+        [7],
+      );
       await assert.rejects(
         (await defaultQueries(p, { table: 'missing_table', createTable: false }))('write', 0),
         (e: { code?: string }) => e.code === 'ER_NO_SUCH_TABLE',
@@ -332,7 +347,10 @@ describe('credswap/testing load generator', function () {
       for (const table of ['x; DROP TABLE y', 'a.b.c', '`t`', '']) {
         await assert.rejects(defaultQueries(p, { table }), (e: unknown) => e instanceof InvalidOptionError && e.option === 'options.table');
       }
-      await assert.rejects(defaultQueries(p, { tabel: 'x' } as never), (e: unknown) => e instanceof InvalidOptionError && e.option === 'options.tabel');
+      await assert.rejects(
+        defaultQueries(p, { tabel: 'x' } as never),
+        (e: unknown) => e instanceof InvalidOptionError && e.option === 'options.tabel',
+      );
       await assert.rejects(defaultQueries({} as never), (e: unknown) => e instanceof InvalidOptionError && e.option === 'pool');
     });
   });

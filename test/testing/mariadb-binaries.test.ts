@@ -29,11 +29,14 @@ describe('testing/mariadb-binaries', function () {
     const file = path.join(scratchDir(), 'mariadbd');
     fs.writeFileSync(file, '', { mode: 0o644 });
 
-    assert.throws(() => resolveBinary(file), (error: unknown) => {
-      assert.ok(error instanceof ServerNotFoundError);
-      assert.equal(error.binary, file);
-      return true;
-    });
+    assert.throws(
+      () => resolveBinary(file),
+      (error: unknown) => {
+        assert.ok(error instanceof ServerNotFoundError);
+        assert.equal(error.binary, file);
+        return true;
+      },
+    );
   });
 
   describe('findInstallDb()', function () {
@@ -43,17 +46,23 @@ describe('testing/mariadb-binaries', function () {
       fakeBinary(root, 'bin/mysql_install_db');
       const installDb = fakeBinary(root, 'scripts/mariadb-install-db');
 
-      assert.equal(withPath([], () => findInstallDb(binary)), installDb);
+      assert.equal(
+        withPath([], () => findInstallDb(binary)),
+        installDb,
+      );
     });
 
     it('throws a ServerStartError that says how to install MariaDB when there is none', function () {
       const binary = fakeBinary(scratchDir(), 'sbin/mariadbd');
 
-      assert.throws(() => withPath([], () => findInstallDb(binary)), (error: unknown) => {
-        assert.ok(error instanceof ServerStartError);
-        assert.match(error.message, /mariadb-install-db not found .*apt-get install mariadb-server/);
-        return true;
-      });
+      assert.throws(
+        () => withPath([], () => findInstallDb(binary)),
+        (error: unknown) => {
+          assert.ok(error instanceof ServerStartError);
+          assert.match(error.message, /mariadb-install-db not found .*apt-get install mariadb-server/);
+          return true;
+        },
+      );
     });
   });
 

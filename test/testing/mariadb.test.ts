@@ -3,12 +3,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { inspect } from 'node:util';
 import { createConnection, type Connection } from 'mysql2/promise';
-import {
-  ServerNotFoundError,
-  startMariaDB,
-  startTestServer,
-  type MariaDBServer,
-} from '../../lib/testing/mariadb.js';
+import { ServerNotFoundError, startMariaDB, startTestServer, type MariaDBServer } from '../../lib/testing/mariadb.js';
 
 const ER_ACCESS_DENIED_ERROR = 1045;
 const ER_OPTION_PREVENTS_STATEMENT = 1290;
@@ -138,7 +133,10 @@ describe('testing/mariadb', function () {
 
         const listed = await server.processlist();
 
-        assert.deepEqual(listed.filter((row) => row.info === marker), []);
+        assert.deepEqual(
+          listed.filter((row) => row.info === marker),
+          [],
+        );
       } finally {
         await sleeping;
       }

@@ -54,7 +54,11 @@ function dbSecret(password: string): string {
  * stages, creates the pending value with GetRandomPassword + PutSecretValue(AWSPENDING), and
  * moves AWSCURRENT in finishSecret. `onSet` plays the part of changing the database password.
  */
-function templateRotation(sm: SecretsManagerClient, events: RotationEvent[], onSet?: (password: string) => Promise<void> | void): RotationHandler {
+function templateRotation(
+  sm: SecretsManagerClient,
+  events: RotationEvent[],
+  onSet?: (password: string) => Promise<void> | void,
+): RotationHandler {
   return async (event) => {
     events.push(event);
     const { SecretId: arn, ClientRequestToken: token } = event;
@@ -73,7 +77,12 @@ function templateRotation(sm: SecretsManagerClient, events: RotationEvent[], onS
           const { RandomPassword } = await sm.send(new GetRandomPasswordCommand({ ExcludeCharacters: '/@"\'\\' }));
           const value = { ...JSON.parse(current.SecretString!), password: RandomPassword };
           await sm.send(
-            new PutSecretValueCommand({ SecretId: arn, ClientRequestToken: token, SecretString: JSON.stringify(value), VersionStages: ['AWSPENDING'] }),
+            new PutSecretValueCommand({
+              SecretId: arn,
+              ClientRequestToken: token,
+              SecretString: JSON.stringify(value),
+              VersionStages: ['AWSPENDING'],
+            }),
           );
         }
         return;
@@ -89,7 +98,12 @@ function templateRotation(sm: SecretsManagerClient, events: RotationEvent[], onS
       case 'finishSecret': {
         const current = Object.entries(meta.VersionIdsToStages ?? {}).find(([, s]) => s.includes('AWSCURRENT'))?.[0];
         await sm.send(
-          new UpdateSecretVersionStageCommand({ SecretId: arn, VersionStage: 'AWSCURRENT', MoveToVersionId: token, RemoveFromVersionId: current }),
+          new UpdateSecretVersionStageCommand({
+            SecretId: arn,
+            VersionStage: 'AWSCURRENT',
+            MoveToVersionId: token,
+            RemoveFromVersionId: current,
+          }),
         );
       }
     }
@@ -217,7 +231,11 @@ describe('Secrets Manager emulator', () => {
       assert.deepEqual(second.VersionStages, ['AWSCURRENT']);
       assert.deepEqual(stagesOf('app/db'), { [first.VersionId!]: ['AWSPREVIOUS'], [second.VersionId!]: ['AWSCURRENT'] });
       const third = await sm.send(new PutSecretValueCommand({ SecretId: 'app/db', SecretString: 'three' }));
-      assert.deepEqual(stagesOf('app/db'), { [first.VersionId!]: [], [second.VersionId!]: ['AWSPREVIOUS'], [third.VersionId!]: ['AWSCURRENT'] });
+      assert.deepEqual(stagesOf('app/db'), {
+        [first.VersionId!]: [],
+        [second.VersionId!]: ['AWSPREVIOUS'],
+        [third.VersionId!]: ['AWSCURRENT'],
+      });
       const got = await sm.send(new GetSecretValueCommand({ SecretId: 'app/db', VersionStage: 'AWSPREVIOUS' }));
       assert.equal(got.SecretString, 'two');
     });
@@ -244,7 +262,9 @@ describe('Secrets Manager emulator', () => {
       await sm.send(new CreateSecretCommand({ Name: 'app/db', SecretString: 'one' }));
       const token = randomUUID();
       await sm.send(new PutSecretValueCommand({ SecretId: 'app/db', SecretString: 'two', ClientRequestToken: token }));
-      const err = await failure(() => sm.send(new PutSecretValueCommand({ SecretId: 'app/db', SecretString: PASSWORD, ClientRequestToken: token })));
+      const err = await failure(() =>
+        sm.send(new PutSecretValueCommand({ SecretId: 'app/db', SecretString: PASSWORD, ClientRequestToken: token })),
+      );
       assert.equal(err.name, 'ResourceExistsException');
       assert.ok(!err.message.includes(PASSWORD));
     });
@@ -252,7 +272,9 @@ describe('Secrets Manager emulator', () => {
     it('refuses a ClientRequestToken shorter than 32 characters with InvalidParameterException', async () => {
       const sm = client();
       await sm.send(new CreateSecretCommand({ Name: 'app/db', SecretString: 'one' }));
-      const err = await failure(() => sm.send(new PutSecretValueCommand({ SecretId: 'app/db', SecretString: 'two', ClientRequestToken: 'short' })));
+      const err = await failure(() =>
+        sm.send(new PutSecretValueCommand({ SecretId: 'app/db', SecretString: 'two', ClientRequestToken: 'short' })),
+      );
       assert.equal(err.name, 'InvalidParameterException');
       assert.equal(err.$metadata.httpStatusCode, 400);
     });
@@ -306,7 +328,9 @@ describe('Secrets Manager emulator', () => {
       const first = await sm.send(new CreateSecretCommand({ Name: 'app/db', SecretString: 'one' }));
       await sm.send(new UpdateSecretVersionStageCommand({ SecretId: 'app/db', VersionStage: 'blue', MoveToVersionId: first.VersionId }));
       assert.deepEqual(stagesOf('app/db'), { [first.VersionId!]: ['AWSCURRENT', 'blue'] });
-      await sm.send(new UpdateSecretVersionStageCommand({ SecretId: 'app/db', VersionStage: 'blue', RemoveFromVersionId: first.VersionId }));
+      await sm.send(
+        new UpdateSecretVersionStageCommand({ SecretId: 'app/db', VersionStage: 'blue', RemoveFromVersionId: first.VersionId }),
+      );
       assert.deepEqual(stagesOf('app/db'), { [first.VersionId!]: ['AWSCURRENT'] });
     });
   });
@@ -314,7 +338,9 @@ describe('Secrets Manager emulator', () => {
   describe('DescribeSecret and ListSecretVersionIds', () => {
     it('describes a secret with its labels and dates', async () => {
       const sm = client();
-      const created = await sm.send(new CreateSecretCommand({ Name: 'app/db', SecretString: 'one', Description: 'the db', Tags: [{ Key: 'team', Value: 'a' }] }));
+      const created = await sm.send(
+        new CreateSecretCommand({ Name: 'app/db', SecretString: 'one', Description: 'the db', Tags: [{ Key: 'team', Value: 'a' }] }),
+      );
       await sm.send(new GetSecretValueCommand({ SecretId: 'app/db' }));
       const meta = await sm.send(new DescribeSecretCommand({ SecretId: 'app/db' }));
       assert.equal(meta.ARN, created.ARN);
@@ -344,7 +370,9 @@ describe('Secrets Manager emulator', () => {
       const first = await sm.send(new ListSecretVersionIdsCommand({ SecretId: 'app/db', IncludeDeprecated: true, MaxResults: 2 }));
       assert.equal(first.Versions!.length, 2);
       assert.ok(first.NextToken);
-      const rest = await sm.send(new ListSecretVersionIdsCommand({ SecretId: 'app/db', IncludeDeprecated: true, MaxResults: 2, NextToken: first.NextToken }));
+      const rest = await sm.send(
+        new ListSecretVersionIdsCommand({ SecretId: 'app/db', IncludeDeprecated: true, MaxResults: 2, NextToken: first.NextToken }),
+      );
       assert.equal(rest.Versions!.length, 1);
       assert.equal(rest.NextToken, undefined);
     });
@@ -467,12 +495,20 @@ describe('Secrets Manager emulator', () => {
       emulator.putSecret('app/db', dbSecret(PASSWORD));
       const events: RotationEvent[] = [];
       let setTo: string | undefined;
-      const arn = emulator.registerRotationFunction('rotate', templateRotation(sm, events, (p) => void (setTo = p)));
+      const arn = emulator.registerRotationFunction(
+        'rotate',
+        templateRotation(sm, events, (p) => void (setTo = p)),
+      );
       assert.equal(arn, 'arn:aws:lambda:us-east-1:123456789012:function:rotate');
-      const out = await sm.send(new RotateSecretCommand({ SecretId: 'app/db', RotationLambdaARN: arn, RotationRules: { AutomaticallyAfterDays: 30 } }));
+      const out = await sm.send(
+        new RotateSecretCommand({ SecretId: 'app/db', RotationLambdaARN: arn, RotationRules: { AutomaticallyAfterDays: 30 } }),
+      );
       const result = await emulator.waitForRotation('app/db', { timeoutMs: 10_000 });
       assert.equal(result.status, 'succeeded');
-      assert.deepEqual(events.map((e) => e.Step), ['createSecret', 'setSecret', 'testSecret', 'finishSecret']);
+      assert.deepEqual(
+        events.map((e) => e.Step),
+        ['createSecret', 'setSecret', 'testSecret', 'finishSecret'],
+      );
       for (const e of events) {
         assert.equal(e.SecretId, out.ARN);
         assert.equal(e.ClientRequestToken, out.VersionId);
@@ -505,7 +541,10 @@ describe('Secrets Manager emulator', () => {
       const pending = await sm.send(new GetSecretValueCommand({ SecretId: 'app/db', VersionStage: 'AWSPENDING' }));
       assert.equal(pending.VersionId, out.VersionId);
       assert.equal(emulator.rotations('app/db')[0]!.status, 'running');
-      assert.deepEqual(events.map((e) => e.Step), ['createSecret', 'setSecret']);
+      assert.deepEqual(
+        events.map((e) => e.Step),
+        ['createSecret', 'setSecret'],
+      );
       pause.release();
       const result = await emulator.waitForRotation('app/db', { timeoutMs: 10_000 });
       assert.equal(result.status, 'succeeded');
@@ -567,7 +606,10 @@ describe('Secrets Manager emulator', () => {
       await sm.send(new RotateSecretCommand({ SecretId: 'app/db', RotationLambdaARN: arn, RotateImmediately: false }));
       const result = await emulator.waitForRotation('app/db', { timeoutMs: 10_000 });
       assert.equal(result.status, 'succeeded');
-      assert.deepEqual(events.map((e) => e.Step), ['testSecret']);
+      assert.deepEqual(
+        events.map((e) => e.Step),
+        ['testSecret'],
+      );
       assert.deepEqual(stagesOf('app/db'), { [original]: ['AWSCURRENT'] });
       assert.equal((await sm.send(new DescribeSecretCommand({ SecretId: 'app/db' }))).RotationEnabled, true);
     });
@@ -575,7 +617,9 @@ describe('Secrets Manager emulator', () => {
     it('refuses a rotation function it cannot invoke with AccessDeniedException', async () => {
       emulator.putSecret('app/db', dbSecret(PASSWORD));
       const err = await failure(() =>
-        client().send(new RotateSecretCommand({ SecretId: 'app/db', RotationLambdaARN: 'arn:aws:lambda:us-east-1:123456789012:function:missing' })),
+        client().send(
+          new RotateSecretCommand({ SecretId: 'app/db', RotationLambdaARN: 'arn:aws:lambda:us-east-1:123456789012:function:missing' }),
+        ),
       );
       assert.equal(err.name, 'AccessDeniedException');
     });
@@ -593,7 +637,10 @@ describe('Secrets Manager emulator', () => {
       await emulator.close();
       const result = await waiting;
       assert.equal(result.status, 'cancelled');
-      assert.deepEqual(events.map((e) => e.Step), ['createSecret', 'setSecret']);
+      assert.deepEqual(
+        events.map((e) => e.Step),
+        ['createSecret', 'setSecret'],
+      );
       await assert.rejects(unreached.reached, ClosedError);
     });
 
@@ -764,7 +811,10 @@ describe('Secrets Manager emulator', () => {
       assert.equal(second.arn, first.arn);
       assert.deepEqual(stagesOf('app/db'), { [first.versionId]: ['AWSPREVIOUS'], [second.versionId]: ['AWSCURRENT'] });
       assert.equal(emulator.secretValue('app/db'), 'plain');
-      assert.equal(emulator.secretValue(first.arn, { versionStage: 'AWSPREVIOUS' }), JSON.stringify({ username: 'app', password: PASSWORD }));
+      assert.equal(
+        emulator.secretValue(first.arn, { versionStage: 'AWSPREVIOUS' }),
+        JSON.stringify({ username: 'app', password: PASSWORD }),
+      );
       const got = await client().send(new GetSecretValueCommand({ SecretId: 'app/db' }));
       assert.equal(got.VersionId, second.versionId);
     });

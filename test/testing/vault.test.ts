@@ -302,7 +302,7 @@ describe('testing/vault', function () {
       assert.equal(auth.metadata.service_account_namespace, 'shop');
     });
 
-    it("accepts a Kubernetes JWT by its sub claim", async function () {
+    it('accepts a Kubernetes JWT by its sub claim', async function () {
       vault.configureKubernetesRole('app', { subject: 'system:serviceaccount:shop:app', tokenTtlS: 15 });
 
       const { auth } = await client(undefined).kubernetesLogin({
@@ -430,10 +430,12 @@ describe('testing/vault', function () {
       const admin = new Admin({ host: server.host, port: server.port, user: server.adminUser, password: server.adminPassword });
       const password = "Vq7-it's-a-secret";
 
-      const error: unknown = await admin.run((query) => query('SELEC ?', [password]), [password]).then(
-        () => assert.fail('expected a syntax error'),
-        (e: unknown) => e,
-      );
+      const error: unknown = await admin
+        .run((query) => query('SELEC ?', [password]), [password])
+        .then(
+          () => assert.fail('expected a syntax error'),
+          (e: unknown) => e,
+        );
       await admin.close();
 
       assert.ok(error instanceof AdminQueryError);
@@ -599,7 +601,7 @@ describe('testing/vault', function () {
   });
 
   describe('seal', function () {
-    it("answers 503 Vault is sealed to every request while sealed", async function () {
+    it('answers 503 Vault is sealed to every request while sealed', async function () {
       vault.seal();
 
       const error = await failure(() => client().read('database/creds/app'));

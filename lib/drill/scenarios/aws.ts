@@ -16,7 +16,12 @@ import { describeCause, InvalidOptionError } from '../../errors.js';
 import { DrillTargetError } from '../errors.js';
 import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../testing/secrets-manager.js';
 import { createRotationHandler, type RotationHandler } from '../../../providers/aws/rotation/handler.js';
-import { loadSecretsManagerSdk, newSdkClient, type SecretsManagerClientConfig, type SecretsManagerClientLike } from '../../../providers/aws/sdk.js';
+import {
+  loadSecretsManagerSdk,
+  newSdkClient,
+  type SecretsManagerClientConfig,
+  type SecretsManagerClientLike,
+} from '../../../providers/aws/sdk.js';
 import { SecretsManagerProvider } from '../../../providers/aws/secrets-manager.js';
 import { credswapTarget, plainPool, readOnce } from './pools.js';
 import { createDrillDatabase, openDrillServer, trackExtraUser, type DrillServer } from './server.js';
@@ -74,7 +79,9 @@ export async function setupAws(name: ScenarioName, strategy: Strategy, settings:
       return credswapTarget(provider, embedded?.endpoint ?? {}, settings.concurrency);
     },
     async createPlainPool() {
-      const credentials = await readOnce(new SecretsManagerProvider({ secretId: secret.secretId, clientConfig: secret.clientConfig, refreshIntervalMs: 0 }));
+      const credentials = await readOnce(
+        new SecretsManagerProvider({ secretId: secret.secretId, clientConfig: secret.clientConfig, refreshIntervalMs: 0 }),
+      );
       return plainPool(credentials, embedded?.endpoint ?? {}, settings.concurrency);
     },
     async disrupt(index) {
@@ -112,7 +119,10 @@ async function embeddedSecret(sdk: Sdk, name: ScenarioName, strategy: Strategy, 
       extra.masterarn = em.putSecret(`${secretId}-admin`, { ...target, username: server.adminUser, password: server.adminPassword }).arn;
     }
     em.putSecret(secretId, { ...target, username: db.user, password: db.password, dbname: db.database, ...extra });
-    const functionArn = em.registerRotationFunction('credswap-drill-rotation', createRotationHandler({ strategy, clientConfig: em.clientConfig() }));
+    const functionArn = em.registerRotationFunction(
+      'credswap-drill-rotation',
+      createRotationHandler({ strategy, clientConfig: em.clientConfig() }),
+    );
     admin = new sdk.SecretsManagerClient({ ...em.clientConfig(), maxAttempts: 1 });
     const client = admin;
     const side: SecretSide = {
@@ -124,7 +134,11 @@ async function embeddedSecret(sdk: Sdk, name: ScenarioName, strategy: Strategy, 
         await pause?.reached;
         const result = await em.waitForRotation(secretId, { timeoutMs: 60_000 });
         if (result.status !== 'succeeded') {
-          throw new DrillTargetError(`secret ${secretId}`, `rotation ${result.status} in ${result.failedStep ?? 'a step'}: ${describeCause(result.error)}`, { cause: result.error });
+          throw new DrillTargetError(
+            `secret ${secretId}`,
+            `rotation ${result.status} in ${result.failedStep ?? 'a step'}: ${describeCause(result.error)}`,
+            { cause: result.error },
+          );
         }
       },
       async close() {
@@ -156,7 +170,8 @@ async function realSecret(sdk: Sdk, strategy: Strategy, settings: ScenarioSettin
     }
     if (settings.rotateLocally) {
       // The rotation handler, like AWS's rotation functions, refuses a secret that is not enabled for rotation.
-      if (!described.RotationEnabled) throw new DrillTargetError(target, 'is not enabled for rotation, which the rotation handler requires');
+      if (!described.RotationEnabled)
+        throw new DrillTargetError(target, 'is not enabled for rotation, which the rotation handler requires');
     } else if (!described.RotationEnabled && described.RotationLambdaARN === undefined) {
       throw new DrillTargetError(target, 'has no rotation function: configure rotation on the secret, or pass --rotate-locally');
     }
@@ -175,13 +190,24 @@ async function realSecret(sdk: Sdk, strategy: Strategy, settings: ScenarioSettin
         // alternating users the other user), then runs the four steps as Secrets Manager would.
         const token = randomUUID();
         try {
-          const current = JSON.parse((await client.send(new sdk.GetSecretValueCommand({ SecretId: secretId }))).SecretString ?? '{}') as Record<string, unknown>;
-          const { RandomPassword } = await client.send(new sdk.GetRandomPasswordCommand({ PasswordLength: 32, ExcludeCharacters: '/@"\'\\' }));
+          const current = JSON.parse(
+            (await client.send(new sdk.GetSecretValueCommand({ SecretId: secretId }))).SecretString ?? '{}',
+          ) as Record<string, unknown>;
+          const { RandomPassword } = await client.send(
+            new sdk.GetRandomPasswordCommand({ PasswordLength: 32, ExcludeCharacters: '/@"\'\\' }),
+          );
           const next: Record<string, unknown> = { ...current, password: RandomPassword };
           if (strategy === 'alternating-users' && typeof current.username === 'string') {
             next.username = current.username.endsWith('_clone') ? current.username.slice(0, -'_clone'.length) : `${current.username}_clone`;
           }
-          await client.send(new sdk.PutSecretValueCommand({ SecretId: secretId, ClientRequestToken: token, SecretString: JSON.stringify(next), VersionStages: ['AWSPENDING'] }));
+          await client.send(
+            new sdk.PutSecretValueCommand({
+              SecretId: secretId,
+              ClientRequestToken: token,
+              SecretString: JSON.stringify(next),
+              VersionStages: ['AWSPENDING'],
+            }),
+          );
         } catch (error) {
           throw new DrillTargetError(target, `cannot create the pending version: ${describeCause(error)}`, { cause: error });
         }

@@ -59,7 +59,11 @@ export async function setup(settings: ScenarioSettings): Promise<Scenario> {
       kind: 'failover',
       statements: TABLE_STATEMENTS,
       async createCredswapPool() {
-        return credswapTarget(fromFunction(async () => ({ ...credentials }), { name: 'drill-secret' }), endpoint, settings.concurrency);
+        return credswapTarget(
+          fromFunction(async () => ({ ...credentials }), { name: 'drill-secret' }),
+          endpoint,
+          settings.concurrency,
+        );
       },
       async createPlainPool() {
         return plainPool({ ...credentials }, endpoint, settings.concurrency);

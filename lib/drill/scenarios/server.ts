@@ -144,13 +144,17 @@ class RealServer implements DrillServer {
         connectTimeout: DRILL_ADMIN_CONNECT_TIMEOUT_MS,
       });
     } catch (error) {
-      throw new DrillTargetError(this.label, `cannot connect as its administrator: ${this.#describe(error)}`, { cause: this.#scrubbed(error) });
+      throw new DrillTargetError(this.label, `cannot connect as its administrator: ${this.#describe(error)}`, {
+        cause: this.#scrubbed(error),
+      });
     }
     try {
       const [rows] = await connection.query(sql, values);
       return rows as T;
     } catch (error) {
-      throw new DrillTargetError(this.label, `refused a statement of the drill: ${this.#describe(error)}`, { cause: this.#scrubbed(error) });
+      throw new DrillTargetError(this.label, `refused a statement of the drill: ${this.#describe(error)}`, {
+        cause: this.#scrubbed(error),
+      });
     } finally {
       await connection.end().catch(() => connection.destroy());
     }
@@ -161,9 +165,15 @@ class RealServer implements DrillServer {
     const password = randomBytes(18).toString('base64url');
     const hosts = ['%', 'localhost'];
     this.#users.set(user, hosts);
-    await this.query(`CREATE USER ${hosts.map(() => '?@? IDENTIFIED BY ?').join(', ')}`, hosts.flatMap((h) => [user, h, password]));
+    await this.query(
+      `CREATE USER ${hosts.map(() => '?@? IDENTIFIED BY ?').join(', ')}`,
+      hosts.flatMap((h) => [user, h, password]),
+    );
     if (options.grants !== undefined) {
-      await this.query(`GRANT ${options.grants} TO ${hosts.map(() => '?@?').join(', ')}`, hosts.flatMap((h) => [user, h]));
+      await this.query(
+        `GRANT ${options.grants} TO ${hosts.map(() => '?@?').join(', ')}`,
+        hosts.flatMap((h) => [user, h]),
+      );
     }
     return { user, password };
   }
@@ -171,7 +181,10 @@ class RealServer implements DrillServer {
   async setPassword(user: string, password: string): Promise<void> {
     const hosts = this.#users.get(user);
     if (hosts === undefined) throw new DrillTargetError(this.label, `the drill did not create the user ${user}; it changes no other`);
-    await this.query(`ALTER USER ${hosts.map(() => '?@? IDENTIFIED BY ?').join(', ')}`, hosts.flatMap((h) => [user, h, password]));
+    await this.query(
+      `ALTER USER ${hosts.map(() => '?@? IDENTIFIED BY ?').join(', ')}`,
+      hosts.flatMap((h) => [user, h, password]),
+    );
   }
 
   /** Records a database the drill created, for stop() to drop. */

@@ -10,7 +10,15 @@ import type { Pool as PlainPromisePool } from 'mysql2/promise';
 import type { PromisePool } from '../../mysql2/types.js';
 
 /** The scenarios `credswap drill` knows. */
-export const SCENARIO_NAMES = ['function', 'file', 'aws-single-user', 'aws-alternating', 'vault-dynamic', 'vault-static', 'failover'] as const;
+export const SCENARIO_NAMES = [
+  'function',
+  'file',
+  'aws-single-user',
+  'aws-alternating',
+  'vault-dynamic',
+  'vault-static',
+  'failover',
+] as const;
 
 /** One of {@link SCENARIO_NAMES}. */
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];

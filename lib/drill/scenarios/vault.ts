@@ -87,7 +87,10 @@ function realVault(settings: ScenarioSettings): VaultSide {
     throw new InvalidOptionError('VAULT_TOKEN', 'must be set in the environment with --vault-addr');
   }
   if (settings.mysqlUrl === undefined) {
-    throw new InvalidOptionError('--mysql', "is required with --vault-addr: it names the server (host, port, database) the role's credentials are for");
+    throw new InvalidOptionError(
+      '--mysql',
+      "is required with --vault-addr: it names the server (host, port, database) the role's credentials are for",
+    );
   }
   const access = parseAdminUrl(settings.mysqlUrl);
   const database = new URL(settings.mysqlUrl).pathname.replace(/^\//, '');
@@ -134,7 +137,12 @@ export async function setupVault(name: ScenarioName, kind: Kind, settings: Scena
       if (done()) return resolve();
       const timer = setTimeout(() => {
         waiters.delete(check);
-        reject(new DrillTargetError(target, `${what} did not happen within ${Math.round(timeoutMs / 1000)} s (the role's max_ttl must be shorter than the drill's interval)`));
+        reject(
+          new DrillTargetError(
+            target,
+            `${what} did not happen within ${Math.round(timeoutMs / 1000)} s (the role's max_ttl must be shorter than the drill's interval)`,
+          ),
+        );
       }, timeoutMs);
       timer.unref();
       const check = () => {
@@ -152,7 +160,8 @@ export async function setupVault(name: ScenarioName, kind: Kind, settings: Scena
     kind: 'rotation',
     statements: side.owned ? TABLE_STATEMENTS : READ_ONLY_STATEMENTS,
     async createCredswapPool() {
-      if (kind === 'static') return credswapTarget(new VaultStaticRoleProvider({ role: side.role, vault, refreshJitterMs: 200 }), side.db, settings.concurrency);
+      if (kind === 'static')
+        return credswapTarget(new VaultStaticRoleProvider({ role: side.role, vault, refreshJitterMs: 200 }), side.db, settings.concurrency);
       const provider = new VaultDatabaseProvider({ role: side.role, vault });
       provider.on('lease', (event: VaultLeaseEvent) => {
         leaseEvents.push({ ...event, at: performance.now() });

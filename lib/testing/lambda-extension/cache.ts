@@ -83,9 +83,7 @@ export class SecretCache {
   async #getSecretValue(secretId: string, versionId: string | undefined, versionStage: string | undefined): Promise<GetSecretValueJson> {
     const { sdk, client } = await this.sdkClient();
     this.counts.GetSecretValue += 1;
-    const out = await client.send(
-      new sdk.GetSecretValueCommand({ SecretId: secretId, VersionId: versionId, VersionStage: versionStage }),
-    );
+    const out = await client.send(new sdk.GetSecretValueCommand({ SecretId: secretId, VersionId: versionId, VersionStage: versionStage }));
     const value: GetSecretValueJson = { ARN: out.ARN, Name: out.Name, VersionId: out.VersionId };
     if (out.SecretString !== undefined) value.SecretString = out.SecretString;
     if (out.SecretBinary !== undefined) value.SecretBinary = Buffer.from(out.SecretBinary).toString('base64');

@@ -120,7 +120,11 @@ export function sdkErrorAnswer(error: unknown, flavor: LambdaExtensionFlavor): H
   const status = e?.$metadata?.httpStatusCode;
   const message = typeof e?.message === 'string' ? e.message : '';
   if (typeof status === 'number' && name !== '' && message !== '') {
-    return new HttpAnswer(status, JSON.stringify({ __type: name, message }), flavor === 'lambda-extension' ? { 'x-amzn-errortype': name } : {});
+    return new HttpAnswer(
+      status,
+      JSON.stringify({ __type: name, message }),
+      flavor === 'lambda-extension' ? { 'x-amzn-errortype': name } : {},
+    );
   }
   if (name === 'TimeoutError' || e?.code === 'ETIMEDOUT') {
     return new HttpAnswer(504, JSON.stringify({ __type: 'TimeoutError', message: 'Timeout' }));

@@ -129,7 +129,13 @@ export class Dispatcher {
     } catch {
       parseError = serialization();
     }
-    const named = input && (typeof input.SecretId === 'string' ? input.SecretId : operation === 'CreateSecret' && typeof input.Name === 'string' ? input.Name : undefined);
+    const named =
+      input &&
+      (typeof input.SecretId === 'string'
+        ? input.SecretId
+        : operation === 'CreateSecret' && typeof input.Name === 'string'
+          ? input.Name
+          : undefined);
     if (named !== undefined) {
       const key = this.#store.find(named)?.arn ?? named;
       const counts = this.#callsBySecret.get(key) ?? {};

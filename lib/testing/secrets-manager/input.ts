@@ -67,7 +67,9 @@ export function readValue(input: Input): Value | undefined {
   }
   if (text !== undefined) {
     if (Buffer.byteLength(text) > MAX_SECRET_BYTES) {
-      throw validation(`Value at 'secretString' failed to satisfy constraint: Member must have length less than or equal to ${MAX_SECRET_BYTES}`);
+      throw validation(
+        `Value at 'secretString' failed to satisfy constraint: Member must have length less than or equal to ${MAX_SECRET_BYTES}`,
+      );
     }
     return { string: text };
   }
@@ -75,7 +77,9 @@ export function readValue(input: Input): Value | undefined {
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) throw serialization("Expected base64 for 'SecretBinary'");
     const binary = Buffer.from(b64, 'base64');
     if (binary.length > MAX_SECRET_BYTES) {
-      throw validation(`Value at 'secretBinary' failed to satisfy constraint: Member must have length less than or equal to ${MAX_SECRET_BYTES}`);
+      throw validation(
+        `Value at 'secretBinary' failed to satisfy constraint: Member must have length less than or equal to ${MAX_SECRET_BYTES}`,
+      );
     }
     return { binary };
   }

@@ -197,7 +197,8 @@ export class Rotations {
     if (functionArn === undefined) {
       throw invalidRequest('No Lambda rotation function ARN is associated with this secret.');
     }
-    const handler = this.#functions.get(functionArn) ?? this.#functions.get(`arn:aws:lambda:${this.region}:${this.accountId}:function:${functionArn}`);
+    const handler =
+      this.#functions.get(functionArn) ?? this.#functions.get(`arn:aws:lambda:${this.region}:${this.accountId}:function:${functionArn}`);
     if (handler === undefined) {
       throw new AwsError(
         'AccessDeniedException',
@@ -222,7 +223,9 @@ export class Rotations {
 
     if (parsedRules !== undefined) secret.rotationRules = parsedRules;
     secret.rotationEnabled = true;
-    const resolvedArn = this.#functions.has(functionArn) ? functionArn : `arn:aws:lambda:${this.region}:${this.accountId}:function:${functionArn}`;
+    const resolvedArn = this.#functions.has(functionArn)
+      ? functionArn
+      : `arn:aws:lambda:${this.region}:${this.accountId}:function:${functionArn}`;
     secret.rotationLambdaArn = resolvedArn;
     // AWS creates the AWSPENDING version id before the function runs; createSecret fills it in.
     // A configuration test (RotateImmediately=false) runs testSecret on a copy of AWSCURRENT.

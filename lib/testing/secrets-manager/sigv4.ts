@@ -47,8 +47,7 @@ function canonicalPath(rawPath: string): string {
     else segments.push(segment);
   }
   const normalized =
-    `${rawPath.startsWith('/') ? '/' : ''}${segments.join('/')}` +
-    `${segments.length > 0 && rawPath.endsWith('/') ? '/' : ''}`;
+    `${rawPath.startsWith('/') ? '/' : ''}${segments.join('/')}` + `${segments.length > 0 && rawPath.endsWith('/') ? '/' : ''}`;
   return uriEscape(normalized).replace(/%2F/g, '/');
 }
 
@@ -93,7 +92,10 @@ function parseAmzDate(value: string): number | undefined {
 }
 
 function formatAmzDate(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 interface SigningIdentity {
@@ -132,7 +134,9 @@ export function verifySignature(req: IncomingMessage, body: Buffer, identity: Si
   }
   const credential = fields.get('Credential')!.split('/');
   if (credential.length !== 5) {
-    throw incomplete(`Credential should have exactly 5 slash-delimited elements, e.g. keyId/date/region/service/term, got '${credential.length}'`);
+    throw incomplete(
+      `Credential should have exactly 5 slash-delimited elements, e.g. keyId/date/region/service/term, got '${credential.length}'`,
+    );
   }
   const [accessKeyId, scopeDate, scopeRegion, scopeService, terminator] = credential as [string, string, string, string, string];
   const amzDate = req.headers['x-amz-date'];

@@ -25,16 +25,19 @@ export class DatabaseStatements {
 
   /** Creates `username` on every managed host and grants it `grants` (SQL between GRANT and TO). */
   createUser(username: string, password: string, grants: string): Promise<void> {
-    return this.admin.run(async (query) => {
-      try {
-        for (const host of this.hosts) await query('CREATE USER ?@? IDENTIFIED BY ?', [username, host, password]);
-        for (const host of this.hosts) await query(`GRANT ${grants} TO ?@?`, [username, host]);
-      } catch (error) {
-        // Vault's creation is one transaction; DDL is not transactional, so clean up by hand.
-        for (const host of this.hosts) await query('DROP USER IF EXISTS ?@?', [username, host]).catch(() => undefined);
-        throw error;
-      }
-    }, [password]);
+    return this.admin.run(
+      async (query) => {
+        try {
+          for (const host of this.hosts) await query('CREATE USER ?@? IDENTIFIED BY ?', [username, host, password]);
+          for (const host of this.hosts) await query(`GRANT ${grants} TO ?@?`, [username, host]);
+        } catch (error) {
+          // Vault's creation is one transaction; DDL is not transactional, so clean up by hand.
+          for (const host of this.hosts) await query('DROP USER IF EXISTS ?@?', [username, host]).catch(() => undefined);
+          throw error;
+        }
+      },
+      [password],
+    );
   }
 
   /** Runs the default revocation statements for `username` on every managed host. */
@@ -49,11 +52,14 @@ export class DatabaseStatements {
 
   /** Sets a new password with `ALTER USER` on every existing account of `username`. */
   setPassword(username: string, password: string): Promise<void> {
-    return this.admin.run(async (query) => {
-      const hosts = await accountHosts(query, username);
-      if (hosts.length === 0) throw new Error(`there is no database account named '${username}'`);
-      for (const host of hosts) await query('ALTER USER ?@? IDENTIFIED BY ?', [username, host, password]);
-    }, [password]);
+    return this.admin.run(
+      async (query) => {
+        const hosts = await accountHosts(query, username);
+        if (hosts.length === 0) throw new Error(`there is no database account named '${username}'`);
+        for (const host of hosts) await query('ALTER USER ?@? IDENTIFIED BY ?', [username, host, password]);
+      },
+      [password],
+    );
   }
 
   /** Throws unless the account `username` exists. */

@@ -78,8 +78,7 @@ export interface VaultFaults {
 
 /** What to do to one request instead of answering it. */
 export type FaultAction =
-  | { readonly kind: 'drop' }
-  | { readonly kind: 'status'; readonly statusCode: number; readonly errors: readonly string[] };
+  { readonly kind: 'drop' } | { readonly kind: 'status'; readonly statusCode: number; readonly errors: readonly string[] };
 
 interface Rule {
   readonly path: string | RegExp | undefined;

@@ -68,7 +68,13 @@ export class RequestHandler {
     const resolution = resolve(this.state, request.path);
     const route = 'route' in resolution ? resolution.route.name : resolution.name;
     this.callCounts.set(route, (this.callCounts.get(route) ?? 0) + 1);
-    const record = { method: request.method, path: request.path, route, namespace: request.namespace, status: undefined as number | undefined };
+    const record = {
+      method: request.method,
+      path: request.path,
+      route,
+      namespace: request.namespace,
+      status: undefined as number | undefined,
+    };
     this.log.push(record);
     if (this.log.length > VAULT_EMULATOR_MAX_RECORDED_REQUESTS) this.log.shift();
     const answer = this.answer(request, resolution, route);

@@ -116,12 +116,14 @@ export function createToken({ state, token, request }: RouteContext): VaultReply
   if (policies.includes('root') && !parent.policies.includes('root')) {
     return errorReply(400, 'root tokens may not be created without parent token being root');
   }
-  const displayName = typeof body.display_name === 'string' && body.display_name !== ''
-    ? `token-${body.display_name}`.replace(/[^a-zA-Z0-9-]/g, '-').replace(/-+$/, '')
-    : 'token';
-  const meta = body.meta !== null && typeof body.meta === 'object' && !Array.isArray(body.meta)
-    ? Object.fromEntries(Object.entries(body.meta).map(([k, v]) => [k, String(v)]))
-    : null;
+  const displayName =
+    typeof body.display_name === 'string' && body.display_name !== ''
+      ? `token-${body.display_name}`.replace(/[^a-zA-Z0-9-]/g, '-').replace(/-+$/, '')
+      : 'token';
+  const meta =
+    body.meta !== null && typeof body.meta === 'object' && !Array.isArray(body.meta)
+      ? Object.fromEntries(Object.entries(body.meta).map(([k, v]) => [k, String(v)]))
+      : null;
   const spec: TokenSpec = {
     policies,
     path: 'auth/token/create',

@@ -34,7 +34,10 @@ export async function dynamicCredentials({ state, token, request, params }: Rout
     maxTtlS: role.maxTtlS,
   });
   if (!lease.ok) {
-    await state.requireDb().dropUser(username).catch((error: unknown) => state.reportError(asError(error)));
+    await state
+      .requireDb()
+      .dropUser(username)
+      .catch((error: unknown) => state.reportError(asError(error)));
     return internal(lease.error);
   }
   // The token was revoked or expired while the user was being made: its leases go with it.

@@ -200,7 +200,12 @@ export interface WriteKvOptions {
 }
 
 /** Validated {@link DatabaseRoleOptions}. */
-export function resolveDatabaseRole(options: unknown): { defaultTtlS: number; maxTtlS: number; grants: string; usernameTemplate: UsernameTemplate } {
+export function resolveDatabaseRole(options: unknown): {
+  defaultTtlS: number;
+  maxTtlS: number;
+  grants: string;
+  usernameTemplate: UsernameTemplate;
+} {
   const prefix = 'configureDatabaseRole.';
   const bag = expectObject(options, 'configureDatabaseRole(options)')!;
   rejectUnknownKeys(bag, new Set(['dbName', 'grants', 'defaultTtlS', 'maxTtlS', 'usernameTemplate']), prefix);
@@ -240,7 +245,8 @@ export interface ResolvedLoginRole {
 function loginRole(bag: Record<string, unknown>, prefix: string): ResolvedLoginRole {
   const tokenTtlS = ttl(bag, 'tokenTtlS', prefix);
   const tokenMaxTtlS = ttl(bag, 'tokenMaxTtlS', prefix);
-  if (tokenMaxTtlS > 0 && tokenTtlS > tokenMaxTtlS) throw new InvalidOptionError(`${prefix}tokenTtlS`, 'must not be greater than tokenMaxTtlS');
+  if (tokenMaxTtlS > 0 && tokenTtlS > tokenMaxTtlS)
+    throw new InvalidOptionError(`${prefix}tokenTtlS`, 'must not be greater than tokenMaxTtlS');
   return { tokenTtlS, tokenMaxTtlS, tokenPeriodS: ttl(bag, 'tokenPeriodS', prefix), policies: stringList(bag, 'policies', prefix, []) };
 }
 
@@ -253,7 +259,9 @@ export function resolveAppRole(options: unknown): ResolvedLoginRole & { roleId: 
 }
 
 /** Validated {@link KubernetesRoleOptions}. */
-export function resolveKubernetesRole(options: unknown): ResolvedLoginRole & { jwt: string | undefined; subject: string | undefined; mount: string } {
+export function resolveKubernetesRole(
+  options: unknown,
+): ResolvedLoginRole & { jwt: string | undefined; subject: string | undefined; mount: string } {
   const prefix = 'configureKubernetesRole.';
   const bag = expectObject(options, 'configureKubernetesRole(options)')!;
   rejectUnknownKeys(bag, new Set(['jwt', 'subject', 'tokenTtlS', 'tokenMaxTtlS', 'tokenPeriodS', 'policies', 'mount']), prefix);
@@ -264,7 +272,9 @@ export function resolveKubernetesRole(options: unknown): ResolvedLoginRole & { j
 }
 
 /** Validated {@link CreateTokenOptions}. */
-export function resolveCreateToken(options: unknown): Required<Omit<CreateTokenOptions, 'displayName'>> & { displayName: string | undefined } {
+export function resolveCreateToken(
+  options: unknown,
+): Required<Omit<CreateTokenOptions, 'displayName'>> & { displayName: string | undefined } {
   const prefix = 'createToken.';
   const bag = expectObject(options ?? {}, 'createToken(options)')!;
   rejectUnknownKeys(bag, new Set(['ttlS', 'maxTtlS', 'periodS', 'renewable', 'policies', 'displayName']), prefix);

@@ -115,7 +115,12 @@ export class ExtensionClient {
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       if (linked.timedOut) {
-        throw this.error('RequestTimeout', `the extension at ${this.where(port)} did not answer within ${requestTimeoutMs} ms`, true, error);
+        throw this.error(
+          'RequestTimeout',
+          `the extension at ${this.where(port)} did not answer within ${requestTimeoutMs} ms`,
+          true,
+          error,
+        );
       }
       const code = (error as { code?: unknown } | null)?.code;
       if (typeof code === 'string' && REFUSED_CODES.has(code)) {
@@ -127,9 +132,19 @@ export class ExtensionClient {
         );
       }
       if (code === RESPONSE_TOO_LARGE) {
-        throw this.error(INVALID_RESPONSE, `the answer from ${this.where(port)} is larger than ${MAX_RESPONSE_BYTES} bytes; is something else listening on that port?`, false, error);
+        throw this.error(
+          INVALID_RESPONSE,
+          `the answer from ${this.where(port)} is larger than ${MAX_RESPONSE_BYTES} bytes; is something else listening on that port?`,
+          false,
+          error,
+        );
       }
-      throw this.error(CONNECTION_ERROR, `the request to the extension at ${this.where(port)} failed (${typeof code === 'string' ? code : errorName(error)})`, true, error);
+      throw this.error(
+        CONNECTION_ERROR,
+        `the request to the extension at ${this.where(port)} failed (${typeof code === 'string' ? code : errorName(error)})`,
+        true,
+        error,
+      );
     } finally {
       linked.dispose();
     }
@@ -217,7 +232,10 @@ export class ExtensionClient {
     if (env === undefined || env.trim() === '') return DEFAULT_EXTENSION_PORT;
     const port = /^\s*\d{1,5}\s*$/.test(env) ? Number(env) : NaN;
     if (!(port >= 1 && port <= 65535)) {
-      throw new InvalidOptionError('LambdaExtensionProvider.port', `has no value and the environment variable ${EXTENSION_PORT_ENV} is not a port number from 1 to 65535`);
+      throw new InvalidOptionError(
+        'LambdaExtensionProvider.port',
+        `has no value and the environment variable ${EXTENSION_PORT_ENV} is not a port number from 1 to 65535`,
+      );
     }
     return port;
   }

@@ -11,7 +11,18 @@ import { InvalidCredentialsError } from '../../../lib/errors.js';
 import { AWSCURRENT } from '../secret-json.js';
 import { rewriteGrant } from './grants.js';
 import { StepProblem, type Invocation, type RotationStrategy } from './invocation.js';
-import { account, close, copyTlsRequirement, createUser, grant, setPassword, showGrants, userHosts, type Connection, type Login } from './sql.js';
+import {
+  account,
+  close,
+  copyTlsRequirement,
+  createUser,
+  grant,
+  setPassword,
+  showGrants,
+  userHosts,
+  type Connection,
+  type Login,
+} from './sql.js';
 
 /**
  * The longest user name MySQL accepts (32 characters since 5.7.8; MariaDB accepts 80). An
@@ -53,7 +64,10 @@ async function setSecret(invocation: Invocation): Promise<void> {
   const { current, pending, pendingLogin } = secrets;
   const currentUser = current.credentials.user;
   if (alternate(currentUser, settings.cloneSuffix) !== pendingLogin.user) {
-    throw new StepProblem(`refusing to modify user '${pendingLogin.user}': it is neither the current user '${currentUser}' nor its alternate`, pendingLogin.user);
+    throw new StepProblem(
+      `refusing to modify user '${pendingLogin.user}': it is neither the current user '${currentUser}' nor its alternate`,
+      pendingLogin.user,
+    );
   }
   if (current.credentials.host !== pending.credentials.host) {
     throw new StepProblem('refusing to modify a user on another host than the AWSCURRENT secret names', pendingLogin.user);
@@ -76,7 +90,11 @@ async function setSecret(invocation: Invocation): Promise<void> {
     );
   }
   const master = await invocation.secrets.get(masterId, AWSCURRENT);
-  if (master.credentials.host !== undefined && current.credentials.host !== undefined && master.credentials.host !== current.credentials.host) {
+  if (
+    master.credentials.host !== undefined &&
+    current.credentials.host !== undefined &&
+    master.credentials.host !== current.credentials.host
+  ) {
     throw new StepProblem(`the administrator secret '${masterId}' is for another host than the secret`, currentUser);
   }
   const masterLogin: Login = {
@@ -87,15 +105,21 @@ async function setSecret(invocation: Invocation): Promise<void> {
   try {
     connection = await invocation.connect(masterLogin);
   } catch (error) {
-    throw new StepProblem(`unable to log into the database with the administrator secret '${masterId}'`, masterLogin.user, { cause: error });
+    throw new StepProblem(`unable to log into the database with the administrator secret '${masterId}'`, masterLogin.user, {
+      cause: error,
+    });
   }
   try {
     await copyUser(invocation, connection, currentUser, pendingLogin);
   } catch (error) {
     if (error instanceof StepProblem) throw error;
-    throw new StepProblem(`could not give user '${pendingLogin.user}' the grants of '${currentUser}' and the pending password`, pendingLogin.user, {
-      cause: error,
-    });
+    throw new StepProblem(
+      `could not give user '${pendingLogin.user}' the grants of '${currentUser}' and the pending password`,
+      pendingLogin.user,
+      {
+        cause: error,
+      },
+    );
   } finally {
     await close(connection);
   }

@@ -55,7 +55,11 @@ export function readEvent(event: unknown): StepRequest {
   const step = typeof e.Step === 'string' ? e.Step : undefined;
   const id = secretId ?? '(no SecretId)';
   if (secretId === undefined || token === undefined) {
-    throw new RotationStepError(id, step ?? '(no Step)', 'the event needs SecretId and ClientRequestToken strings; is this function invoked by Secrets Manager rotation?');
+    throw new RotationStepError(
+      id,
+      step ?? '(no Step)',
+      'the event needs SecretId and ClientRequestToken strings; is this function invoked by Secrets Manager rotation?',
+    );
   }
   if (step === undefined || !(STEPS as readonly string[]).includes(step)) {
     throw new RotationStepError(id, step ?? '(no Step)', `invalid step parameter; expected one of ${STEPS.join(', ')}`);

@@ -91,7 +91,9 @@ export class Invocation {
     const c = secret.credentials;
     const host = this.settings.host ?? c.host ?? fallback?.credentials.host;
     if (host === undefined) {
-      throw new InvalidCredentialsError(`secret '${this.secretId}' (${source})`, "'host' is missing (or set the handler's host option)", { key: 'host' });
+      throw new InvalidCredentialsError(`secret '${this.secretId}' (${source})`, "'host' is missing (or set the handler's host option)", {
+        key: 'host',
+      });
     }
     return {
       user: c.user,
@@ -131,7 +133,9 @@ export class Invocation {
 
   #log(level: 'info' | 'warn', message: string): void {
     try {
-      this.settings.logger?.[level]?.(`credswap rotation of secret '${this.secretId}': ${redactText(message, this.passwords, [sqlEscaped])}`);
+      this.settings.logger?.[level]?.(
+        `credswap rotation of secret '${this.secretId}': ${redactText(message, this.passwords, [sqlEscaped])}`,
+      );
     } catch {
       // A failing logger must not fail the rotation.
     }
@@ -147,11 +151,7 @@ export function stepError(request: StepRequest, error: unknown, passwords: Set<s
   redactError(error, passwords, [sqlEscaped]);
   const cause = error instanceof StepProblem ? error.cause : error;
   const problem =
-    error instanceof StepProblem
-      ? cause === undefined
-        ? error.message
-        : `${error.message}: ${describe(cause)}`
-      : describe(error);
+    error instanceof StepProblem ? (cause === undefined ? error.message : `${error.message}: ${describe(cause)}`) : describe(error);
   return new RotationStepError(request.secretId, request.step, redactText(problem, passwords, [sqlEscaped]), {
     user: error instanceof StepProblem ? error.user : undefined,
     cause,
@@ -160,5 +160,7 @@ export function stepError(request: StepRequest, error: unknown, passwords: Set<s
 
 /** A cause for a message: credswap's own errors by their message, others by name, code and message. */
 function describe(error: unknown): string {
-  return error instanceof CredswapError || error instanceof InvalidOptionError ? error.message.replace(/^credswap: /, '') : describeCause(error);
+  return error instanceof CredswapError || error instanceof InvalidOptionError
+    ? error.message.replace(/^credswap: /, '')
+    : describeCause(error);
 }

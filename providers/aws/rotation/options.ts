@@ -185,7 +185,10 @@ export function readOptions(options: unknown): RotationSettings {
   if (bag.strategy === undefined) throw new InvalidOptionError('strategy', "is required: 'single-user' or 'alternating-users'");
   const strategy = oneOf(bag, 'strategy', '', ['single-user', 'alternating-users'] as const, 'single-user');
   const client = bag.client;
-  if (client !== undefined && (typeof client !== 'object' || client === null || typeof (client as { send?: unknown }).send !== 'function')) {
+  if (
+    client !== undefined &&
+    (typeof client !== 'object' || client === null || typeof (client as { send?: unknown }).send !== 'function')
+  ) {
     throw new InvalidOptionError('client', 'must be a SecretsManagerClient (an object with a send method)');
   }
   const clientConfig = expectObject(bag.clientConfig, 'clientConfig', true);

@@ -100,7 +100,10 @@ async function alsoOtherHosts(invocation: Invocation, connection: Connection, pe
 /** The pending secret must be for the same user and host as `other`. */
 function sameAccount(other: ParsedSecret, pending: ParsedSecret, stage: string): void {
   if (other.credentials.user !== pending.credentials.user) {
-    throw new StepProblem(`refusing to modify user '${pending.credentials.user}': the ${stage} user is '${other.credentials.user}'`, pending.credentials.user);
+    throw new StepProblem(
+      `refusing to modify user '${pending.credentials.user}': the ${stage} user is '${other.credentials.user}'`,
+      pending.credentials.user,
+    );
   }
   if (other.credentials.host !== pending.credentials.host) {
     throw new StepProblem(`refusing to modify a user on another host than the ${stage} secret names`, pending.credentials.user);

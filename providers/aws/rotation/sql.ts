@@ -44,7 +44,10 @@ let mysqlModule: Promise<Mysql2Promise> | undefined;
 
 function loadMysql(): Promise<Mysql2Promise> {
   mysqlModule ??= import('mysql2/promise').then(
-    (mod) => ((mod as { createConnection?: unknown }).createConnection !== undefined ? mod : (mod as { default: unknown }).default) as unknown as Mysql2Promise,
+    (mod) =>
+      ((mod as { createConnection?: unknown }).createConnection !== undefined
+        ? mod
+        : (mod as { default: unknown }).default) as unknown as Mysql2Promise,
     (error: unknown) => {
       mysqlModule = undefined;
       throw error;

@@ -32,6 +32,9 @@ describe('testing/server/data-dir', function () {
 
     await assert.rejects(createServerDir(flavour, missing), { code: 'ENOENT' });
 
-    assert.deepEqual(fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith(`credswap-${flavour}-`)), []);
+    assert.deepEqual(
+      fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith(`credswap-${flavour}-`)),
+      [],
+    );
   });
 });

@@ -30,7 +30,7 @@ describe('testing/server/process', function () {
     });
 
     it('fails with a PortInUseError when the server could not bind its port', async function () {
-      const log = '[ERROR] Can\'t start server: Bind on TCP/IP port. Got error: 98: Address already in use';
+      const log = "[ERROR] Can't start server: Bind on TCP/IP port. Got error: 98: Address already in use";
 
       await assert.rejects(launchFake(`echo "${log}" >&2; exit 1`), PortInUseError);
     });
