@@ -195,8 +195,8 @@ async function main(): Promise<void> {
     for (const row of ROWS) {
       const common = { ...target, connectionLimit: row.concurrency };
       const pools: Record<'mysql2' | 'credswap', BenchPool> = {
-        mysql2: mysql2Promise.createPool({ ...common, user, password }) as unknown as BenchPool,
-        credswap: createCredswapPool({ ...common, credentials: hotSwap }) as unknown as BenchPool,
+        mysql2: mysql2Promise.createPool({ ...common, user, password }),
+        credswap: createCredswapPool({ ...common, credentials: hotSwap }),
       };
       try {
         const samples = { mysql2: [] as Sample[], credswap: [] as Sample[] };

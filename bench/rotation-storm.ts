@@ -162,7 +162,7 @@ async function runStorm(setup: Setup, contender: Contender, size: number, rotate
   let providerCalls = 0;
   let pool: StormPool;
   if (contender === 'mysql2') {
-    pool = mysql2Promise.createPool({ ...target, user: account.user, password: account.password }) as unknown as StormPool;
+    pool = mysql2Promise.createPool({ ...target, user: account.user, password: account.password });
   } else if (contender === 'credswap-function') {
     // The "secret" the hot-swap function reads; a rotation writes it before the server changes.
     pool = setup.createCredswapPool({
@@ -172,14 +172,14 @@ async function runStorm(setup: Setup, contender: Contender, size: number, rotate
         await sleep(setup.latencyMs, undefined, { signal });
         return { user: account.user, password: account.password };
       },
-    }) as unknown as StormPool;
+    });
   } else {
     const provider = new setup.SecretsManagerProvider({
       secretId: account.secretId!,
       clientConfig: setup.emulator.clientConfig(),
       refreshIntervalMs: 0,
     });
-    pool = setup.createCredswapPool({ ...target, credentials: countCalls(provider, () => (providerCalls += 1)) }) as unknown as StormPool;
+    pool = setup.createCredswapPool({ ...target, credentials: countCalls(provider, () => (providerCalls += 1)) });
   }
 
   try {
@@ -196,7 +196,7 @@ async function runStorm(setup: Setup, contender: Contender, size: number, rotate
           lastSettled = performance.now();
         },
         (error: { code?: string; message?: string }) => {
-          const key = error.code ?? error.message ?? String(error);
+          const key = error.code ?? error.message ?? 'an error without code or message';
           errors[key] = (errors[key] ?? 0) + 1;
           lastSettled = performance.now();
         },

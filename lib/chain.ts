@@ -227,7 +227,7 @@ class ProviderChain implements CredentialsProvider {
    */
   #originOf(credentials: SealedCredentials): CredentialsProvider | undefined {
     for (let i = this.#origins.length - 1; i >= 0; i--) {
-      const origin = this.#origins[i]!;
+      const origin = this.#origins[i];
       if (origin.credentials === credentials || sameCredentials(origin.credentials, credentials)) {
         this.#origins.splice(i, 1);
         return origin.link;

@@ -37,6 +37,7 @@ export function redactText(text: string, secrets: Iterable<string | undefined>, 
 
 /** How mysql2 writes a string inside a quoted SQL literal: a {@link SecretForm} for statements. */
 export function sqlEscaped(value: string): string {
+  // eslint-disable-next-line no-control-regex -- \x1a (Ctrl-Z) is one of the characters mysql2 escapes.
   return value.replace(/[\0\b\t\n\r\x1a"'\\]/g, (c) => `\\${SQL_ESCAPES[c] ?? c}`);
 }
 

@@ -379,7 +379,7 @@ describe('chain', function () {
       await fetchFrom(provider);
       const onError = sinon.spy();
       provider.subscribe!(() => {
-        throw 'a string'; // eslint-disable-line no-throw-literal -- what a careless subscriber does
+        throw 'a string';
       }, onError);
       first.push(creds('first-2'));
       const error = onError.firstCall.args[0];

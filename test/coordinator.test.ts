@@ -460,7 +460,7 @@ describe('RotationCoordinator', () => {
       const results = originals.map((e) => track(c.reportRejected(1, e)));
       await flush();
       assert.equal(provider.calls.length, 2);
-      results.forEach((r, i) => assertAccessDenied(r.error, originals[i]!, /cooling down/));
+      results.forEach((r, i) => assertAccessDenied(r.error, originals[i], /cooling down/));
     });
 
     it('doubles the cooldown with each consecutive failure up to maxCooldownMs', async () => {
@@ -622,7 +622,7 @@ describe('RotationCoordinator', () => {
       provider.last.reject(new Error('vault is sealed'));
       await flush();
       assert.equal(events.errors.length, 1);
-      const [error, info] = events.errors[0]!;
+      const [error, info] = events.errors[0];
       assert.equal(error, result.error);
       assert.deepEqual(info, { reason: 'rejected', provider: PROVIDER_NAME });
     });
@@ -906,7 +906,7 @@ describe('RotationCoordinator', () => {
       provider.push({ user: '', password: passwordOf(2) });
       assert.equal(c.generation, 1);
       assert.equal(events.errors.length, 1);
-      const [error, info] = events.errors[0]!;
+      const [error, info] = events.errors[0];
       assert.ok(error instanceof InvalidCredentialsError);
       assert.ok(!error.message.includes(passwordOf(2)));
       assert.deepEqual(info, { reason: 'push', provider: PROVIDER_NAME });
@@ -1021,7 +1021,7 @@ describe('RotationCoordinator', () => {
       const events = recordEvents(c);
       await c.close();
       assert.equal(events.errors.length, 1);
-      const [error, info] = events.errors[0]!;
+      const [error, info] = events.errors[0];
       assert.ok(error instanceof ProviderError);
       assert.equal(error.cause, thrown);
       assert.deepEqual(info, { reason: 'close', provider: PROVIDER_NAME });
@@ -1088,8 +1088,8 @@ describe('RotationCoordinator', () => {
           expiresAt,
         },
       ]);
-      assert.match(events.rotate[1]!.fingerprint, /^[0-9a-f]{8}$/);
-      assert.notEqual(events.rotate[0]!.fingerprint, events.rotate[1]!.fingerprint);
+      assert.match(events.rotate[1].fingerprint, /^[0-9a-f]{8}$/);
+      assert.notEqual(events.rotate[0].fingerprint, events.rotate[1].fingerprint);
     });
 
     it('never reveals a password in any emitted payload', async () => {

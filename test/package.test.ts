@@ -150,7 +150,7 @@ describe('the packed package', function () {
     for (const target of Object.values(pkg.exports)) {
       if (typeof target === 'string') continue;
       for (const flavour of ['import', 'require']) {
-        for (const file of Object.values(target[flavour]!)) assert.ok(files.includes(`package/${file.slice(2)}`), file);
+        for (const file of Object.values(target[flavour])) assert.ok(files.includes(`package/${file.slice(2)}`), file);
       }
     }
     assert.ok(files.includes('package/LICENSE'), 'LICENSE');

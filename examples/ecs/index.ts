@@ -62,7 +62,7 @@ function startService({ secretId, clientConfig, refreshIntervalMs, pauseMs }: Se
     while (!stopping) {
       try {
         const [rows] = await pool.query<RowDataPacket[]>('SELECT CURRENT_USER() AS user');
-        const user = String(rows[0]?.user).split('@')[0]!;
+        const user = String(rows[0]?.user).split('@')[0];
         outcome.byUser.set(user, (outcome.byUser.get(user) ?? 0) + 1);
         outcome.ok += 1;
       } catch (error) {

@@ -87,7 +87,7 @@ async function main(): Promise<void> {
     }
   };
 
-  let usersLeft = -1;
+  let usersLeft: number;
   try {
     await Promise.all(Array.from({ length: WORKERS }, (_, id) => worker(id)));
   } finally {

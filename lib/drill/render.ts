@@ -181,7 +181,7 @@ export function renderTable(report: DrillReport, options: RenderTableOptions = {
   out.push(
     line(
       '',
-      headings.map((h, i) => paint(h.padStart(widths[i]!), 'bold')),
+      headings.map((h, i) => paint(h.padStart(widths[i]), 'bold')),
     ),
   );
   out.push(`  ${'─'.repeat(ruleWidth)}`);
@@ -193,7 +193,7 @@ export function renderTable(report: DrillReport, options: RenderTableOptions = {
     out.push(
       line(
         row.label,
-        row.cells.map((c, i) => paint(c.text.padStart(widths[i]!), ...(c.style ?? []))),
+        row.cells.map((c, i) => paint(c.text.padStart(widths[i]), ...(c.style ?? []))),
       ),
     );
   }

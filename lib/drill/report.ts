@@ -145,7 +145,7 @@ export interface SummarizeInput {
 export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return 0;
   const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
-  return sorted[rank - 1]!;
+  return sorted[rank - 1];
 }
 
 /** Rounds to the microsecond, so reports carry no float noise. */
@@ -158,7 +158,7 @@ export function summarizeLatency(values: readonly number[]): LatencySummary {
   return {
     p50: micros(percentile(sorted, 50)),
     p99: micros(percentile(sorted, 99)),
-    max: micros(sorted.length === 0 ? 0 : sorted[sorted.length - 1]!),
+    max: micros(sorted.length === 0 ? 0 : sorted[sorted.length - 1]),
     count: sorted.length,
   };
 }
@@ -216,7 +216,7 @@ export function summarize(input: SummarizeInput): TargetReport {
     const code = o.code ?? 'UNKNOWN';
     failedByCode[code] = (failedByCode[code] ?? 0) + 1;
     windows.forEach((w, i) => {
-      if (isInside(o.at, w)) windowFailures[i]! += 1;
+      if (isInside(o.at, w)) windowFailures[i] += 1;
     });
     if (refusedInFailover(o, windows)) refused += 1;
     if (o.kind === 'write') {
@@ -241,7 +241,7 @@ export function summarize(input: SummarizeInput): TargetReport {
       startMs: micros(w.startMs),
       endMs: micros(w.endMs),
       ...(w.convergedMs !== undefined ? { convergedMs: micros(w.convergedMs), convergenceMs: micros(w.convergedMs - w.startMs) } : {}),
-      failed: windowFailures[i]!,
+      failed: windowFailures[i],
     })),
   };
   if (input.failover) {

@@ -227,7 +227,7 @@ function windowsFor(
   return disruptions.map((d, i) => {
     const startMs = d.startAt - base;
     const endMs = d.endAt - base;
-    const nextStart = i + 1 < disruptions.length ? disruptions[i + 1]!.startAt - base : Number.POSITIVE_INFINITY;
+    const nextStart = i + 1 < disruptions.length ? disruptions[i + 1].startAt - base : Number.POSITIVE_INFINITY;
     let convergedMs: number | undefined;
     if (kind === 'failover') {
       convergedMs = hasWrites ? failoverConvergence(load.outcomes, startMs, endMs, nextStart) : undefined;
@@ -353,7 +353,7 @@ export async function runDrill(options: DrillOptions, hooks: DrillHooks = {}): P
   } finally {
     if (ticker) clearInterval(ticker);
     progress?.done();
-    await Promise.all(targets.map((t) => t.load?.stop().catch(() => {})));
+    await Promise.all(targets.flatMap((t) => (t.load ? [t.load.stop().catch(() => {})] : [])));
     await Promise.all(targets.map((t) => t.pool.end().catch(() => {})));
     await scenario.close();
   }

@@ -100,7 +100,7 @@ export function validate(schema: JsonSchema, value: unknown): string[] {
 
 function resolve(root: JsonSchema, ref: string): JsonSchema {
   const match = /^#\/\$defs\/([^/]+)$/.exec(ref);
-  const target = match ? root.$defs?.[match[1]!] : undefined;
+  const target = match ? root.$defs?.[match[1]] : undefined;
   if (target === undefined) throw new TypeError(`schema $ref '${ref}' does not resolve to a local #/$defs entry`);
   return target;
 }
@@ -145,7 +145,7 @@ function check(root: JsonSchema, schema: JsonSchema, value: unknown, pointer: st
     if (child === undefined) continue; // JSON has no undefined: JSON.stringify leaves such keys out
     const childPointer = `${pointer}/${escapeToken(name)}`;
     const known = schema.properties !== undefined && Object.hasOwn(schema.properties, name);
-    if (known) check(root, schema.properties![name]!, child, childPointer, problems);
+    if (known) check(root, schema.properties![name], child, childPointer, problems);
     else if (schema.additionalProperties === false) problems.push(`${childPointer} is not an allowed property`);
     else if (typeof schema.additionalProperties === 'object') check(root, schema.additionalProperties, child, childPointer, problems);
   }

@@ -275,6 +275,7 @@ class KnexCredentials {
       configurable: true,
     });
     // Knex deletes this key before mysql2 sees the settings, and calls it as a method of its Client.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- Knex calls the checker with its Client as `this`.
     const state = this;
     settings.expirationChecker = function expirationChecker(this: unknown): boolean {
       state.watch(this);

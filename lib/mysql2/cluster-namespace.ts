@@ -61,13 +61,13 @@ export type Select = (ids: readonly string[]) => string;
 const SELECTORS: Record<Selector, () => Select> = {
   RR() {
     let index = 0;
-    return (ids) => ids[index++ % ids.length]!;
+    return (ids) => ids[index++ % ids.length];
   },
   RANDOM() {
-    return (ids) => ids[Math.floor(Math.random() * ids.length)]!;
+    return (ids) => ids[Math.floor(Math.random() * ids.length)];
   },
   ORDER() {
-    return (ids) => ids[0]!;
+    return (ids) => ids[0];
   },
 };
 

@@ -134,7 +134,7 @@ export function resolveClusterOptions(input: PoolClusterOptions | undefined): Re
         ? DEFAULT_SELECTOR
         : toSelector(defaultSelector, bag.defaultSelector === undefined ? 'selector' : 'defaultSelector'),
     credentials: bag.credentials as ResolvedClusterOptions['credentials'],
-    rotation: rotation as RotationOptions | undefined,
+    rotation: rotation,
     rejectReadOnly: bool(bag, 'rejectReadOnly', '', true),
     readOnlyNodeTimeoutMs: duration(bag, 'readOnlyNodeTimeoutMs', '', DEFAULT_READ_ONLY_NODE_TIMEOUT_MS),
   };
@@ -162,7 +162,7 @@ export function planNode(config: PoolOptions | string, cluster: ResolvedClusterO
   if (source !== undefined && bag.rotation === undefined && cluster.rotation !== undefined) bag.rotation = cluster.rotation;
   if (bag.rejectReadOnly === undefined) bag.rejectReadOnly = cluster.rejectReadOnly;
   return {
-    options: bag as PoolOptions,
+    options: bag,
     source,
     inherited,
     address: {

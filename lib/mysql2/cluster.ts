@@ -6,20 +6,11 @@
  */
 import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
-import type { PoolCluster as Mysql2PoolCluster, PoolConnection } from 'mysql2';
 import type { RotateEvent } from '../coordinator.js';
 import { ClosedError, InvalidOptionError, isCredswapError } from '../errors.js';
 import { toProvider } from '../provider.js';
-import { isReadOnlyError } from './classify.js';
 import { SharedProvider } from './cluster-provider.js';
-import {
-  type PoolClusterOptions,
-  type ResolvedClusterOptions,
-  type Selector,
-  planNode,
-  resolveClusterOptions,
-  toSelector,
-} from './cluster-options.js';
+import { type PoolClusterOptions, type ResolvedClusterOptions, planNode, resolveClusterOptions, toSelector } from './cluster-options.js';
 import {
   type ClusterConnection,
   type ClusterNode,
@@ -62,7 +53,7 @@ export class PoolCluster extends EventEmitter {
   constructor(options?: PoolClusterOptions) {
     super();
     this.#options = resolveClusterOptions(options);
-    const { credentials, rotation, ...config } = this.#options;
+    const { credentials, rotation: _rotation, ...config } = this.#options;
     this.config = Object.freeze(config);
     if (credentials !== undefined) this.#shared.set(credentials, new SharedProvider(toProvider(credentials), true));
   }
@@ -193,7 +184,7 @@ export class PoolCluster extends EventEmitter {
    */
   end(cb?: (err?: Error | null) => void): void {
     if (!this.#ending) this.#ending = this.#end();
-    this.#ending.then((err) => cb?.(err ?? null));
+    void this.#ending.then((err) => cb?.(err ?? null));
   }
 
   /** The promise flavour of this cluster (the same object on every call). */
@@ -255,7 +246,7 @@ export class PoolCluster extends EventEmitter {
         // Credentials trouble (a provider failing, a cooldown) is not the server's fault: it
         // neither counts against the node nor moves to another one.
         if (isCredswapError(err)) {
-          cb(err!);
+          cb(err);
           return;
         }
         this.#countError(node);
@@ -264,7 +255,7 @@ export class PoolCluster extends EventEmitter {
           this._acquire(pattern, select, cb);
           return;
         }
-        cb(err!);
+        cb(err);
         return;
       }
       this.#countSuccess(node);
@@ -279,7 +270,7 @@ export class PoolCluster extends EventEmitter {
     let ids = this.#findIds(pattern);
     if (exclude && exclude.size > 0) ids = ids.filter((id) => !exclude.has(this.#nodes.get(id)!));
     if (ids.length === 0) return undefined;
-    return this.#nodes.get(ids.length === 1 ? ids[0]! : select(ids));
+    return this.#nodes.get(ids.length === 1 ? ids[0] : select(ids));
   }
 
   /** @internal True when a statement refused as read-only on `node` may be run again elsewhere. */

@@ -10,7 +10,7 @@ import { expectObject } from '../options.js';
 import type { CredentialsProvider, HotSwapFunction } from '../provider.js';
 import { isAccessDenied } from './classify.js';
 import { derivedOptions, hideSecrets } from './internals.js';
-import { MYSQL2_POOL_KEYS, type PoolOptions, resolvePoolOptions } from './pool-options.js';
+import { MYSQL2_POOL_KEYS, resolvePoolOptions } from './pool-options.js';
 
 /** Options that only make sense for a pool; a connection rejects them. */
 const POOL_ONLY_KEYS = [...MYSQL2_POOL_KEYS, 'rejectReadOnly', 'readOnlyBackoff'] as const;
@@ -70,7 +70,7 @@ function resolveConnectionOptions(input: ConnectionOptions | string): ResolvedCo
       if (rotation[key] !== undefined) throw new InvalidOptionError(`rotation.${key}`, why);
     }
   }
-  const { mysqlOptions, provider, rotation: resolved } = resolvePoolOptions(bag as PoolOptions);
+  const { mysqlOptions, provider, rotation: resolved } = resolvePoolOptions(bag);
   const { timeoutMs, cooldownMs, maxCooldownMs, refreshBeforeExpiryMs, maxAttempts } = resolved;
   return { mysqlOptions, provider, rotation: { timeoutMs, cooldownMs, maxCooldownMs, refreshBeforeExpiryMs, maxAttempts } };
 }

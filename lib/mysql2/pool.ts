@@ -175,7 +175,7 @@ export class CallbackPool extends EventEmitter {
    */
   end(cb?: (err?: Error | null) => void): void {
     if (!this.#ending) this.#ending = this.#end();
-    this.#ending.then((err) => cb?.(err ?? null));
+    void this.#ending.then((err) => cb?.(err ?? null));
   }
 
   /**
@@ -273,7 +273,7 @@ export class CallbackPool extends EventEmitter {
     if (front) this.#queue.unshift(waiter);
     else this.#queue.push(waiter);
     // A fresh connection needs a slot: make one by discarding an idle connection.
-    if (waiter.fresh && this.#free.length > 0) this.#makeRoom(this.#free[0]!);
+    if (waiter.fresh && this.#free.length > 0) this.#makeRoom(this.#free[0]);
   }
 
   /** Opens a connection for `waiter` in a slot already counted. */

@@ -24,7 +24,7 @@ function connect(start: (cb: (err: Error | null, connection?: unknown) => void) 
   return new Promise((resolve, reject) => {
     start((err, connection) => {
       if (err) reject(err);
-      else resolve(new mysql2Promise.PoolConnection(connection as never) as unknown as mysql2Promise.PoolConnection);
+      else resolve(new mysql2Promise.PoolConnection(connection as never));
     });
   });
 }

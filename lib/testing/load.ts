@@ -356,6 +356,7 @@ export function startLoadGenerator(options: LoadGeneratorOptions): LoadGenerator
           settle(waiter, new Error(`load was stopped before ${waiter.n} queries succeeded: ${describe()}`));
         }
         listeners.clear();
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrown as the listener threw it
         if (listenerError !== undefined) throw listenerError;
       })();
       return stopped;

@@ -191,7 +191,7 @@ export class SecretsManagerProvider implements CredentialsProvider {
       throw new InvalidOptionError('client', 'must be a SecretsManagerClient (an object with send())');
     }
     this.#userClient = o.client as SecretsManagerClientLike | undefined;
-    this.#clientConfig = (expectObject(o.clientConfig, 'clientConfig', true) ?? {}) as SecretsManagerClientConfig;
+    this.#clientConfig = expectObject(o.clientConfig, 'clientConfig', true) ?? {};
     this.#versionStage = string(o, 'versionStage', '', AWSCURRENT)!;
     this.#usePending = bool(o, 'usePendingVersion', '', true) && this.#versionStage === AWSCURRENT;
     this.#refreshIntervalMs = duration(o, 'refreshIntervalMs', '', DEFAULT_SECRET_REFRESH_INTERVAL_MS);

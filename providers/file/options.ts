@@ -9,7 +9,6 @@ import { MAX_TIMER_MS } from '../../lib/backoff.js';
 import { InvalidOptionError } from '../../lib/errors.js';
 import { expectObject, inRange, oneOf, rejectUnknownKeys, string } from '../../lib/options.js';
 import { FILE_FORMATS, type FileFormat } from './parse.js';
-import type { FILE_READ_RETRIES } from './read.js';
 
 /**
  * Default of {@link FileProviderOptions.debounceMs}: 100 ms.
@@ -72,7 +71,7 @@ export interface FileProviderOptions {
   pollIntervalMs?: number;
   /**
    * When the file is missing, empty or invalid, re-read it after this long, up to
-   * {@link FILE_READ_RETRIES} times, before reporting the error.
+   * `FILE_READ_RETRIES` times, before reporting the error.
    * @defaultValue {@link DEFAULT_FILE_RETRY_INTERVAL_MS} (250)
    */
   retryIntervalMs?: number;

@@ -161,16 +161,16 @@ function parseEnv(content: string, source: string): Credentials {
   const from: Partial<Record<keyof Fields, string>> = {};
   const lines = content.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.trim();
+    const line = lines[i].trim();
     if (line.length === 0 || line.startsWith('#')) continue;
     const match = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=(.*)$/.exec(line);
     if (!match) {
       throw new InvalidCredentialsError(source, `line ${i + 1} is not KEY=VALUE`);
     }
-    const key = match[1]!;
+    const key = match[1];
     const field = ENV_KEYS[key.toUpperCase()];
     if (field === undefined) continue; // other keys are ignored
-    const value = unquote(match[2]!.trim(), key, i + 1, source);
+    const value = unquote(match[2].trim(), key, i + 1, source);
     // An empty optional value means "not set", as in shell environment files.
     if (value === '' && (field === 'host' || field === 'port' || field === 'database')) continue;
     set(fields, from, field, key, value, source);
@@ -229,10 +229,10 @@ function toCredentials(
   if (fields.password === undefined) {
     throw new InvalidCredentialsError(source, `no password: expected ${passwordKeys}`, { key: 'password' });
   }
-  const creds: Credentials = { user: fields.user as string, password: fields.password as string };
-  if (fields.host !== undefined) creds.host = fields.host as string;
+  const creds: Credentials = { user: fields.user, password: fields.password };
+  if (fields.host !== undefined) creds.host = fields.host;
   if (fields.port !== undefined) creds.port = toPort(fields.port, from.port ?? 'port', source);
-  if (fields.database !== undefined) creds.database = fields.database as string;
+  if (fields.database !== undefined) creds.database = fields.database;
   return creds;
 }
 

@@ -10,7 +10,6 @@ import { unrefTimer } from '../../lib/backoff.js';
 import { sameCredentials, type Credentials, type SealedCredentials } from '../../lib/credentials.js';
 import { ClosedError, InvalidCredentialsError } from '../../lib/errors.js';
 import { checkSubscriber, type CredentialsProvider, type FetchContext } from '../../lib/provider.js';
-import type { FileProviderError } from './errors.js';
 import { resolveFileProviderOptions, type FileProviderOptions } from './options.js';
 import type { FileFormat } from './parse.js';
 import { errorCode, FILE_READ_RETRIES, readCredentialsFile, readWithRetries, type FileRead } from './read.js';
@@ -133,7 +132,7 @@ export class FileProvider implements CredentialsProvider {
 
   /**
    * Watches the file and calls `onChange` with new credentials each time its content changes
-   * to different valid credentials. `onError` receives a {@link FileProviderError} or an
+   * to different valid credentials. `onError` receives a `FileProviderError` or an
    * `InvalidCredentialsError` when the file stays missing or invalid after the retries, or
    * cannot be watched; each problem is reported once until the file reads well again. If
    * `onChange` throws, the error goes to `onError`; what `onError` throws is ignored.

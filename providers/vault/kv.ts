@@ -5,7 +5,7 @@
  */
 
 import { sameCredentials, sealCredentials, type Credentials, type SealedCredentials } from '../../lib/credentials.js';
-import { ClosedError, InvalidCredentialsError, InvalidOptionError } from '../../lib/errors.js';
+import { ClosedError, InvalidCredentialsError } from '../../lib/errors.js';
 import { VaultError } from './errors.js';
 import { duration, expectObject, rejectUnknownKeys, string } from '../../lib/options.js';
 import { intervalDelay, type Poller } from '../../lib/poller.js';

@@ -204,6 +204,7 @@ export class LeaseKeeper {
     }
     this.#closing.abort(new ClosedError(`provider '${this.#owner}'`));
     this.#leases.clear();
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrown as the revocation rejected
     if (failure !== undefined) throw failure;
   }
 

@@ -237,7 +237,7 @@ function isNodeVaultClient(value: unknown): value is NodeVaultClient {
 function resolveAuth(value: unknown, prefix: string): ResolvedAuth {
   const bag = expectObject(value, `${prefix}auth`)!;
   const keys = Object.keys(bag);
-  if (keys.length !== 1 || !['token', 'appRole', 'kubernetes'].includes(keys[0]!)) {
+  if (keys.length !== 1 || !['token', 'appRole', 'kubernetes'].includes(keys[0])) {
     throw new InvalidOptionError(`${prefix}auth`, "must have exactly one of 'token', 'appRole' or 'kubernetes'");
   }
   if (bag.token !== undefined) {

@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { sleep } from '../../lib/abort.js';
 import { backoffDelay } from '../../lib/backoff.js';
 import { sameCredentials, sealCredentials, type Credentials, type SealedCredentials } from '../../lib/credentials.js';
-import { ClosedError, InvalidCredentialsError, InvalidOptionError } from '../../lib/errors.js';
+import { ClosedError, InvalidCredentialsError } from '../../lib/errors.js';
 import { duration, expectObject, rejectUnknownKeys, string } from '../../lib/options.js';
 import type { Poller } from '../../lib/poller.js';
 import { checkSubscriber, type CredentialsProvider, type FetchContext } from '../../lib/provider.js';

@@ -59,7 +59,7 @@ function body(table: string): string[] {
   const lines = table.split('\n');
   const rules = lines.flatMap((l, i) => (l.trim().startsWith('─') ? [i] : []));
   assert.equal(rules.length, 2);
-  return lines.slice(rules[0]! + 1, rules[1]);
+  return lines.slice(rules[0] + 1, rules[1]);
 }
 
 /** The cells of the body row whose label is `label`. */
@@ -126,8 +126,8 @@ describe('drill rendering', function () {
         lines.slice(inside + 1, inside + 4).map((l) => l.split(/\s+/)[0]),
         ['p50', 'p99', 'max'],
       );
-      const p99 = report.targets[0]!.latencyMs.outside.p99;
-      assert.match(lines[outside + 2]!, new RegExp(`^p99\\s+${p99.toFixed(2)} ms\\s+`));
+      const p99 = report.targets[0].latencyMs.outside.p99;
+      assert.match(lines[outside + 2], new RegExp(`^p99\\s+${p99.toFixed(2)} ms\\s+`));
     });
 
     it('aligns every column: the values of a column end at the same place', function () {
@@ -137,14 +137,14 @@ describe('drill rendering', function () {
       assert.equal(ends.size, 1, `rows end at ${[...ends].join(', ')}`);
       const header = table.split('\n').find((l) => l.trim() === 'credswap    mysql2' || /^\s+credswap\s+mysql2$/.test(l))!;
       assert.ok(header, 'a header row names the targets');
-      assert.equal(header.length, lines[0]!.length, 'the header is right-aligned with the values');
+      assert.equal(header.length, lines[0].length, 'the header is right-aligned with the values');
     });
 
     it('says FAIL with the codes when credswap failed queries', function () {
       const table = renderTable(singleUserReport({ credswapFailEvery: 1000 }));
       assert.ok(table.endsWith('FAIL: credswap failed 41 of 41,233 queries (41 ER_ACCESS_DENIED_ERROR)\n'));
       assert.equal(table.includes('plain mysql2'), false);
-      assert.equal(body(table)[0]!.includes('mysql2'), false);
+      assert.equal(body(table)[0].includes('mysql2'), false);
     });
 
     it('says FAIL when credswap ran no query', function () {
@@ -239,14 +239,14 @@ describe('drill rendering', function () {
       const progress = createProgress(stream, 20_000, { now: () => 0 });
       progress.update(state(5000, 'rotation 1', 41_233, 0));
       assert.equal(chunks.length, 1);
-      const chunk = chunks[0]!;
+      const chunk = chunks[0];
       assert.ok(chunk.startsWith('\r') && chunk.endsWith('\x1b[K'));
       const line = chunk.slice(1, -3);
       assert.ok(line.length <= 99, 'never wider than the terminal');
       const bar = /^\[(█*)(░*)\] 5\.0 s \/ 20\.0 s {2}ok 41,233 {2}failed 0 {2}rotation 1$/.exec(line);
       assert.ok(bar, line);
-      const width = bar[1]!.length + bar[2]!.length;
-      assert.equal(bar[1]!.length, Math.round(width / 4), 'a quarter of the way');
+      const width = bar[1].length + bar[2].length;
+      assert.equal(bar[1].length, Math.round(width / 4), 'a quarter of the way');
       assert.ok(width >= 10 && width <= 40);
     });
 
@@ -254,7 +254,7 @@ describe('drill rendering', function () {
       const { stream, chunks } = fakeStream(true, 30);
       const progress = createProgress(stream, 20_000, { now: () => 0 });
       progress.update(state(5000, 'waiting for the first rotation'));
-      const line = chunks[0]!.slice(1, -3);
+      const line = chunks[0].slice(1, -3);
       assert.equal(line.length, 29);
       assert.ok(line.startsWith('5.0 s / 20.0 s  ok 1,000'));
     });
@@ -282,7 +282,7 @@ describe('drill rendering', function () {
       progress.log('rotation 1 started');
       assert.equal(chunks[0], 'before any update\n');
       assert.equal(chunks[2], '\r\x1b[Krotation 1 started\n');
-      assert.match(chunks[3]!, /^\r\[.*\] 1\.0 s/, 'the bar is drawn again below the line');
+      assert.match(chunks[3], /^\r\[.*\] 1\.0 s/, 'the bar is drawn again below the line');
       progress.done();
       assert.equal(chunks.at(-1), '\r\x1b[K');
       const written = chunks.length;

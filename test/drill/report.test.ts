@@ -197,7 +197,7 @@ describe('drill report', function () {
       ];
       const report = summarize({ outcomes, windows, stats: credswapStats, failover: true });
       assert.deepEqual([report.queries.failed, report.queries.refused], [7, 4]);
-      assert.equal(summarize({ outcomes, windows: [{ ...windows[0]!, kind: 'rotation' }], stats: credswapStats }).queries.refused, 0);
+      assert.equal(summarize({ outcomes, windows: [{ ...windows[0], kind: 'rotation' }], stats: credswapStats }).queries.refused, 0);
       const onlyRefused = summarize({ outcomes: [outcome(10, 1), ro(1200), ro(1900)], windows, stats: credswapStats, failover: true });
       const built = buildReport({ scenario: 'failover', embedded: true, options, targets: [onlyRefused], startedAt: new Date() });
       assert.equal(built.ok, true, 'refusals before the flip do not fail the drill');

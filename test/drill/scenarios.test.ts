@@ -57,7 +57,7 @@ describe('credswap drill scenarios', function () {
     assertNoCredswapFailure(report);
     const mysql2 = target(report, 'mysql2');
     assert.ok((mysql2.queries.failedByCode.ER_ACCESS_DENIED_ERROR ?? 0) > 0, JSON.stringify(mysql2.queries));
-    assert.equal(mysql2.windows[0]!.convergedMs, undefined, 'a plain pool never takes the new password');
+    assert.equal(mysql2.windows[0].convergedMs, undefined, 'a plain pool never takes the new password');
     assert.ok((target(report, 'credswap').providerCalls ?? 0) >= 2);
   });
 
@@ -79,7 +79,7 @@ describe('credswap drill scenarios', function () {
       'only writes the read-only server refused',
     );
     assert.ok(credswap.writeErrorWindowMs! <= flipDelayMs + 1_000, `credswap write-error window ${credswap.writeErrorWindowMs} ms`);
-    assert.notEqual(credswap.windows[0]!.convergedMs, undefined);
+    assert.notEqual(credswap.windows[0].convergedMs, undefined);
     assert.ok(mysql2.queries.failed > 0);
     assert.ok(
       mysql2.writeErrorWindowMs! > credswap.writeErrorWindowMs!,

@@ -43,7 +43,7 @@ describe('drill report schema and validator', function () {
 
   it('accepts a report with every optional field, as an object and as parsed JSON', function () {
     const report = fullReport();
-    assert.ok(report.targets[0]!.windows[0]!.convergenceMs !== undefined && report.targets[0]!.writeErrorWindowMs !== undefined);
+    assert.ok(report.targets[0].windows[0].convergenceMs !== undefined && report.targets[0].writeErrorWindowMs !== undefined);
     assert.deepEqual(validateReport(report), []);
     assert.deepEqual(validateReport(json()), []);
   });

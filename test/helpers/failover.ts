@@ -101,7 +101,7 @@ export async function startFailoverRig(prefix = 'rig'): Promise<FailoverRig> {
     },
     async count(server) {
       const rows = await server.query<Array<{ n: number }>>(`SELECT COUNT(*) AS n FROM \`${database}\`.items`);
-      return Number(rows[0]!.n);
+      return Number(rows[0].n);
     },
     async close() {
       await proxy.close();

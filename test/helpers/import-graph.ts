@@ -38,8 +38,8 @@ export function runtimeImports(root: string, folders: readonly string[]): Map<st
     const targets = new Set<string>();
     for (const match of readFileSync(file, 'utf8').matchAll(STATEMENT)) {
       const [, typeKeyword, clause, fromSpecifier, requireSpecifier] = match;
-      if (fromSpecifier !== undefined && (typeKeyword !== undefined || typesOnly(clause!))) continue;
-      const specifier = (fromSpecifier ?? requireSpecifier)!;
+      if (fromSpecifier !== undefined && (typeKeyword !== undefined || typesOnly(clause))) continue;
+      const specifier = fromSpecifier ?? requireSpecifier;
       targets.add(relative(root, resolve(dirname(file), specifier.replace(/\.js$/, '.ts'))));
     }
     graph.set(relative(root, file), targets);

@@ -55,11 +55,7 @@ describe('credswap/knex', function () {
       ],
       ['a negative rotation timeout', () => knexConnection({ credentials: hotSwap, rotation: { timeoutMs: -1 } }), 'rotation.timeoutMs'],
       ['a port that is not a number', () => knexConnection({ credentials: hotSwap, port: 'x' as unknown as number }), 'port'],
-      [
-        'a pool option (Knex sizes its pool)',
-        () => knexConnection({ credentials: hotSwap, connectionLimit: 5 } as KnexConnectionOptions),
-        'connectionLimit',
-      ],
+      ['a pool option (Knex sizes its pool)', () => knexConnection({ credentials: hotSwap, connectionLimit: 5 }), 'connectionLimit'],
       [
         'a uri (it could carry a password)',
         () => knexConnection({ credentials: hotSwap, uri: `mysql://app:${SECRET}@db/app` } as KnexConnectionOptions),

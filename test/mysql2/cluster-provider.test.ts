@@ -76,7 +76,7 @@ describe('SharedProvider (one provider for several cluster nodes)', () => {
     assert.equal(source.retired.length, 0, 'node b still uses them');
     await b.retire!(fromB);
     assert.equal(source.retired.length, 1);
-    assert.equal(source.retired[0]!.host, 'writer.db', 'the provider gets its own credentials back');
+    assert.equal(source.retired[0].host, 'writer.db', 'the provider gets its own credentials back');
     await b.retire!(fromB);
     assert.equal(source.retired.length, 1, 'retired once');
   });

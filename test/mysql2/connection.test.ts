@@ -84,8 +84,8 @@ describe('credswap/mysql2 createConnection', function () {
     const conn = await connect({ credentials: source.fn });
     const typed: mysql2Promise.Connection = conn; // what mysql2/promise's createConnection resolves to
     const [rows] = await typed.query<mysql2Promise.RowDataPacket[]>('SELECT CURRENT_USER() AS who, 1 + 1 AS two');
-    assert.equal(rows[0]!.two, 2);
-    assert.match(rows[0]!.who, new RegExp(`^${account.user}@`));
+    assert.equal(rows[0].two, 2);
+    assert.match(rows[0].who, new RegExp(`^${account.user}@`));
     assert.deepEqual(source.reasons, ['initial']);
     assert.equal(conn.coordinator?.generation, 1);
   });
@@ -230,8 +230,8 @@ describe('credswap/mysql2 createConnection', function () {
         assert.ok(!err.message.includes('secret'));
         return true;
       };
-      assert.throws(() => createPromiseConnection(options as ConnectionOptions), check);
-      assert.throws(() => createConnection(options as ConnectionOptions, () => assert.fail('called back')), check);
+      assert.throws(() => createPromiseConnection(options), check);
+      assert.throws(() => createConnection(options, () => assert.fail('called back')), check);
     }
     assert.throws(() => createConnection({}, undefined as never), TypeError);
   });
@@ -288,7 +288,7 @@ describe('credswap/mysql2 createConnection', function () {
     const conn = await connect({ user: account.user, password: account.password });
     assert.equal(conn.coordinator, undefined);
     const [rows] = await conn.query<mysql2Promise.RowDataPacket[]>('SELECT 2 AS two');
-    assert.equal(rows[0]!.two, 2);
+    assert.equal(rows[0].two, 2);
     assert.ok(!inspect(conn, { depth: 6 }).includes(account.password));
     await conn.end();
     await assert.rejects(connect({ user: account.user, password: 'wrong' }), (err: Error & { errno?: number }) => {

@@ -82,7 +82,7 @@ describe('credswap/mysql2 pool through a rotation and a failover', function () {
     assert.equal(seen.logins, 2, 'the first refusal was retried on one fresh connection; that one was refused too and kept');
     assert.deepEqual(seen.discards, ['read-only']);
     const [[row]] = await p.query<Array<{ one: number }> & import('mysql2').RowDataPacket[]>('SELECT 1 AS one');
-    assert.equal(row!.one, 1, 'reads still work on the kept connection');
+    assert.equal(row.one, 1, 'reads still work on the kept connection');
     const held = await p.getConnection();
     await assert.rejects(held.query('INSERT INTO items (n) VALUES (1)'), isReadOnlyRefusal);
     held.release();
@@ -105,7 +105,7 @@ describe('credswap/mysql2 pool through a rotation and a failover', function () {
     const loginsBefore = [backoff.seen.logins, plain.seen.logins];
 
     await rig.failover(1_000);
-    const loginsDuring = [backoff.seen.logins - loginsBefore[0]!, plain.seen.logins - loginsBefore[1]!];
+    const loginsDuring = [backoff.seen.logins - loginsBefore[0], plain.seen.logins - loginsBefore[1]];
     await Promise.all(loads.map((load) => load.untilOk(load.result.ok + 300)));
     const failedByMove = loads.map((load) => load.result.failedCount);
     await Promise.all(loads.map((load) => load.untilOk(load.result.ok + 300)));
@@ -117,10 +117,7 @@ describe('credswap/mysql2 pool through a rotation and a failover', function () {
       failedByMove,
       'no failure once the pools had moved',
     );
-    assert.ok(
-      loginsDuring[0]! * 3 < loginsDuring[1]!,
-      `logins while read-only: ${loginsDuring[0]} with backoff, ${loginsDuring[1]} without`,
-    );
+    assert.ok(loginsDuring[0] * 3 < loginsDuring[1], `logins while read-only: ${loginsDuring[0]} with backoff, ${loginsDuring[1]} without`);
     await eventually(() => onPrimary() === 0, 5_000, 'no connection left on the old primary');
   });
 });

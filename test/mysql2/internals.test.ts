@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import * as mysql2 from 'mysql2';
 import * as mysql2Promise from 'mysql2/promise';
 import type { Credentials } from '../../lib/credentials.js';
-import { knexConnection, type KnexConnectionOptions } from '../../lib/integrations/knex.js';
+import { knexConnection } from '../../lib/integrations/knex.js';
 import { createPool } from '../../lib/mysql2/index.js';
 import { PoolConnection, ConnectionConfig, createQuery, derivedOptions } from '../../lib/mysql2/internals.js';
 import { resolvePoolOptions, type PoolOptions } from '../../lib/mysql2/pool-options.js';
@@ -89,7 +89,7 @@ describe('mysql2 internals credswap relies on', function () {
         createIdlePool({ host: '127.0.0.1', fooBar: 1 } as PoolOptions);
       });
       assert.equal(printed.length, 1, printed.join('\n'));
-      assert.ok(printed[0]!.startsWith(ignoring('fooBar')), printed[0]);
+      assert.ok(printed[0].startsWith(ignoring('fooBar')), printed[0]);
     });
 
     it('ConnectionConfig checks only own keys, so derived options do not warn again and build the same config', function () {
@@ -109,13 +109,13 @@ describe('mysql2 internals credswap relies on', function () {
       const source = readFileSync(join(mysql2Dir, 'lib/connection_config.js'), 'utf8');
       const block = /const validOptions = \{([\s\S]*?)\};/.exec(source);
       assert.ok(block, 'validOptions not found in mysql2/lib/connection_config.js');
-      const names = [...block[1].matchAll(/^\s*([A-Za-z0-9_]+):\s*1,?/gm)].map((m) => m[1]!);
+      const names = [...block[1].matchAll(/^\s*([A-Za-z0-9_]+):\s*1,?/gm)].map((m) => m[1]);
       assert.ok(names.includes('jsonStrings'), 'validOptions was read');
       const hotSwap = async (): Promise<Credentials> => ({ user: 'u', password: 'p' });
       for (const name of names) {
         // undefined: only the check of the key itself, not of a value, could throw.
-        assert.doesNotThrow(() => resolvePoolOptions({ [name]: undefined } as PoolOptions), name);
-        const connection = knexConnection({ credentials: hotSwap, [name]: undefined } as KnexConnectionOptions);
+        assert.doesNotThrow(() => resolvePoolOptions({ [name]: undefined }), name);
+        const connection = knexConnection({ credentials: hotSwap, [name]: undefined });
         void connection.close();
       }
     });

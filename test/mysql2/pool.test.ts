@@ -412,7 +412,7 @@ describe('credswap/mysql2 pool', function () {
       // Statements open on the whole server; only this test's pool prepares any while it runs.
       const open = async (): Promise<number> => {
         const rows = await server.query<Array<{ Value: string }>>("SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'");
-        return Number(rows[0]!.Value);
+        return Number(rows[0].Value);
       };
       assert.equal(await open(), 2);
       assert.ok(p.pool.unprepare(sql) !== undefined, 'a statement was closed');
@@ -607,7 +607,7 @@ describe('credswap/mysql2 pool', function () {
       const warnings = (): number => printed.filter((line) => /\b(jsonStrings|fooBar)\b/.test(line)).length;
       let credswap: number;
       try {
-        const p = pool(options as PoolOptions);
+        const p = pool(options);
         await Promise.all([p.query('SELECT 1'), p.query('SELECT 1'), p.query('SELECT 1')]);
         credswap = warnings();
         printed.length = 0;
@@ -636,7 +636,7 @@ describe('credswap/mysql2 pool', function () {
         await p.pool.coordinator!.refresh();
         const loggedIn = async (): Promise<boolean> => {
           const [rows] = await p.query('SELECT CURRENT_USER() AS u');
-          return (rows as Array<{ u: string }>)[0]!.u.startsWith(`${next.user}@`);
+          return (rows as Array<{ u: string }>)[0].u.startsWith(`${next.user}@`);
         };
         await eventually(loggedIn, 5000, 'the new user logs in');
       } finally {

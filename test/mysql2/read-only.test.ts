@@ -17,47 +17,47 @@ describe('ReadOnlyEpisodes', function () {
 
   it('discards every connection opened before the first refusal: their writes are retried', function () {
     const [a, b, c] = open(3);
-    assert.equal(episodes.refused(a!, OPTION_PREVENTS_STATEMENT), 'discard');
-    assert.equal(episodes.refused(b!, OPTION_PREVENTS_STATEMENT), 'discard');
-    assert.equal(episodes.refused(c!, OPTION_PREVENTS_STATEMENT), 'discard');
+    assert.equal(episodes.refused(a, OPTION_PREVENTS_STATEMENT), 'discard');
+    assert.equal(episodes.refused(b, OPTION_PREVENTS_STATEMENT), 'discard');
+    assert.equal(episodes.refused(c, OPTION_PREVENTS_STATEMENT), 'discard');
     assert.equal(episodes.holding, false);
   });
 
   it('holds once a connection opened after the first refusal is refused too, and keeps every refused connection meanwhile', function () {
     const [old, other] = open(2);
-    assert.equal(episodes.refused(old!, OPTION_PREVENTS_STATEMENT), 'discard');
+    assert.equal(episodes.refused(old, OPTION_PREVENTS_STATEMENT), 'discard');
     const [retry] = open(1);
-    assert.equal(episodes.refused(retry!, OPTION_PREVENTS_STATEMENT), 'keep');
+    assert.equal(episodes.refused(retry, OPTION_PREVENTS_STATEMENT), 'keep');
     assert.equal(episodes.holding, true);
     now += 24;
-    assert.equal(episodes.refused(other!, OPTION_PREVENTS_STATEMENT), 'keep', 'an older connection is kept during the hold too');
+    assert.equal(episodes.refused(other, OPTION_PREVENTS_STATEMENT), 'keep', 'an older connection is kept during the hold too');
     now += 1;
     assert.equal(episodes.holding, false);
     assert.equal(
-      episodes.refused(other!, OPTION_PREVENTS_STATEMENT),
+      episodes.refused(other, OPTION_PREVENTS_STATEMENT),
       'discard',
       'after the hold, one connection is discarded and its write retried',
     );
-    assert.equal(episodes.refused(retry!, OPTION_PREVENTS_STATEMENT), 'keep', 'the others wait for that retry');
+    assert.equal(episodes.refused(retry, OPTION_PREVENTS_STATEMENT), 'keep', 'the others wait for that retry');
   });
 
   it('doubles the hold up to maxMs while each retry is refused too, with one discard per hold', function () {
     const [first, second] = open(2);
-    episodes.refused(first!, OPTION_PREVENTS_STATEMENT);
+    episodes.refused(first, OPTION_PREVENTS_STATEMENT);
     let [retry] = open(1);
     const holds: number[] = [];
     let discards = 0;
     for (let i = 0; i < 6; i++) {
-      assert.equal(episodes.refused(retry!, OPTION_PREVENTS_STATEMENT), 'keep');
+      assert.equal(episodes.refused(retry, OPTION_PREVENTS_STATEMENT), 'keep');
       const start = now;
       while (episodes.holding) {
-        assert.equal(episodes.refused(second!, OPTION_PREVENTS_STATEMENT), 'keep');
+        assert.equal(episodes.refused(second, OPTION_PREVENTS_STATEMENT), 'keep');
         now += 1;
       }
       holds.push(now - start);
       // The hold is over: the first refusal looks for a writable server, the next ones wait.
-      if (episodes.refused(second!, OPTION_PREVENTS_STATEMENT) === 'discard') discards += 1;
-      if (episodes.refused(second!, OPTION_PREVENTS_STATEMENT) === 'discard') discards += 1;
+      if (episodes.refused(second, OPTION_PREVENTS_STATEMENT) === 'discard') discards += 1;
+      if (episodes.refused(second, OPTION_PREVENTS_STATEMENT) === 'discard') discards += 1;
       [retry] = open(1);
     }
     assert.deepEqual(holds, [25, 50, 100, 200, 250, 250]);
@@ -66,25 +66,25 @@ describe('ReadOnlyEpisodes', function () {
 
   it('a retry that is accepted ends the episode and marks the connections opened before it', function () {
     const [a, b] = open(2);
-    episodes.refused(a!, OPTION_PREVENTS_STATEMENT);
+    episodes.refused(a, OPTION_PREVENTS_STATEMENT);
     const [retry] = open(1);
-    assert.equal(episodes.refused(retry!, OPTION_PREVENTS_STATEMENT), 'keep');
+    assert.equal(episodes.refused(retry, OPTION_PREVENTS_STATEMENT), 'keep');
     now += 25;
-    assert.equal(episodes.refused(b!, OPTION_PREVENTS_STATEMENT), 'discard');
+    assert.equal(episodes.refused(b, OPTION_PREVENTS_STATEMENT), 'discard');
     const [look] = open(1);
-    assert.equal(episodes.accepted(look!), true, 'the first acceptance ends the episode');
+    assert.equal(episodes.accepted(look), true, 'the first acceptance ends the episode');
     assert.equal(episodes.movedBefore, look, 'connections opened before the accepted retry are from before the move');
-    assert.equal(episodes.accepted(look!), false, 'there is no episode left to end');
+    assert.equal(episodes.accepted(look), false, 'there is no episode left to end');
     assert.equal(episodes.holding, false);
     assert.equal(
-      episodes.refused(retry!, OPTION_PREVENTS_STATEMENT),
+      episodes.refused(retry, OPTION_PREVENTS_STATEMENT),
       'discard',
       'a connection from before the move is discarded, without starting an episode:',
     );
     const [c] = open(1);
-    assert.equal(episodes.refused(c!, OPTION_PREVENTS_STATEMENT), 'discard', 'so the next refusal starts one, with a retry');
+    assert.equal(episodes.refused(c, OPTION_PREVENTS_STATEMENT), 'discard', 'so the next refusal starts one, with a retry');
     const [d] = open(1);
-    assert.equal(episodes.refused(d!, OPTION_PREVENTS_STATEMENT), 'keep', 'a new episode holds from initialMs');
+    assert.equal(episodes.refused(d, OPTION_PREVENTS_STATEMENT), 'keep', 'a new episode holds from initialMs');
     const start = now;
     while (episodes.holding) now += 1;
     assert.equal(now - start, 25);
@@ -92,18 +92,18 @@ describe('ReadOnlyEpisodes', function () {
 
   it('ends an episode after a quiet spell without refusals', function () {
     const [a] = open(1);
-    episodes.refused(a!, OPTION_PREVENTS_STATEMENT);
+    episodes.refused(a, OPTION_PREVENTS_STATEMENT);
     const [b] = open(1);
     now += 1_001;
-    assert.equal(episodes.refused(b!, OPTION_PREVENTS_STATEMENT), 'discard', 'a refusal long after the last one is a new episode');
+    assert.equal(episodes.refused(b, OPTION_PREVENTS_STATEMENT), 'discard', 'a refusal long after the last one is a new episode');
   });
 
   it('always discards on 1792 (a read-only transaction) and never lets it start an episode', function () {
     const [a] = open(1);
-    assert.equal(episodes.refused(a!, READ_ONLY_TRANSACTION), 'discard');
+    assert.equal(episodes.refused(a, READ_ONLY_TRANSACTION), 'discard');
     const [b] = open(1);
-    assert.equal(episodes.refused(b!, READ_ONLY_TRANSACTION), 'discard');
-    assert.equal(episodes.accepted(b!), false, 'no episode to end');
+    assert.equal(episodes.refused(b, READ_ONLY_TRANSACTION), 'discard');
+    assert.equal(episodes.accepted(b), false, 'no episode to end');
   });
 
   it('with maxMs 0 discards every refused connection', function () {

@@ -139,7 +139,7 @@ describe('credswap/mysql2 pool with VaultStaticRoleProvider', function () {
         [],
       );
     }
-    assert.equal(rotations[1]!.reason, 'rejected');
+    assert.equal(rotations[1].reason, 'rejected');
     assert.ok((vault.calls[ROUTE] ?? 0) <= 6, `static-creds reads: ${vault.calls[ROUTE]}`);
   });
 

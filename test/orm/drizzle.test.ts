@@ -31,7 +31,7 @@ describe('Drizzle on a credswap pool', function () {
   it('runs queries, prepared statements and transactions, rolling back on a thrown error', async function () {
     const db = connect(2);
     const [inserted] = await db.insert(items).values({ n: 4242 }).$returningId();
-    assert.ok(inserted!.id > 0);
+    assert.ok(inserted.id > 0);
     const prepared = db
       .select()
       .from(items)

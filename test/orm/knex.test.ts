@@ -56,7 +56,7 @@ describe('Knex', function () {
     it('runs queries, streams and transactions, and leaves ending the pool to its owner', async function () {
       const { db, pool } = connect(2);
       const [id] = await db('items').insert({ n: 7001 });
-      assert.ok(id! > 0);
+      assert.ok(id > 0);
       const streamed: number[] = [];
       for await (const row of db('items').select('n').where('n', 7001).stream()) streamed.push((row as { n: number }).n);
       assert.deepEqual(streamed, [7001]);
@@ -115,11 +115,11 @@ describe('Knex', function () {
     it('runs queries and transactions with credentials from the provider, and closes it on knex.destroy()', async function () {
       const { db, connection } = connect(2);
       const [id] = await db('items').insert({ n: 8001 });
-      assert.ok(id! > 0);
+      assert.ok(id > 0);
       await db.transaction(async (trx) => {
-        await trx('items').where('id', id!).update({ n: 8002 });
+        await trx('items').where('id', id).update({ n: 8002 });
       });
-      assert.equal((await db('items').where('id', id!).first()).n, 8002);
+      assert.equal((await db('items').where('id', id).first()).n, 8002);
       assert.equal(connection.coordinator.generation, 1);
       await db.destroy();
       assert.equal(connection.coordinator.closed, true);

@@ -88,11 +88,11 @@ describe('Sequelize internals credswap relies on', function () {
     await db.query('SELECT 1');
     assert.ok(calls.filter((c) => c === 'connect').length >= 1);
     for (const key of ['host', 'port', 'username', 'password', 'database'] as const) {
-      assert.ok(key in configs[0]!, `config has ${key}`);
+      assert.ok(key in configs[0], `config has ${key}`);
     }
-    assert.equal(configs[0]!.username, account.user);
-    assert.equal(typeof connections[0]!.addCommand, 'function');
-    assert.equal(typeof connections[0]!.config, 'object');
+    assert.equal(configs[0].username, account.user);
+    assert.equal(typeof connections[0].addCommand, 'function');
+    assert.equal(typeof connections[0].config, 'object');
   });
 
   it('connect(config) uses a copy with other credentials (a non-enumerable password included)', async function () {
@@ -110,7 +110,7 @@ describe('Sequelize internals credswap relies on', function () {
       close: (original) => original(),
     });
     const [rows] = (await db.query('SELECT CURRENT_USER() AS u')) as [Array<{ u: string }>, unknown];
-    assert.equal(rows[0]!.u.split('@')[0], account.user);
+    assert.equal(rows[0].u.split('@')[0], account.user);
   });
 
   it('a refused login rejects connect() with an error whose parent is the server error (1045)', async function () {

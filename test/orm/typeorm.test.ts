@@ -60,7 +60,7 @@ describe('TypeORM with driver: credswap/mysql2 through a rotation and a failover
           // TypeORM rolls back and rethrows when a statement in the callback fails.
           await ds.transaction(async (manager) => {
             const { identifiers } = await manager.insert(ItemSchema, { n: worker });
-            await manager.increment(ItemSchema, { id: identifiers[0]!.id }, 'n', 1);
+            await manager.increment(ItemSchema, { id: identifiers[0].id }, 'n', 1);
           });
           return;
         }
@@ -100,14 +100,14 @@ describe('TypeORM with driver: credswap/mysql2 through a rotation and a failover
     }
     const warnings = printed.filter((line) => line.includes('acquireTimeout'));
     assert.equal(warnings.length, 1, 'once, as mysql2 warns once per createPool');
-    assert.match(warnings[0]!, /^Ignoring invalid configuration option passed to Connection: acquireTimeout\./);
+    assert.match(warnings[0], /^Ignoring invalid configuration option passed to Connection: acquireTimeout\./);
   });
 
   it("uses the provider's user over TypeORM's username", async function () {
     const ds = recipe({ credentials: rig.credentials }, { username: 'someone-else' });
     await ds.initialize();
-    const [row] = (await ds.query('SELECT CURRENT_USER() AS u')) as Array<{ u: string }>;
-    assert.equal(row!.u.split('@')[0], rig.user);
+    const [row] = await ds.query<Array<{ u: string }>>('SELECT CURRENT_USER() AS u');
+    assert.equal(row.u.split('@')[0], rig.user);
   });
 
   it('never shows the password in util.inspect or JSON.stringify of the DataSource, its pool or a connection', async function () {

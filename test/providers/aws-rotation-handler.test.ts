@@ -133,7 +133,7 @@ describe('createRotationHandler', function () {
       const rows = await server.query<Array<Record<string, string>>>('SHOW GRANTS FOR ?@?', [user, host]);
       for (const row of rows) {
         lines.push(
-          Object.values(row)[0]!
+          Object.values(row)[0]
             .replace(`\`${user}\``, '`<user>`')
             .replace(/ IDENTIFIED BY PASSWORD '[^']*'/, ''),
         );

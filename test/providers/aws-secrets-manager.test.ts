@@ -310,7 +310,7 @@ describe('SecretsManagerProvider', function () {
       assert.equal(emulator.calls.GetSecretValue, 1);
       await admin.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: secret('rotated-password', 'app_clone') }));
       await eventually(() => changes.length === 1, 5_000, 'the change');
-      assert.equal(changes[0]!.user, 'app_clone');
+      assert.equal(changes[0].user, 'app_clone');
       assert.equal(emulator.calls.GetSecretValue, 2);
       unsubscribe();
       assert.deepEqual(errors, []);

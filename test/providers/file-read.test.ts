@@ -88,13 +88,13 @@ describe('reading a credentials file', () => {
       clock.restore();
     });
 
-    const good: FileRead = { ok: true, creds: { user: 'app', password: PASSWORD } as never };
+    const good: FileRead = { ok: true, creds: { user: 'app', password: PASSWORD } };
     const missing = (n: number): FileRead => ({ ok: false, transient: true, error: new Error(`missing #${n}`) });
 
     /** A read that gives `results` in turn (the last one from then on), counting its calls. */
     function scripted(...results: FileRead[]) {
       let calls = 0;
-      return { read: async () => results[Math.min(calls++, results.length - 1)]!, calls: () => calls };
+      return { read: async () => results[Math.min(calls++, results.length - 1)], calls: () => calls };
     }
 
     it('resolves with the first good read, waiting retryIntervalMs between reads', async () => {

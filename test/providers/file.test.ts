@@ -602,7 +602,7 @@ describe('FileProvider', () => {
       }).enable();
       try {
         // Mocha arms its own timeout timer once the test function has returned its promise.
-        await null;
+        await Promise.resolve();
         recording = true;
         await track();
         recording = false;
@@ -633,7 +633,7 @@ describe('FileProvider', () => {
     }
 
     it('unsubscribe stops the watcher and every timer', async () => {
-      await null; // past the arming of mocha's timeout timer
+      await Promise.resolve(); // past the arming of mocha's timeout timer
       const before = process.getActiveResourcesInfo();
       const left = await handlesLeftBehind(() => busySubscription((_p, unsubscribe) => unsubscribe()));
       assert.deepEqual(left, []);
@@ -641,7 +641,7 @@ describe('FileProvider', () => {
     });
 
     it('close stops the watcher and every timer', async () => {
-      await null; // past the arming of mocha's timeout timer
+      await Promise.resolve(); // past the arming of mocha's timeout timer
       const before = process.getActiveResourcesInfo();
       const left = await handlesLeftBehind(() => busySubscription((p) => p.close()));
       assert.deepEqual(left, []);
@@ -649,7 +649,7 @@ describe('FileProvider', () => {
     });
 
     it('leaves nothing running when closed from onError while the watch starts', async () => {
-      await null; // past the arming of mocha's timeout timer
+      await Promise.resolve(); // past the arming of mocha's timeout timer
       const before = process.getActiveResourcesInfo();
       const left = await handlesLeftBehind(async () => {
         // The directory cannot be watched: onError runs before subscribe() returns.

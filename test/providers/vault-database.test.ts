@@ -109,10 +109,10 @@ describe('credswap/vault: VaultDatabaseProvider', function () {
       const creds = await get(provider({}, events));
 
       assert.equal(events.length, 1);
-      assert.equal(events[0]!.type, 'issued');
-      assert.equal(events[0]!.user, creds.user);
-      assert.equal(events[0]!.leaseId, leaseOf(creds.user).leaseId);
-      assert.ok(events[0]!.ttlMs > 59_000 && events[0]!.ttlMs <= 60_000);
+      assert.equal(events[0].type, 'issued');
+      assert.equal(events[0].user, creds.user);
+      assert.equal(events[0].leaseId, leaseOf(creds.user).leaseId);
+      assert.ok(events[0].ttlMs > 59_000 && events[0].ttlMs <= 60_000);
       assert.ok(!JSON.stringify(events).includes(creds.password));
     });
 
@@ -154,9 +154,9 @@ describe('credswap/vault: VaultDatabaseProvider', function () {
 
       await eventually(() => changes.length >= 1, 10_000, 'a renewal');
 
-      assert.equal(changes[0]!.user, creds.user);
-      assert.equal(changes[0]!.password, creds.password);
-      assert.ok((changes[0]!.expiresAt as number) > creds.expiresAt!);
+      assert.equal(changes[0].user, creds.user);
+      assert.equal(changes[0].password, creds.password);
+      assert.ok((changes[0].expiresAt as number) > creds.expiresAt!);
       assert.equal(events.at(-1)?.type, 'renewed');
       assert.equal(vault.calls['sys/leases/renew'], 1);
     });

@@ -54,7 +54,7 @@ describe('VaultKvProvider', function () {
       vault: { endpoint: vault.endpoint, auth: { token: vault.rootToken }, requestTimeoutMs: 2_000 },
       refreshIntervalMs: 0,
       ...options,
-    } as VaultKvProviderOptions);
+    });
     providers.push(p);
     return p;
   }
@@ -83,7 +83,7 @@ describe('VaultKvProvider', function () {
 
     it('requires vault or client', function () {
       assert.throws(
-        () => new VaultKvProvider({ path } as never),
+        () => new VaultKvProvider({ path }),
         (error: unknown) => error instanceof InvalidOptionError && error.option === 'vault',
       );
     });
@@ -244,7 +244,7 @@ describe('VaultKvProvider', function () {
       const { onChange, onError } = spySubscriber(p);
       vault.seal();
       await eventually(() => onError.callCount >= 1, 5_000, 'the sealed error');
-      assert.ok(onError.firstCall.args[0] instanceof VaultError && (onError.firstCall.args[0] as VaultError).retryable);
+      assert.ok(onError.firstCall.args[0] instanceof VaultError && onError.firstCall.args[0].retryable);
 
       vault.unseal();
       vault.writeKv(path, { username: 'app', password: NEW_PASSWORD });

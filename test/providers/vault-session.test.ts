@@ -440,10 +440,10 @@ describe('credswap/vault: VaultSession', function () {
       const written: string[] = [];
       const write = process.stderr.write;
       debug.enable('node-vault');
-      process.stderr.write = ((chunk: unknown, ...rest: unknown[]) => {
+      process.stderr.write = (chunk: unknown, ...rest: unknown[]) => {
         written.push(String(chunk));
         return (write as (...args: unknown[]) => boolean).call(process.stderr, chunk, ...rest);
-      }) as typeof process.stderr.write;
+      };
       try {
         const s = session({ vault: { endpoint: vault.endpoint, auth } });
         await s.read(KV_PATH, signal());

@@ -53,7 +53,7 @@ describe('VaultStaticRoleProvider', function () {
       vault: { endpoint: vault.endpoint, auth: { token: vault.rootToken }, requestTimeoutMs: 2_000 },
       refreshJitterMs: 50,
       ...options,
-    } as VaultStaticRoleProviderOptions);
+    });
     providers.push(p);
     return p;
   }
@@ -122,7 +122,7 @@ describe('VaultStaticRoleProvider', function () {
       assert.equal(creds?.user, account.user);
       assert.equal(creds?.password, await vaultPassword());
       assert.equal(creds?.expiresAt, undefined, 'a static password has no expiry');
-      assert.ok(await canLogIn(creds!));
+      assert.ok(await canLogIn(creds));
     });
 
     it('reads the role at once after a refused login and returns the rotated password', async function () {
@@ -134,7 +134,7 @@ describe('VaultStaticRoleProvider', function () {
 
       assert.notEqual(after?.password, before?.password);
       assert.equal(after?.password, await vaultPassword());
-      assert.ok(await canLogIn(after!));
+      assert.ok(await canLogIn(after));
     });
 
     it('after a refused login, reads a few more times while Vault still returns the refused password, then reports nothing new', async function () {

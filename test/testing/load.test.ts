@@ -89,7 +89,7 @@ describe('credswap/testing load generator', function () {
     await waitFor(() => load.failed >= 10);
     await load.stop();
     assert.equal(load.ok, 0);
-    const first = load.outcomes[0]!;
+    const first = load.outcomes[0];
     assert.equal(first.ok, false);
     assert.equal(first.code, 'ER_ACCESS_DENIED_ERROR');
     assert.equal(first.errno, 1045);
@@ -233,7 +233,7 @@ describe('credswap/testing load generator', function () {
     await waitFor(() => load.failed >= 3);
     await load.stop();
     assert.deepEqual(load.failedByCode, { UNKNOWN: load.failed });
-    assert.equal(load.outcomes[0]!.errno, undefined);
+    assert.equal(load.outcomes[0].errno, undefined);
   });
 
   it("records an error whose properties throw when read as 'UNKNOWN'", async function () {

@@ -540,7 +540,7 @@ describe('Secrets Manager emulator', () => {
       assert.equal(JSON.parse(current.SecretString!).password, PASSWORD);
       const pending = await sm.send(new GetSecretValueCommand({ SecretId: 'app/db', VersionStage: 'AWSPENDING' }));
       assert.equal(pending.VersionId, out.VersionId);
-      assert.equal(emulator.rotations('app/db')[0]!.status, 'running');
+      assert.equal(emulator.rotations('app/db')[0].status, 'running');
       assert.deepEqual(
         events.map((e) => e.Step),
         ['createSecret', 'setSecret'],
@@ -668,7 +668,7 @@ describe('Secrets Manager emulator', () => {
       await sm.send(new RotateSecretCommand({ SecretId: 'other/db', RotationLambdaARN: arn }));
       assert.equal((await emulator.waitForRotation('other/db', { timeoutMs: 10_000 })).status, 'succeeded');
       await sm.send(new RotateSecretCommand({ SecretId: 'app/db', RotationLambdaARN: arn }));
-      assert.equal((await pause.reached).SecretId, emulator.rotations('app/db')[0]!.secretArn);
+      assert.equal((await pause.reached).SecretId, emulator.rotations('app/db')[0].secretArn);
       pause.release();
       assert.equal((await emulator.waitForRotation('app/db', { timeoutMs: 10_000 })).status, 'succeeded');
     });

@@ -622,7 +622,7 @@ describe('testing/vault', function () {
       vault.configureDatabaseRole('short', { dbName: database, defaultTtlS: 2, maxTtlS: 2 });
       const creds = await client().read('database/creds/short');
       vault.seal();
-      await waitFor(() => vault.leases()[0]!.expiresAt < performance.now(), 'the lease to fall due');
+      await waitFor(() => vault.leases()[0].expiresAt < performance.now(), 'the lease to fall due');
       assert.equal(await accountExists(creds.data.username), true);
 
       vault.unseal();

@@ -198,7 +198,7 @@ export async function setupVault(name: ScenarioName, kind: Kind, settings: Scena
       const issued = () => leaseEvents.filter((e) => e.type === 'issued');
       const timeoutMs = settings.intervalMs * 2 + LEASE_ROTATION_GRACE_MS;
       await waitFor(() => issued().length >= index + 2, timeoutMs, `lease rotation ${index + 1}`);
-      const [old, next] = [issued()[index]!, issued()[index + 1]!];
+      const [old, next] = [issued()[index], issued()[index + 1]];
       settings.log(`rotation ${index + 1}: new lease for ${next.user}; the lease of ${old.user} ends`);
       const ended = () => leaseEvents.find((e) => e.leaseId === old.leaseId && (e.type === 'revoked' || e.type === 'expired'));
       await waitFor(() => ended() !== undefined, timeoutMs, `the end of the lease of ${old.user}`);

@@ -170,7 +170,7 @@ export class Dispatcher {
         const message = fault.error.message ?? this.#defaultFaultMessage(name, operation, named);
         throw new AwsError(name, message, status, FRAMEWORK_ERRORS.has(name));
       }
-      const output = this.#operations[operation]!(input!);
+      const output = this.#operations[operation](input!);
       send(res, requestId, 200, output);
     } catch (err) {
       if (!(err instanceof AwsError)) {

@@ -161,7 +161,7 @@ export class SecretsManagerFaults {
     let latencyMs = 0;
     let error: Fault['error'];
     for (let i = 0; i < this.#faults.length; i++) {
-      const fault = this.#faults[i]!;
+      const fault = this.#faults[i];
       if (!this.#matches(fault.match, operation, secretId)) continue;
       if (fault.latencyMs !== undefined) latencyMs += fault.latencyMs;
       else if (error === undefined) {

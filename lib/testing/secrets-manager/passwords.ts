@@ -41,12 +41,12 @@ export function randomPassword(input: Input): string {
   }
   const all = classes.join('');
   const chars: string[] = [];
-  if (requireEach) for (const cls of classes) chars.push(cls[randomInt(cls.length)]!);
-  while (chars.length < length) chars.push(all[randomInt(all.length)]!);
+  if (requireEach) for (const cls of classes) chars.push(cls[randomInt(cls.length)]);
+  while (chars.length < length) chars.push(all[randomInt(all.length)]);
   // Fisher-Yates, so the required characters are not always first.
   for (let i = chars.length - 1; i > 0; i--) {
     const j = randomInt(i + 1);
-    [chars[i], chars[j]] = [chars[j]!, chars[i]!];
+    [chars[i], chars[j]] = [chars[j], chars[i]];
   }
   return chars.join('');
 }

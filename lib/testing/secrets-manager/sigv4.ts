@@ -71,8 +71,8 @@ function canonicalQuery(rawQuery: string): string {
 function canonicalHeaderValues(rawHeaders: readonly string[]): Map<string, string> {
   const values = new Map<string, string[]>();
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!.toLowerCase();
-    const value = rawHeaders[i + 1]!.trim().replace(/\s+/g, ' ');
+    const name = rawHeaders[i].toLowerCase();
+    const value = rawHeaders[i + 1].trim().replace(/\s+/g, ' ');
     const list = values.get(name);
     if (list) list.push(value);
     else values.set(name, [value]);
@@ -87,7 +87,7 @@ const hmac = (key: string | Buffer, data: string): Buffer => createHmac('sha256'
 function parseAmzDate(value: string): number | undefined {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
   if (!m) return undefined;
-  const ms = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
+  const ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
   return Number.isNaN(ms) ? undefined : ms;
 }
 

@@ -103,7 +103,7 @@ function checkScope(scope: VaultFaultScope | undefined, allowed: readonly string
   if (path !== undefined && !(path instanceof RegExp) && (typeof path !== 'string' || path === '')) {
     throw new InvalidOptionError(`${prefix}path`, 'must be a non-empty string or a RegExp');
   }
-  return path as string | RegExp | undefined;
+  return path;
 }
 
 function defaultErrors(statusCode: number, path: string): string[] {

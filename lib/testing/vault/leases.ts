@@ -203,7 +203,7 @@ export class LeaseStore {
 
   /** Waits for revocations under way. */
   async settled(): Promise<void> {
-    await Promise.allSettled([...this.leases.values()].map((lease) => lease.revoking));
+    await Promise.allSettled([...this.leases.values()].flatMap((lease) => (lease.revoking ? [lease.revoking] : [])));
   }
 
   /** Cancels every expiry timer (the emulator is closing). */

@@ -14,7 +14,7 @@ import { parseDurationS } from './ttl.js';
 const internal = (message: string): VaultReply => errorReply(500, `1 error occurred:\n\t* ${message}\n\n`);
 
 export async function dynamicCredentials({ state, token, request, params }: RouteContext): Promise<VaultReply> {
-  const name = params.role!;
+  const name = params.role;
   const role = state.databaseRoles.get(name);
   if (role === undefined) return errorReply(400, `unknown role: ${name}`);
   const username = makeUsername(role.usernameTemplate, { displayName: token!.displayName, roleName: name }, Math.floor(Date.now() / 1000));
@@ -55,15 +55,15 @@ export async function dynamicCredentials({ state, token, request, params }: Rout
 }
 
 export function staticCredentials({ state, params }: RouteContext): VaultReply {
-  const data = state.staticRoles.read(params.role!);
-  if (data === undefined) return errorReply(400, `unknown role: ${params.role!}`);
+  const data = state.staticRoles.read(params.role);
+  if (data === undefined) return errorReply(400, `unknown role: ${params.role}`);
   return ok({ mountType: 'database', data });
 }
 
 export async function rotateRole({ state, params }: RouteContext): Promise<VaultReply> {
-  if (!state.staticRoles.has(params.role!)) return errorReply(400, 'no static role found for role name');
+  if (!state.staticRoles.has(params.role)) return errorReply(400, 'no static role found for role name');
   try {
-    await state.staticRoles.rotate(params.role!);
+    await state.staticRoles.rotate(params.role);
     return NO_CONTENT;
   } catch (error) {
     return internal(

@@ -15,7 +15,7 @@ export function kvRead({ state, request, params }: RouteContext): VaultReply {
   const versionParam = request.query.get('version');
   const version = versionParam === null ? 0 : Number(versionParam);
   if (!Number.isInteger(version) || version < 0) return errorReply(400, 'invalid version');
-  const found = state.kv.read(mount, params.path!, version);
+  const found = state.kv.read(mount, params.path, version);
   if (found === undefined) return errorReply(404);
   return ok({ mountType: 'kv', data: found });
 }
@@ -27,18 +27,18 @@ export function kvWrite({ state, request, params }: RouteContext): VaultReply {
   if (cas !== undefined && (typeof cas !== 'number' || !Number.isInteger(cas) || cas < 0)) {
     return errorReply(400, 'invalid check-and-set parameter');
   }
-  const result = state.kv.write(mountOf(request.path), params.path!, data as Record<string, unknown>, cas as number | undefined);
+  const result = state.kv.write(mountOf(request.path), params.path, data as Record<string, unknown>, cas);
   if (!result.ok) return errorReply(400, result.error);
   return ok({ mountType: 'kv', data: result.metadata });
 }
 
 export function kvMetadata({ state, request, params }: RouteContext): VaultReply {
-  const metadata = state.kv.metadata(mountOf(request.path), params.path!);
+  const metadata = state.kv.metadata(mountOf(request.path), params.path);
   if (metadata === undefined) return errorReply(404);
   return ok({ mountType: 'kv', data: metadata });
 }
 
 export function kvDeleteMetadata({ state, request, params }: RouteContext): VaultReply {
-  state.kv.deleteMetadata(mountOf(request.path), params.path!);
+  state.kv.deleteMetadata(mountOf(request.path), params.path);
   return NO_CONTENT;
 }

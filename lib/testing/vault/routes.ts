@@ -54,7 +54,7 @@ export function resolve(state: VaultState, path: string): Resolution {
     if (lease !== null) {
       const [, action, id] = lease;
       const handler = action === 'renew' ? renewLease : action === 'revoke' ? revokeLease : lookupLease;
-      return route(`sys/leases/${action!}`, true, { POST: handler }, id === undefined ? {} : { lease: id });
+      return route(`sys/leases/${action}`, true, { POST: handler }, id === undefined ? {} : { lease: id });
     }
     return { name: 'unknown', reply: UNSUPPORTED_PATH };
   }
@@ -79,7 +79,7 @@ export function resolve(state: VaultState, path: string): Resolution {
   }
 
   if (first === state.databaseMount && segments.length === 3 && segments[2] !== '') {
-    const role = { role: segments[2]! };
+    const role = { role: segments[2] };
     switch (second) {
       case 'creds':
         return route(`${first}/creds/:role`, true, { GET: dynamicCredentials }, role);

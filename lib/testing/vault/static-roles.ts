@@ -97,7 +97,7 @@ export class StaticRoles {
       role.cancel?.();
       role.cancel = undefined;
     }
-    await Promise.allSettled([...this.roles.values()].map((role) => role.rotating));
+    await Promise.allSettled([...this.roles.values()].flatMap((role) => (role.rotating ? [role.rotating] : [])));
   }
 
   private async rotateNow(role: StaticRole): Promise<void> {

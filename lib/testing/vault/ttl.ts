@@ -114,7 +114,7 @@ export function parseDurationS(value: unknown, field: string): number {
     if (/^\d+$/.test(text)) return Number(text);
     if (GO_DURATION.test(text)) {
       let total = 0;
-      for (const [, amount, unit] of text.matchAll(GO_DURATION_PART)) total += Number(amount) * (UNIT_SECONDS[unit!] ?? 0);
+      for (const [, amount, unit] of text.matchAll(GO_DURATION_PART)) total += Number(amount) * (UNIT_SECONDS[unit] ?? 0);
       return Math.floor(total);
     }
   }

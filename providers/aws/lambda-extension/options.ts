@@ -205,7 +205,7 @@ export function readOptions(options: unknown, self: unknown): ExtensionSettings 
     usePending,
     refreshNow,
     startupRetryMs,
-    fallback: o.fallback as CredentialsProvider | undefined,
+    fallback: o.fallback,
     refreshIntervalMs,
     name: string(o, 'name', PREFIX, `lambda-extension:${secretId}`)!,
   };

@@ -18,7 +18,7 @@ function tokenize(sql: string): Token[] | undefined {
   const tokens: Token[] = [];
   let i = 0;
   while (i < sql.length) {
-    const ch = sql[i]!;
+    const ch = sql[i];
     if (/\s/.test(ch)) {
       i += 1;
     } else if (ch === "'" || ch === '"' || ch === '`') {
@@ -26,7 +26,7 @@ function tokenize(sql: string): Token[] | undefined {
       let j = i + 1;
       for (;;) {
         if (j >= sql.length) return undefined; // unterminated
-        const c = sql[j]!;
+        const c = sql[j];
         if (c === '\\' && ch !== '`' && j + 1 < sql.length) {
           value += sql[j + 1];
           j += 2;
@@ -45,7 +45,7 @@ function tokenize(sql: string): Token[] | undefined {
       i = j;
     } else if (/[A-Za-z0-9_$]/.test(ch)) {
       let j = i + 1;
-      while (j < sql.length && /[A-Za-z0-9_$]/.test(sql[j]!)) j += 1;
+      while (j < sql.length && /[A-Za-z0-9_$]/.test(sql[j])) j += 1;
       tokens.push({ kind: 'word', value: sql.slice(i, j), start: i, end: j });
       i = j;
     } else {
@@ -74,7 +74,7 @@ export function rewriteGrant(line: string, user: string, host: string, target: s
   if (tokens === undefined) return undefined;
   let at = -1;
   for (let i = 0; i + 3 < tokens.length; i++) {
-    const [kw, u, sep, h] = [tokens[i], tokens[i + 1]!, tokens[i + 2]!, tokens[i + 3]!];
+    const [kw, u, sep, h] = [tokens[i], tokens[i + 1], tokens[i + 2], tokens[i + 3]];
     if (
       isWord(kw, 'TO', 'FOR', 'FROM') &&
       u.kind !== 'punct' &&
@@ -88,7 +88,7 @@ export function rewriteGrant(line: string, user: string, host: string, target: s
     }
   }
   if (at < 0) return undefined;
-  const granteeEnd = tokens[at + 2]!.end;
+  const granteeEnd = tokens[at + 2].end;
   const rest = tokens.slice(at + 3);
   let tail = line.slice(granteeEnd);
   if (rest.length > 0 && !isWord(rest[0], 'WITH')) {
@@ -97,5 +97,5 @@ export function rewriteGrant(line: string, user: string, host: string, target: s
     const options = rest.slice(from).find((token) => isWord(token, 'WITH'));
     tail = options === undefined ? '' : ` ${line.slice(options.start)}`;
   }
-  return `${line.slice(0, tokens[at]!.start)}${target}${tail}`;
+  return `${line.slice(0, tokens[at].start)}${target}${tail}`;
 }

@@ -214,15 +214,15 @@ export function readOptions(options: unknown): RotationSettings {
   return {
     strategy,
     client: client as SecretsManagerClientLike | undefined,
-    clientConfig: (clientConfig ?? {}) as SecretsManagerClientConfig,
+    clientConfig: clientConfig ?? {},
     host: string(bag, 'host', ''),
     port,
     connectTimeoutMs: duration(bag, 'connectTimeoutMs', '', DEFAULT_ROTATION_CONNECT_TIMEOUT_MS, 1),
-    ssl: ssl as string | SslOptions | undefined,
+    ssl: ssl,
     excludeCharacters,
     passwordLength,
     cloneSuffix: string(bag, 'cloneSuffix', '', DEFAULT_CLONE_SUFFIX) as string,
     masterSecretKey: string(bag, 'masterSecretKey', '', DEFAULT_MASTER_SECRET_KEY) as string,
-    logger: logger as RotationLogger | undefined,
+    logger: logger,
   };
 }

@@ -47,7 +47,7 @@ function loadMysql(): Promise<Mysql2Promise> {
     (mod) =>
       ((mod as { createConnection?: unknown }).createConnection !== undefined
         ? mod
-        : (mod as { default: unknown }).default) as unknown as Mysql2Promise,
+        : (mod as { default: unknown }).default) as Mysql2Promise,
     (error: unknown) => {
       mysqlModule = undefined;
       throw error;
@@ -159,7 +159,8 @@ export async function copyTlsRequirement(connection: Connection, user: string, h
   );
   const row = rows[0];
   if (row === undefined) return;
-  const text = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
+  const text = (v: unknown): string =>
+    typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString() : typeof v === 'number' ? String(v) : '';
   const type = text(row.ssl_type).toUpperCase();
   let require: string;
   if (type === '') require = 'NONE';
