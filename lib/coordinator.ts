@@ -10,6 +10,7 @@
 import { EventEmitter } from 'node:events';
 import { backoffDelay, unrefTimer } from './backoff.js';
 import { type SealedCredentials, fingerprint, sameCredentials, sealCredentials } from './credentials.js';
+import { DEFAULT_LOGIN_TRUST_MS, LoginGate } from './login-gate.js';
 import {
   ClosedError,
   CredentialsUnavailableError,
@@ -148,6 +149,12 @@ const SUPERSEDED = 'credswap: superseded by newer credentials';
 export class RotationCoordinator extends EventEmitter {
   /** The provider this coordinator calls. */
   readonly provider: CredentialsProvider;
+  /**
+   * Lockout-safe logins for everything that uses this coordinator's credentials: credentials
+   * that may be refused are tried by one login at a time, and refused ones are not tried again
+   * while the provider is being asked or the coordinator cools down.
+   */
+  readonly logins: LoginGate = new LoginGate(DEFAULT_LOGIN_TRUST_MS, () => (this.#flight ? Infinity : this.#cooldownUntil));
   readonly #timings: ResolvedTimings;
   #generation = 0;
   #credentials: SealedCredentials | undefined;
@@ -391,6 +398,7 @@ export class RotationCoordinator extends EventEmitter {
     const previousGeneration = this.#generation;
     this.#generation += 1;
     this.#credentials = credentials;
+    this.logins.forgetBefore(previousGeneration);
     const snapshot: CredentialsSnapshot = { generation: this.#generation, credentials };
     this.#snapshot = snapshot;
     this.#refreshStreak = 0;

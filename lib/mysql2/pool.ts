@@ -14,6 +14,7 @@ import { unrefTimer } from '../backoff.js';
 import { type CredentialsSnapshot, type RotateEvent, RotationCoordinator } from '../coordinator.js';
 import { ClosedError } from '../errors.js';
 import { GenerationLedger } from '../generation-ledger.js';
+import { UNGATED, type LoginTicket } from '../login-gate.js';
 import { isAccessDenied } from './classify.js';
 import { GenerationConfigs } from './generation-config.js';
 import { cloneConfig, sqlString, type Mysql2Command, type Mysql2ConnectionConfig } from './internals.js';
@@ -141,6 +142,9 @@ export class CallbackPool extends EventEmitter {
   _removeConnection(connection: CredswapPoolConnection): void {
     if (!this.#all.delete(connection)) return;
     if (!connection[ESTABLISHED]) return; // a failed connect: its callback owns the slot
+    // Not closed by the pool: the server dropped it (killed, restarted, timed out). Until a login
+    // works again, logins go one at a time: the password may have changed with it.
+    if (!connection[CLOSING] && !this._closed) this.coordinator?.logins.distrust();
     const index = this.#free.indexOf(connection);
     if (index !== -1) this.#free.splice(index, 1);
     this.#slots -= 1;
@@ -294,8 +298,27 @@ export class CallbackPool extends EventEmitter {
     );
   }
 
+  /** Opens a connection with `snapshot`'s credentials once the coordinator's login gate lets it. */
   #connect(waiter: Waiter, snapshot: CredentialsSnapshot | undefined): void {
     if (this._closed) {
+      this.#failWaiter(waiter, new ClosedError('the pool'));
+      return;
+    }
+    if (!snapshot || !this.coordinator) {
+      this.#login(waiter, snapshot, UNGATED);
+      return;
+    }
+    this.coordinator.logins.enter(snapshot.generation).then(
+      (ticket) => this.#login(waiter, snapshot, ticket),
+      // These credentials were refused a moment ago: a copy of that refusal, and no login.
+      (refusal: Error) =>
+        this._closed ? this.#failWaiter(waiter, new ClosedError('the pool')) : this.#onConnectError(waiter, snapshot.generation, refusal),
+    );
+  }
+
+  #login(waiter: Waiter, snapshot: CredentialsSnapshot | undefined, ticket: LoginTicket): void {
+    if (this._closed) {
+      ticket.failed();
       this.#failWaiter(waiter, new ClosedError('the pool'));
       return;
     }
@@ -310,16 +333,20 @@ export class CallbackPool extends EventEmitter {
     connection.connect((err) => {
       if (this._closed) {
         // end() came first: whatever the connect did, the caller learns that the pool is closed.
+        ticket.failed();
         this.#all.delete(connection);
         connection.destroy();
         this.#failWaiter(waiter, new ClosedError('the pool'));
         return;
       }
       if (err) {
+        if (isAccessDenied(err)) ticket.refused(err);
+        else ticket.failed();
         this.#all.delete(connection);
         this.#onConnectError(waiter, generation, err);
         return;
       }
+      ticket.succeeded();
       connection[ESTABLISHED] = true;
       // The first login with newer credentials worked: now connections of older ones drain.
       if (snapshot && this.#generations.opened(snapshot)) this.#drain(generation);
