@@ -6,14 +6,21 @@
  * @packageDocumentation
  */
 
-export {
-  startMariaDB,
-  startTestServer,
-  findMariaDBBinary,
-  ServerNotFoundError,
-  ServerStartError,
-} from './mariadb.js';
+export { startMariaDB, startTestServer, findMariaDBBinary, ServerNotFoundError, ServerStartError } from './mariadb.js';
 export type { MariaDBServer, MariaDBServerOptions, CreateUserOptions, ProcessInfo } from './mariadb.js';
+export type { ServerFlavour } from './server/admin.js';
+
+export {
+  startMySQL,
+  findMySQLBinary,
+  mysqlAvailability,
+  MySQLNotFoundError,
+  DEFAULT_MYSQL_START_TIMEOUT_MS,
+  MYSQLD_ENV,
+  MYSQL_DEBS_ENV,
+  REQUIRE_MYSQL_ENV,
+} from './mysql.js';
+export type { MySQLServerOptions, MySQLAvailability, MySQLBinary, MySQLSource } from './mysql.js';
 
 export {
   startSecretsManagerEmulator,

@@ -1,8 +1,9 @@
 /**
  * What a test server offers, and the helpers that act as its administrator: statements on
  * short-lived admin connections, unique databases and users, passwords, `read_only` and the
- * process list. The statements are the plain SQL that MariaDB and MySQL share, so every kind of
- * server, throwaway or external, builds on {@link BaseServer} and overrides only what differs.
+ * process list. The statements are the plain SQL that MariaDB and MySQL share (only
+ * `setReadOnly` differs, by {@link ServerFlavour}), so every kind of server, throwaway or
+ * external, builds on {@link BaseServer} and overrides only what differs.
  *
  * @packageDocumentation
  */
@@ -10,6 +11,9 @@
 import { randomBytes } from 'node:crypto';
 import { createConnection, type Connection } from 'mysql2/promise';
 import { redactError, sqlEscaped } from '../../redact.js';
+
+/** Which server a {@link MariaDBServer} is: MariaDB, or MySQL. */
+export type ServerFlavour = 'mariadb' | 'mysql';
 
 /** A row of {@link MariaDBServer.processlist}. */
 export interface ProcessInfo {
@@ -48,11 +52,16 @@ export interface CreateUserOptions {
 }
 
 /**
- * A MariaDB (or MySQL, when external) server to run tests against, with helpers that act as
- * its administrator. Obtained from {@link startMariaDB} or {@link startTestServer}; release it
+ * A MariaDB or MySQL server to run tests against, with helpers that act as its administrator.
+ * Obtained from {@link startMariaDB}, {@link startMySQL} or {@link startTestServer}; release it
  * with {@link MariaDBServer.stop}.
  */
 export interface MariaDBServer {
+  /**
+   * Which server this is, for tests that expect different behaviour: `'mysql'` for a server
+   * from {@link startMySQL}, and for an external server whose `VERSION()` does not say MariaDB.
+   */
+  readonly flavour: ServerFlavour;
   /** Host to connect to: `'127.0.0.1'` for a throwaway server. */
   readonly host: string;
   /** TCP port to connect to. */
@@ -105,7 +114,11 @@ export interface MariaDBServer {
   /**
    * Sets the global `read_only` flag. While it is on, writes by users without the `SUPER` or
    * `READ ONLY ADMIN` privilege fail with errno 1290 (`ER_OPTION_PREVENTS_STATEMENT`), as on a
-   * replica. An external server gets its original value back on {@link MariaDBServer.stop}.
+   * replica. On MySQL it sets `super_read_only`, which refuses the writes of every account, the
+   * administrator's included: {@link MariaDBServer.createUser},
+   * {@link MariaDBServer.setPassword} and {@link MariaDBServer.createDatabase} fail with 1290
+   * too until it is off again. An external server gets its original values back on
+   * {@link MariaDBServer.stop}.
    */
   setReadOnly(on: boolean): Promise<void>;
 
@@ -152,6 +165,7 @@ export abstract class BaseServer implements MariaDBServer {
   readonly adminPassword: string;
   readonly adminUrl: string;
   abstract readonly external: boolean;
+  abstract readonly flavour: ServerFlavour;
 
   /** Databases and users created here, with the hosts of each user's accounts. */
   protected readonly databases = new Set<string>();
@@ -231,10 +245,17 @@ export abstract class BaseServer implements MariaDBServer {
     const password = options.password ?? randomBytes(18).toString('base64url');
     const hosts = ['%', 'localhost'];
     const accounts = hosts.map(() => '?@? IDENTIFIED BY ?').join(', ');
-    await this.adminQuery(`CREATE USER ${accounts}`, hosts.flatMap((host) => [user, host, password]), [password]);
+    await this.adminQuery(
+      `CREATE USER ${accounts}`,
+      hosts.flatMap((host) => [user, host, password]),
+      [password],
+    );
     this.users.set(user, hosts);
     if (options.grants !== undefined) {
-      await this.adminQuery(`GRANT ${options.grants} TO ${hosts.map(() => '?@?').join(', ')}`, hosts.flatMap((host) => [user, host]));
+      await this.adminQuery(
+        `GRANT ${options.grants} TO ${hosts.map(() => '?@?').join(', ')}`,
+        hosts.flatMap((host) => [user, host]),
+      );
     }
     return { user, password };
   }
@@ -247,11 +268,17 @@ export abstract class BaseServer implements MariaDBServer {
       if (hosts.length === 0) throw new Error(`no user ${JSON.stringify(user)} on ${this.host}:${this.port}`);
     }
     const accounts = hosts.map(() => '?@? IDENTIFIED BY ?').join(', ');
-    await this.adminQuery(`ALTER USER ${accounts}`, hosts.flatMap((host) => [user, host, password]), [password]);
+    await this.adminQuery(
+      `ALTER USER ${accounts}`,
+      hosts.flatMap((host) => [user, host, password]),
+      [password],
+    );
   }
 
   async setReadOnly(on: boolean): Promise<void> {
-    await this.adminQuery(`SET GLOBAL read_only = ${on ? 'ON' : 'OFF'}`);
+    // On MySQL, super_read_only=ON turns read_only on too, and read_only=OFF turns both off.
+    const flag = on && this.flavour === 'mysql' ? 'super_read_only' : 'read_only';
+    await this.adminQuery(`SET GLOBAL ${flag} = ${on ? 'ON' : 'OFF'}`);
   }
 
   async processlist(user?: string): Promise<ProcessInfo[]> {

@@ -16,12 +16,16 @@ export class ServerNotFoundError extends Error {
   /** The binary that was asked for, when one was named. */
   readonly binary: string | undefined;
 
-  /** @param binary - the binary that was asked for; omit when none was found by searching */
-  constructor(binary?: string) {
+  /**
+   * @param binary - the binary that was asked for; omit when none was found by searching
+   * @param message - what a flavour other than MariaDB says instead of naming MariaDB's binaries
+   */
+  constructor(binary?: string, message?: string) {
     super(
-      binary === undefined
-        ? `no mariadbd or mysqld found on PATH; ${INSTALL_HINT}`
-        : `the server binary ${JSON.stringify(binary)} does not exist or is not executable; ${INSTALL_HINT}`,
+      message ??
+        (binary === undefined
+          ? `no mariadbd or mysqld found on PATH; ${INSTALL_HINT}`
+          : `the server binary ${JSON.stringify(binary)} does not exist or is not executable; ${INSTALL_HINT}`),
     );
     this.name = 'ServerNotFoundError';
     this.binary = binary;

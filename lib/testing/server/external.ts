@@ -1,13 +1,14 @@
 /**
  * An existing server named by an admin URL (`MYSQL_URL`), shared with others: only loopback
  * hosts are accepted, it cannot be restarted, and stopping it gives back what the helpers
- * changed (databases and users they created are dropped, `read_only` is restored).
+ * changed (databases and users they created are dropped, `read_only` is restored). Whether it
+ * is MariaDB or MySQL is read from `VERSION()`.
  *
  * @packageDocumentation
  */
 
 import { isLoopback } from '../../loopback.js';
-import { BaseServer, closeConnection, ROOT, type MariaDBServer } from './admin.js';
+import { BaseServer, closeConnection, ROOT, type MariaDBServer, type ServerFlavour } from './admin.js';
 
 /**
  * Connects to the existing server named by an admin URL such as
@@ -35,19 +36,36 @@ export async function connectExternal(url: string): Promise<MariaDBServer> {
     password: decodeURIComponent(parsed.password),
     url,
   });
-  await server.query('SELECT 1');
+  await server.readFlavour();
   return server;
 }
 
 class ExternalServer extends BaseServer {
   readonly external = true;
-  /** `@@GLOBAL.read_only` before the first setReadOnly(), to put back on stop(). */
-  private originalReadOnly: number | undefined;
+  /** Set by readFlavour() before the server is handed out. */
+  flavour: ServerFlavour = 'mariadb';
+  /**
+   * The statements that put `read_only` (and MySQL's `super_read_only`) back as they were before
+   * the first setReadOnly(), for stop().
+   */
+  private restoreReadOnly: string[] | undefined;
+
+  /** Reads which server this is from `VERSION()`, which says `MariaDB` on MariaDB only. */
+  async readFlavour(): Promise<void> {
+    const [row] = await this.adminQuery<Array<{ version: string }>>('SELECT VERSION() AS version');
+    this.flavour = /mariadb/i.test(String(row?.version)) ? 'mariadb' : 'mysql';
+  }
 
   override async setReadOnly(on: boolean): Promise<void> {
-    if (this.originalReadOnly === undefined) {
-      const [row] = await this.adminQuery<Array<{ value: number }>>('SELECT @@GLOBAL.read_only AS value');
-      this.originalReadOnly = Number(row?.value);
+    if (this.restoreReadOnly === undefined) {
+      const mysql = this.flavour === 'mysql';
+      const [row] = await this.adminQuery<Array<{ readOnly: number; superReadOnly?: number }>>(
+        `SELECT @@GLOBAL.read_only AS readOnly${mysql ? ', @@GLOBAL.super_read_only AS superReadOnly' : ''}`,
+      );
+      const onOff = (value: unknown) => (Number(value) ? 'ON' : 'OFF');
+      // read_only first: turning it off turns super_read_only off, which is then set as it was.
+      this.restoreReadOnly = [`SET GLOBAL read_only = ${onOff(row?.readOnly)}`];
+      if (mysql) this.restoreReadOnly.push(`SET GLOBAL super_read_only = ${onOff(row?.superReadOnly)}`);
     }
     await super.setReadOnly(on);
   }
@@ -66,13 +84,13 @@ class ExternalServer extends BaseServer {
     this.closeAdminConnections();
     const connection = await this.connectAsAdmin();
     try {
+      // MySQL's super_read_only refuses the administrator's DROPs too.
+      if (this.flavour === 'mysql' && this.restoreReadOnly !== undefined) await connection.query('SET GLOBAL read_only = OFF');
       for (const [user, hosts] of this.users) {
         for (const host of hosts) await connection.query('DROP USER IF EXISTS ?@?', [user, host]);
       }
       for (const database of this.databases) await connection.query(`DROP DATABASE IF EXISTS \`${database}\``);
-      if (this.originalReadOnly !== undefined) {
-        await connection.query(`SET GLOBAL read_only = ${this.originalReadOnly ? 'ON' : 'OFF'}`);
-      }
+      for (const statement of this.restoreReadOnly ?? []) await connection.query(statement);
     } finally {
       await closeConnection(connection);
     }

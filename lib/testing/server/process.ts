@@ -50,7 +50,7 @@ export interface LaunchOptions {
   /** The server's name in messages, e.g. `mariadbd`. */
   readonly name: string;
   readonly binary: string;
-  /** The whole command line, {@link serverArgs} first. */
+  /** The whole command line, {@link serverArgs} first (after a loader's own arguments, if `binary` is one). */
   readonly args: readonly string[];
   readonly files: ServerFiles;
   /** The port `args` name, to wait on. */

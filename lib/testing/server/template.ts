@@ -1,7 +1,9 @@
 /**
  * The template data directory that makes each throwaway server start fast: the system tables
  * are created once per machine (per flavour, server binary, version and user) into a cached
- * directory under `os.tmpdir()`, and every server starts from a copy of it.
+ * directory under `os.tmpdir()`, and every server starts from a copy of it. The same
+ * build-once-and-rename cache ({@link ensureCachedDir}) holds server binaries unpacked from
+ * packages.
  *
  * @packageDocumentation
  */
@@ -58,27 +60,47 @@ export function templateDataDir(spec: TemplateSpec): Promise<string> {
  * none; when another process finishes first, its template is used.
  */
 export async function ensureTemplate(dir: string, spec: TemplateSpec): Promise<string> {
-  const data = path.join(dir, 'data');
+  await ensureCachedDir(dir, {
+    stagingPrefix: `credswap-${spec.flavour}-staging-`,
+    fill: (staging) => spec.initialise(path.join(staging, 'data')),
+    marker: { format: spec.format, binary: spec.binary },
+  });
+  return path.join(dir, 'data');
+}
+
+/** How {@link ensureCachedDir} builds a directory. */
+export interface CachedDirBuild {
+  /** Start of the staging directory's name under `os.tmpdir()`, e.g. `credswap-mariadb-staging-`. */
+  readonly stagingPrefix: string;
+  /** Fills `staging`, an empty directory of this user's only, with what the cache holds. */
+  fill(staging: string): Promise<void>;
+  /** What the marker file records about the build, besides its time. */
+  readonly marker: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Makes `dir` unless it is there already. It is built in a staging directory under
+ * `os.tmpdir()` (so `dir` must be on the same file system), marked complete, and renamed into
+ * place, so another process sees all of it or none; when another process finishes first, its
+ * directory is used. One that lost its marker (a tmp cleaner at work, say) is built again; one
+ * that is not a directory of this user's is refused.
+ */
+export async function ensureCachedDir(dir: string, build: CachedDirBuild): Promise<void> {
   const state = await templateState(dir);
-  if (state === 'ready') return data;
-  // The marker is written before the rename, so a template without it was damaged (by a tmp
-  // cleaner, say).
+  if (state === 'ready') return;
+  // The marker is written before the rename, so a directory without it was damaged.
   if (state === 'damaged') await fsp.rm(dir, { recursive: true, force: true });
 
-  const staging = await fsp.mkdtemp(path.join(os.tmpdir(), `credswap-${spec.flavour}-staging-`));
+  const staging = await fsp.mkdtemp(path.join(os.tmpdir(), build.stagingPrefix));
   try {
-    await spec.initialise(path.join(staging, 'data'));
-    await fsp.writeFile(
-      path.join(staging, TEMPLATE_MARKER),
-      JSON.stringify({ format: spec.format, binary: spec.binary, createdAt: new Date().toISOString() }),
-    );
+    await build.fill(staging);
+    await fsp.writeFile(path.join(staging, TEMPLATE_MARKER), JSON.stringify({ ...build.marker, createdAt: new Date().toISOString() }));
     try {
       await fsp.rename(staging, dir);
     } catch (error) {
-      // Another process finished first: use its template.
+      // Another process finished first: use its directory.
       if ((await templateState(dir)) !== 'ready') throw error;
     }
-    return data;
   } finally {
     await fsp.rm(staging, { recursive: true, force: true });
   }

@@ -7,7 +7,7 @@
  */
 
 import type { ChildProcess } from 'node:child_process';
-import { BaseServer, ROOT, type MariaDBServer } from './admin.js';
+import { BaseServer, ROOT, type MariaDBServer, type ServerFlavour } from './admin.js';
 import { createServerDir, removeServerDir, type ServerFiles } from './data-dir.js';
 import { PortInUseError } from './errors.js';
 import { freePort, LOOPBACK } from './ports.js';
@@ -19,8 +19,8 @@ const RESTART_ARGS = ['--port-open-timeout=10'];
 
 /** How a flavour runs its throwaway servers. */
 export interface ThrowawayFlavour {
-  /** The flavour's name in directory names: `credswap-<name>-XXXXXX`. */
-  readonly name: string;
+  /** The flavour's name, in directory names (`credswap-<name>-XXXXXX`) and as the servers' `flavour`. */
+  readonly name: ServerFlavour;
   /** The template data directory each server starts from a copy of. */
   readonly template: string;
   /**
@@ -56,17 +56,19 @@ export async function startThrowawayServer(flavour: ThrowawayFlavour): Promise<M
 
 class ThrowawayServer extends BaseServer {
   readonly external = false;
+  readonly flavour: ServerFlavour;
   private child: ChildProcess;
   /** Serialises restart() and stop(). */
   private lifecycle: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly flavour: ThrowawayFlavour,
+    private readonly spec: ThrowawayFlavour,
     private readonly files: ServerFiles,
     port: number,
     child: ChildProcess,
   ) {
     super({ host: LOOPBACK, port, user: ROOT, password: '', url: `mysql://${ROOT}@${LOOPBACK}:${port}/` });
+    this.flavour = spec.name;
     this.child = child;
   }
 
@@ -75,7 +77,7 @@ class ThrowawayServer extends BaseServer {
       if (this.stopping !== undefined) throw new Error(`the server on ${this.host}:${this.port} is stopped`);
       await terminate(this.child);
       this.forgetAdminThreadIds();
-      this.child = await this.flavour.launch(this.files, this.port, RESTART_ARGS);
+      this.child = await this.spec.launch(this.files, this.port, RESTART_ARGS);
     });
   }
 
