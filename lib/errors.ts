@@ -18,6 +18,7 @@ export const ERROR_CODES = [
   'CREDSWAP_ROTATION_TIMEOUT',
   'CREDSWAP_ROTATION_COOLDOWN',
   'CREDSWAP_CLOSED',
+  'CREDSWAP_ACCOUNT_UNAVAILABLE',
   'CREDSWAP_FILE_ERROR',
   'CREDSWAP_MISSING_DEPENDENCY',
   'CREDSWAP_SECRETS_MANAGER_ERROR',
@@ -200,6 +201,36 @@ export class MissingDependencyError extends CredswapError {
   }
 }
 defineCode(MissingDependencyError, 'CREDSWAP_MISSING_DEPENDENCY', 'MissingDependencyError');
+
+/**
+ * The server refuses the account whatever the password: locked after too many refused logins,
+ * locked by an administrator, or its password expired. Not a rotation: credswap does not ask the
+ * provider for new credentials and does not retry. `user` names the account, `problem` says which
+ * (see `AccountProblem` in `credswap/mysql2`), `cause` is the server's error (`errno` 3955, 3118,
+ * 4150, 4151, 1820 or 1862).
+ *
+ * @example
+ * ```ts
+ * pool.query('SELECT 1').catch((error) => {
+ *   if (error instanceof AccountUnavailableError) alert(`database account ${error.user}: ${error.problem}`);
+ * });
+ * ```
+ */
+export class AccountUnavailableError extends CredswapError {
+  readonly user: string;
+  readonly problem: string;
+
+  constructor(user: string, problem: string, cause: Error) {
+    super(
+      'CREDSWAP_ACCOUNT_UNAVAILABLE',
+      `credswap: the server refuses account '${user}' (${problem}): ${cause.message}; this is not a password rotation, so no new credentials are fetched`,
+      { cause },
+    );
+    this.user = user;
+    this.problem = problem;
+  }
+}
+defineCode(AccountUnavailableError, 'CREDSWAP_ACCOUNT_UNAVAILABLE', 'AccountUnavailableError');
 
 /** True for any error credswap raised (from any copy of the package). */
 export function isCredswapError(value: unknown): value is CredswapError {

@@ -34,6 +34,7 @@ export {
   RotationTimeoutError,
   RotationCooldownError,
   ClosedError,
+  AccountUnavailableError,
   MissingDependencyError,
   ERROR_CODES,
   isCredswapError,

@@ -75,6 +75,12 @@ const CASES: readonly Case[] = [
     takesCause: false,
   },
   {
+    name: 'AccountUnavailableError',
+    code: 'CREDSWAP_ACCOUNT_UNAVAILABLE',
+    make: (m, cause) => new m.AccountUnavailableError('app', 'temporarily-locked', (cause as Error | undefined) ?? new Error('locked')),
+    takesCause: true,
+  },
+  {
     name: 'FileProviderError',
     code: 'CREDSWAP_FILE_ERROR',
     make: (m, cause) => new m.FileProviderError('/etc/db.json', 'cannot be read', { cause }),

@@ -28,3 +28,39 @@ export function isReadOnlyError(err: unknown): boolean {
   const errno = errnoOf(err);
   return errno !== undefined && READ_ONLY_ERRNOS.has(errno);
 }
+
+/**
+ * Why a server refuses an account whatever its password, when it does: not a rotation, so
+ * credswap neither asks the provider nor retries the login.
+ * - `temporarily-locked`: too many refused logins in a row (MySQL `FAILED_LOGIN_ATTEMPTS`, 3955);
+ * - `blocked`: the same on MariaDB (`max_password_errors`, 4150), until `FLUSH PRIVILEGES`;
+ * - `locked`: `ALTER USER ... ACCOUNT LOCK` (MySQL 3118, MariaDB 4151);
+ * - `password-expired`: the password must be changed first (1820, 1862).
+ */
+export type AccountProblem = 'temporarily-locked' | 'blocked' | 'locked' | 'password-expired';
+
+const MYSQL_ACCOUNT_PROBLEMS: ReadonlyMap<number, AccountProblem> = new Map([
+  [3955, 'temporarily-locked'],
+  [3118, 'locked'],
+  [1820, 'password-expired'],
+  [1862, 'password-expired'],
+]);
+
+const MARIADB_ACCOUNT_PROBLEMS: ReadonlyMap<number, AccountProblem> = new Map([
+  [4150, 'blocked'],
+  [4151, 'locked'],
+  [1820, 'password-expired'],
+  [1862, 'password-expired'],
+]);
+
+/**
+ * The {@link AccountProblem} a login error means, by `errno` and server flavour (the same numbers
+ * mean different things on MySQL and MariaDB); `undefined` for any other error.
+ *
+ * @param mariadb - whether the server said it is MariaDB in its handshake
+ */
+export function accountProblemOf(err: unknown, mariadb: boolean): AccountProblem | undefined {
+  const errno = errnoOf(err);
+  if (errno === undefined) return undefined;
+  return (mariadb ? MARIADB_ACCOUNT_PROBLEMS : MYSQL_ACCOUNT_PROBLEMS).get(errno);
+}

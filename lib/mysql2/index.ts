@@ -17,7 +17,8 @@ export type { Pool, PoolExtras, PoolStats, PromisePool, PromisePoolExtras, Rotat
 export type { CallbackPoolConfig } from './pool.js';
 export type { PoolOptions, RotationOptions, DrainMode } from './pool-options.js';
 export type { ReadOnlyBackoffOptions } from './read-only.js';
-export { READ_ONLY_ERRNOS, ER_ACCESS_DENIED, isAccessDenied, isReadOnlyError } from './classify.js';
+export { READ_ONLY_ERRNOS, ER_ACCESS_DENIED, accountProblemOf, isAccessDenied, isReadOnlyError } from './classify.js';
+export type { AccountProblem } from './classify.js';
 export { PoolCluster } from './cluster.js';
 export { PoolNamespace } from './cluster-namespace.js';
 export type { ClusterConnection, ClusterNodeInfo } from './cluster-namespace.js';

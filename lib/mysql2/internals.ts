@@ -14,6 +14,8 @@
  *   (`validOptions`, private): options that are not credswap's go to it as given, and it warns
  *   with `console.error` about each own key it does not know (inherited keys are read but not
  *   checked: see `derivedOptions`).
+ * - `connection._isMariaDB`: set from the server's handshake, before the login's answer, so a
+ *   refused login still tells which server refused it (`isMariaDBConnection`).
  */
 import * as mysql2 from 'mysql2';
 import { EventEmitter } from 'node:events';
@@ -148,3 +150,12 @@ export const sqlString = mysql2 as unknown as {
   escape(value: unknown, stringifyObjects?: boolean, timezone?: string): string;
   escapeId(value: string, forbidQualified?: boolean): string;
 };
+
+/**
+ * Whether the server a connection reached said it is MariaDB in its handshake: known once the
+ * handshake arrived, also when the login was then refused (the same error numbers mean different
+ * things on MySQL and MariaDB). `false` before the handshake.
+ */
+export function isMariaDBConnection(connection: object): boolean {
+  return (connection as { _isMariaDB?: unknown })._isMariaDB === true;
+}

@@ -12,12 +12,12 @@ import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
 import { unrefTimer } from '../backoff.js';
 import { type CredentialsSnapshot, type RotateEvent, RotationCoordinator } from '../coordinator.js';
-import { ClosedError } from '../errors.js';
+import { AccountUnavailableError, ClosedError } from '../errors.js';
 import { GenerationLedger } from '../generation-ledger.js';
 import { UNGATED, type LoginTicket } from '../login-gate.js';
-import { isAccessDenied } from './classify.js';
+import { accountProblemOf, isAccessDenied } from './classify.js';
 import { GenerationConfigs } from './generation-config.js';
-import { cloneConfig, sqlString, type Mysql2Command, type Mysql2ConnectionConfig } from './internals.js';
+import { cloneConfig, isMariaDBConnection, sqlString, type Mysql2Command, type Mysql2ConnectionConfig } from './internals.js';
 import {
   CLOSING,
   DISCARD,
@@ -343,6 +343,12 @@ export class CallbackPool extends EventEmitter {
         if (isAccessDenied(err)) ticket.refused(err);
         else ticket.failed();
         this.#all.delete(connection);
+        const problem = accountProblemOf(err, isMariaDBConnection(connection));
+        if (problem !== undefined) {
+          // Locked or expired whatever the password: not a rotation.
+          this.#failWaiter(waiter, new AccountUnavailableError(String(connection.config.user), problem, err));
+          return;
+        }
         this.#onConnectError(waiter, generation, err);
         return;
       }

@@ -11,7 +11,8 @@ import * as mysql2Promise from 'mysql2/promise';
 import type { Credentials } from '../../lib/credentials.js';
 import { knexConnection } from '../../lib/integrations/knex.js';
 import { createPool } from '../../lib/mysql2/index.js';
-import { PoolConnection, ConnectionConfig, createQuery, derivedOptions } from '../../lib/mysql2/internals.js';
+import { PoolConnection, ConnectionConfig, createQuery, derivedOptions, isMariaDBConnection } from '../../lib/mysql2/internals.js';
+import { startTestServer } from '../../lib/testing/mariadb.js';
 import { resolvePoolOptions, type PoolOptions } from '../../lib/mysql2/pool-options.js';
 
 const require = createRequire(__filename);
@@ -124,6 +125,16 @@ describe('mysql2 internals credswap relies on', function () {
   it('stores passwords on ConnectionConfig under the keys credswap hides', function () {
     const config = new ConnectionConfig({ user: 'u', password: 'p', password2: 'q', password3: 'r', passwordSha1: 's' });
     for (const key of ['password', 'password2', 'password3', 'passwordSha1']) assert.ok(key in config, key);
+  });
+
+  it('tells from the handshake that the server is MariaDB, also when the login is refused', async function () {
+    const server = await startTestServer();
+    const refused = mysql2.createConnection({ host: server.host, port: server.port, user: 'nobody', password: 'wrong-password' });
+    const error = await new Promise<unknown>((resolve) => refused.connect(resolve));
+    assert.equal((error as { errno?: number }).errno, 1045);
+    assert.equal(isMariaDBConnection(refused), server.flavour === 'mariadb');
+    refused.destroy();
+    await server.stop();
   });
 
   it('is a mysql2 version inside the peer range credswap declares', function () {

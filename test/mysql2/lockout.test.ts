@@ -1,12 +1,26 @@
 import assert from 'node:assert/strict';
+import { AccountUnavailableError } from '../../lib/errors.js';
 import { createPool, type Pool } from '../../lib/mysql2/promise.js';
-import { startTestServer, type MariaDBServer } from '../../lib/testing/mariadb.js';
+import type { MariaDBServer } from '../../lib/testing/mariadb.js';
 import { eventually } from '../helpers/load.js';
+import { describeEachFlavour, startServer } from '../helpers/servers.js';
 
-/** Refused logins the server counted so far (every account). */
+/** Refused logins the server counted so far (every account): MariaDB's `Access_denied_errors`, MySQL's `Aborted_connects`. */
 async function refusedLogins(server: MariaDBServer): Promise<number> {
-  const rows = await server.query<Array<{ Value: string }>>("SHOW GLOBAL STATUS LIKE 'Access_denied_errors'");
+  const counter = server.flavour === 'mysql' ? 'Aborted_connects' : 'Access_denied_errors';
+  const rows = await server.query<Array<{ Value: string }>>(`SHOW GLOBAL STATUS LIKE '${counter}'`);
   return Number(rows[0]?.Value);
+}
+
+/** A user the server locks at its third refused login in a row. */
+async function lockingUser(server: MariaDBServer, prefix: string): Promise<{ user: string; password: string }> {
+  const account = await server.createUser({ prefix });
+  if (server.flavour === 'mysql') {
+    for (const host of ['%', 'localhost']) {
+      await server.query(`ALTER USER ?@? FAILED_LOGIN_ATTEMPTS 3 PASSWORD_LOCK_TIME 1`, [account.user, host]);
+    }
+  }
+  return account;
 }
 
 async function killSessionsOf(server: MariaDBServer, user: string): Promise<void> {
@@ -15,15 +29,15 @@ async function killSessionsOf(server: MariaDBServer, user: string): Promise<void
   }
 }
 
-describe('credswap/mysql2 pool: logins that never lock an account', function () {
+describeEachFlavour('credswap/mysql2 pool: logins that never lock an account', (flavour) => {
   let server: MariaDBServer;
   let pool: Pool | undefined;
 
   before(async function () {
-    server = await startTestServer();
-    if (server.external) this.skip(); // changes a global setting: a throwaway server only
-    // MariaDB blocks an account after 3 refused logins in a row (MySQL: FAILED_LOGIN_ATTEMPTS 3).
-    await server.query('SET GLOBAL max_password_errors = 3');
+    server = await startServer(flavour);
+    // MariaDB blocks an account after 3 refused logins in a row: a global setting. MySQL's
+    // FAILED_LOGIN_ATTEMPTS is set on each user (lockingUser).
+    if (flavour === 'mariadb') await server.query('SET GLOBAL max_password_errors = 3');
   });
 
   after(async () => {
@@ -37,7 +51,7 @@ describe('credswap/mysql2 pool: logins that never lock an account', function () 
 
   for (const connectionLimit of [1, 10]) {
     it(`survives a password change and killed sessions with 200 queued queries (connectionLimit ${connectionLimit}): at most 2 refused logins, none failed, not blocked`, async function () {
-      const account = await server.createUser({ prefix: 'lock' });
+      const account = await lockingUser(server, 'lock');
       let secret = account.password;
       let providerCalls = 0;
       pool = createPool({
@@ -72,7 +86,7 @@ describe('credswap/mysql2 pool: logins that never lock an account', function () 
   }
 
   it('tries new credentials with one login first, so a pool that starts with a wrong password is refused once', async function () {
-    const account = await server.createUser({ prefix: 'wrong' });
+    const account = await lockingUser(server, 'wrong');
     let secret = 'not-the-password';
     pool = createPool({
       host: server.host,
@@ -93,4 +107,38 @@ describe('credswap/mysql2 pool: logins that never lock an account', function () 
     secret = account.password;
     await server.setPassword(account.user, account.password);
   });
+
+  for (const [what, statement, problem] of [
+    ['locked', 'ACCOUNT LOCK', 'locked'],
+    ['whose password expired', 'PASSWORD EXPIRE', 'password-expired'],
+  ] as const) {
+    it(`reports an account ${what} as AccountUnavailableError naming the user, without asking the provider again`, async function () {
+      const account = await server.createUser({ prefix: 'acct' });
+      let providerCalls = 0;
+      pool = createPool({
+        host: server.host,
+        port: server.port,
+        credentials: async () => {
+          providerCalls += 1;
+          return { user: account.user, password: account.password };
+        },
+      });
+      const p = pool;
+      for (const host of ['%', 'localhost']) await server.query(`ALTER USER ?@? ${statement}`, [account.user, host]);
+      const error = await p.query('SELECT 1').then(
+        () => assert.fail('expected the account to be refused'),
+        (e: unknown) => e,
+      );
+      if (flavour === 'mariadb' && problem === 'password-expired') {
+        // MariaDB lets the login in (sandbox mode) and refuses the statement: its own error, as is.
+        assert.equal((error as { errno?: number }).errno, 1820);
+        return;
+      }
+      assert.ok(error instanceof AccountUnavailableError, String(error));
+      assert.equal(error.user, account.user);
+      assert.equal(error.problem, problem);
+      assert.ok(!error.message.includes(account.password));
+      assert.equal(providerCalls, 1, 'only the first fetch');
+    });
+  }
 });
