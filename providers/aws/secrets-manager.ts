@@ -177,7 +177,7 @@ export class SecretsManagerProvider implements CredentialsProvider {
   #describeDenied = false;
   readonly #poller: Poller;
   #closed = false;
-  readonly #closing = new AbortController();
+  readonly #abortOnClose = new AbortController();
 
   constructor(options: SecretsManagerProviderOptions) {
     const o = expectObject(options, 'options')!;
@@ -243,7 +243,7 @@ export class SecretsManagerProvider implements CredentialsProvider {
     if (this.#closed) return;
     this.#closed = true;
     this.#poller.close();
-    this.#closing.abort(new ClosedError(`provider '${this.name}'`));
+    this.#abortOnClose.abort(new ClosedError(`provider '${this.name}'`));
     this.#versions.length = 0;
     const created = this.#userClient ? undefined : this.#client;
     this.#client = undefined;
@@ -340,14 +340,14 @@ export class SecretsManagerProvider implements CredentialsProvider {
     signal: AbortSignal,
     request: (sdk: SecretsManagerSdk, client: SdkClient, abortSignal: AbortSignal) => Promise<T>,
   ): Promise<T> {
-    const linked = linkSignals([signal, this.#closing.signal], this.#requestTimeoutMs);
+    const linked = linkSignals([signal, this.#abortOnClose.signal], this.#requestTimeoutMs);
     try {
       const { sdk, client } = await this.#getClient();
       linked.signal.throwIfAborted();
       return await request(sdk, client, linked.signal);
     } catch (error) {
       if (signal.aborted) throw signal.reason;
-      if (this.#closing.signal.aborted) throw this.#closing.signal.reason;
+      if (this.#abortOnClose.signal.aborted) throw this.#abortOnClose.signal.reason;
       if (linked.timedOut) {
         throw new SecretsManagerError(this.secretId, 'RequestTimeout', `${operation} did not answer within ${this.#requestTimeoutMs} ms`, {
           retryable: true,
@@ -387,9 +387,9 @@ export class SecretsManagerProvider implements CredentialsProvider {
   /** One background look: the credentials of a new version with the configured stage, if any. */
   async #poll(): Promise<Credentials | undefined> {
     const before = this.#stagedVersionId;
-    const staged = await this.#lookStaged(this.#closing.signal, false);
+    const staged = await this.#lookStaged(this.#abortOnClose.signal, false);
     if (staged.stagedId === undefined || staged.stagedId === before) return undefined;
-    return (staged.fetched ?? (await this.#getVersion(staged.stagedId, this.#closing.signal))).credentials;
+    return (staged.fetched ?? (await this.#getVersion(staged.stagedId, this.#abortOnClose.signal))).credentials;
   }
 }
 

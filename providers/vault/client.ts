@@ -81,7 +81,7 @@ export class VaultClient {
   readonly #options: ResolvedSession;
   readonly #owner: string;
   /** The session's: fires when it closes. */
-  readonly #closing: AbortSignal;
+  readonly #closeSignal: AbortSignal;
   #client: Promise<VaultSdkClient> | undefined;
 
   /**
@@ -92,7 +92,7 @@ export class VaultClient {
   constructor(options: ResolvedSession, owner: string, closing: AbortSignal) {
     this.#options = options;
     this.#owner = owner;
-    this.#closing = closing;
+    this.#closeSignal = closing;
   }
 
   /**
@@ -108,7 +108,7 @@ export class VaultClient {
     token: string | undefined,
   ): Promise<T> {
     const timeoutMs = this.#options.requestTimeoutMs;
-    const linked = linkSignals([signal, this.#closing], timeoutMs + 1_000);
+    const linked = linkSignals([signal, this.#closeSignal], timeoutMs + 1_000);
     try {
       const client = await this.get();
       linked.signal.throwIfAborted();
@@ -122,7 +122,7 @@ export class VaultClient {
       });
     } catch (error) {
       if (signal.aborted) throw signal.reason;
-      if (this.#closing.aborted) throw this.#closing.reason;
+      if (this.#closeSignal.aborted) throw this.#closeSignal.reason;
       if (linked.timedOut) throw new VaultError(path, `no answer within ${timeoutMs} ms (will retry)`, { retryable: true });
       throw error;
     } finally {

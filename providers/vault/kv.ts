@@ -132,7 +132,7 @@ export class VaultKvProvider implements CredentialsProvider {
   #committed = 0;
   readonly #poller: Poller;
   #closed = false;
-  readonly #closing = new AbortController();
+  readonly #abortOnClose = new AbortController();
 
   /**
    * @throws InvalidOptionError for an unknown option, a missing `path`, or an invalid `vault`
@@ -220,7 +220,7 @@ export class VaultKvProvider implements CredentialsProvider {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#closing.abort(new ClosedError(`provider '${this.name}'`));
+    this.#abortOnClose.abort(new ClosedError(`provider '${this.name}'`));
     this.#poller.close();
     this.#last = undefined;
     await this.#session.close();
@@ -287,7 +287,7 @@ export class VaultKvProvider implements CredentialsProvider {
   /** One background look: the credentials of a new version, when they differ from the last ones. */
   async #poll(): Promise<Credentials | undefined> {
     const before = this.#last;
-    const version = await this.#look(this.#closing.signal);
+    const version = await this.#look(this.#abortOnClose.signal);
     const changed = before === undefined || (version !== undefined && !sameCredentials(before.credentials, version.credentials));
     return version !== undefined && this.#last === version && changed ? version.credentials : undefined;
   }

@@ -95,7 +95,7 @@ export class LeaseKeeper {
   readonly #hooks: LeaseKeeperHooks;
   /** Leases not yet ended or revoked, by user name. */
   readonly #leases = new Map<string, Lease>();
-  readonly #closing = new AbortController();
+  readonly #abortOnClose = new AbortController();
   readonly #stopListening: () => void;
   #closed = false;
 
@@ -183,7 +183,7 @@ export class LeaseKeeper {
       this.#forget(lease);
       return;
     }
-    await this.#revoke(lease, this.#closing.signal);
+    await this.#revoke(lease, this.#abortOnClose.signal);
   }
 
   /**
@@ -202,7 +202,7 @@ export class LeaseKeeper {
       const results = await Promise.allSettled(leases.map((lease) => this.#revoke(lease, signal)));
       failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason;
     }
-    this.#closing.abort(new ClosedError(`provider '${this.#owner}'`));
+    this.#abortOnClose.abort(new ClosedError(`provider '${this.#owner}'`));
     this.#leases.clear();
     // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrown as the revocation rejected
     if (failure !== undefined) throw failure;
@@ -245,7 +245,7 @@ export class LeaseKeeper {
     try {
       ({ result: answer } = await this.#session.request(
         'sys/leases/renew',
-        this.#closing.signal,
+        this.#abortOnClose.signal,
         (client, options) =>
           client.renew({ lease_id: lease.leaseId, increment: lease.incrementS, requestOptions: options }) as Promise<VaultResponse>,
       ));

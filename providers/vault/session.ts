@@ -65,11 +65,11 @@ export class VaultSession {
   #timer: NodeJS.Timeout | undefined;
   #failures = 0;
   #closed = false;
-  readonly #closing = new AbortController();
+  readonly #abortOnClose = new AbortController();
   readonly #tokenListeners = new Set<(event: VaultTokenEvent) => void>();
   readonly #errorListeners = new Set<(error: Error) => void>();
   /** Sends background requests (login, renewal) under the session's own signal only. */
-  readonly #send: VaultSend = (path, call, token) => this.#client.send(path, this.#closing.signal, call, token);
+  readonly #send: VaultSend = (path, call, token) => this.#client.send(path, this.#abortOnClose.signal, call, token);
 
   /**
    * @param options - the provider's `vault` and `client` options.
@@ -80,7 +80,7 @@ export class VaultSession {
     const bag = expectObject(options, 'options')!;
     this.#options = resolveSessionOptions(bag, '');
     this.#owner = owner;
-    this.#client = new VaultClient(this.#options, owner, this.#closing.signal);
+    this.#client = new VaultClient(this.#options, owner, this.#abortOnClose.signal);
     this.requestTimeoutMs = this.#options.requestTimeoutMs;
     const auth = this.#options.auth;
     if (auth.kind === 'token' && auth.token !== undefined) this.#secrets.add(auth.token);
@@ -163,7 +163,7 @@ export class VaultSession {
     if (this.#closed) return;
     this.#closed = true;
     this.#clearTimer();
-    this.#closing.abort(new ClosedError(`provider '${this.#owner}'`));
+    this.#abortOnClose.abort(new ClosedError(`provider '${this.#owner}'`));
     this.#tokenListeners.clear();
     this.#errorListeners.clear();
     this.#token = undefined;
@@ -290,7 +290,7 @@ export class VaultSession {
     if (this.#closed || this.#token !== token) return;
     try {
       if (token.final) {
-        await this.#joinLogin(this.#closing.signal);
+        await this.#joinLogin(this.#abortOnClose.signal);
         return;
       }
       await this.#renew(token);
@@ -306,7 +306,7 @@ export class VaultSession {
         this.#timer = unrefTimer(
           () => {
             this.#timer = undefined;
-            this.#joinLogin(this.#closing.signal).catch((e: unknown) => {
+            this.#joinLogin(this.#abortOnClose.signal).catch((e: unknown) => {
               if (!this.#closed) this.#report(e as Error);
             });
           },
@@ -326,7 +326,7 @@ export class VaultSession {
       if (isInvalidToken(error)) {
         this.#markLost(token);
         if (this.canLogIn) {
-          await this.#joinLogin(this.#closing.signal);
+          await this.#joinLogin(this.#abortOnClose.signal);
           return;
         }
       }
@@ -376,7 +376,7 @@ export class VaultSession {
     }
     // A fresh token now; the old one stays valid (with its leases) until it ends.
     this.#token = undefined;
-    this.#joinLogin(this.#closing.signal).catch((error: unknown) => {
+    this.#joinLogin(this.#abortOnClose.signal).catch((error: unknown) => {
       if (this.#closed) return;
       this.#failures += 1;
       this.#report(error as Error);

@@ -151,7 +151,7 @@ export class VaultStaticRoleProvider implements CredentialsProvider {
   /** Background reads in a row that found the rotation due but not done. */
   #overdue = 0;
   #closed = false;
-  readonly #closing = new AbortController();
+  readonly #abortOnClose = new AbortController();
 
   /**
    * @throws InvalidOptionError for an unknown option, a missing `role`, or an invalid `vault`
@@ -234,7 +234,7 @@ export class VaultStaticRoleProvider implements CredentialsProvider {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#closing.abort(new ClosedError(`provider '${this.name}'`));
+    this.#abortOnClose.abort(new ClosedError(`provider '${this.name}'`));
     this.#poller.close();
     this.#last = undefined;
     await this.#session.close();
@@ -280,7 +280,7 @@ export class VaultStaticRoleProvider implements CredentialsProvider {
   /** One background read: a changed password, or `undefined`. */
   async #poll(): Promise<Credentials | undefined> {
     const before = this.#last;
-    const reading = await this.#read(this.#closing.signal);
+    const reading = await this.#read(this.#abortOnClose.signal);
     const changed = before !== undefined && !sameCredentials(before.credentials, reading.credentials);
     this.#overdue = changed || reading.rotatesAt > performance.now() ? 0 : this.#overdue + 1;
     return this.#last === reading && changed ? reading.credentials : undefined;
@@ -288,6 +288,6 @@ export class VaultStaticRoleProvider implements CredentialsProvider {
 
   /** Waits `ms`, or rejects with `signal.reason` (or ClosedError) first. */
   #delay(ms: number, signal: AbortSignal): Promise<void> {
-    return sleep(ms, signal, this.#closing.signal);
+    return sleep(ms, signal, this.#abortOnClose.signal);
   }
 }

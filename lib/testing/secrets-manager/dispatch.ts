@@ -60,7 +60,7 @@ export class Dispatcher {
   readonly #store: SecretStore;
   readonly #faults: SecretsManagerFaults;
   readonly #operations: Record<string, Operation>;
-  readonly #closing = new AbortController();
+  readonly #abortOnClose = new AbortController();
   #calls: Record<string, number> = {};
   #callsBySecret = new Map<string, Record<string, number>>();
 
@@ -102,7 +102,7 @@ export class Dispatcher {
 
   /** Cuts short the requests held by injected latency: their connections are destroyed unanswered. */
   close(): void {
-    this.#closing.abort();
+    this.#abortOnClose.abort();
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -159,8 +159,8 @@ export class Dispatcher {
       if (parseError) throw parseError;
       const fault = this.#faults.take(operation, named);
       if (fault.latencyMs > 0) {
-        await sleep(fault.latencyMs, this.#closing.signal).catch(() => {});
-        if (this.#closing.signal.aborted) {
+        await sleep(fault.latencyMs, this.#abortOnClose.signal).catch(() => {});
+        if (this.#abortOnClose.signal.aborted) {
           res.destroy();
           return;
         }

@@ -93,8 +93,8 @@ export class LambdaExtensionProvider implements CredentialsProvider {
 
   readonly #poller: Poller;
   #closed = false;
-  #closePromise: Promise<void> | undefined;
-  readonly #closing = new AbortController();
+  #closing: Promise<void> | undefined;
+  readonly #abortOnClose = new AbortController();
 
   /**
    * @throws InvalidOptionError for an unknown option, a wrong type, a non-loopback host or an
@@ -176,14 +176,14 @@ export class LambdaExtensionProvider implements CredentialsProvider {
    * ```
    */
   close(): Promise<void> {
-    this.#closePromise ??= this.#close();
-    return this.#closePromise;
+    this.#closing ??= this.#close();
+    return this.#closing;
   }
 
   async #close(): Promise<void> {
     this.#closed = true;
     this.#poller.close();
-    this.#closing.abort(this.#closedError());
+    this.#abortOnClose.abort(this.#closedError());
     this.#last = undefined;
     await this.#source.close?.();
   }
@@ -233,7 +233,7 @@ export class LambdaExtensionProvider implements CredentialsProvider {
    */
   async #read(stage: string, suspect: boolean, signal: AbortSignal): Promise<ExtensionVersion> {
     const { refreshNow: mode, startupRetryMs, versionStage } = this.#settings;
-    const linked = linkSignals([signal, this.#closing.signal]);
+    const linked = linkSignals([signal, this.#abortOnClose.signal]);
     const startup = this.#startup.begin();
     try {
       /** Set when this read dropped `refreshNow` after a 400; committed once that read succeeds. */
@@ -277,7 +277,7 @@ export class LambdaExtensionProvider implements CredentialsProvider {
       }
     } catch (error) {
       if (signal.aborted) throw signal.reason;
-      if (this.#closing.signal.aborted) throw this.#closing.signal.reason;
+      if (this.#abortOnClose.signal.aborted) throw this.#abortOnClose.signal.reason;
       throw error;
     } finally {
       linked.dispose();
@@ -287,7 +287,7 @@ export class LambdaExtensionProvider implements CredentialsProvider {
   /** One background read: the credentials of a moved `versionStage` label, if they are new. */
   async #poll(): Promise<Credentials | undefined> {
     const before = this.#stagedVersionId;
-    const version = await this.#read(this.#settings.versionStage, false, this.#closing.signal);
+    const version = await this.#read(this.#settings.versionStage, false, this.#abortOnClose.signal);
     // Only a moved label counts: after a switch to AWSPENDING credentials, the unchanged
     // AWSCURRENT version must not switch the pool back.
     const moved = version.versionId === undefined || version.versionId !== before;
