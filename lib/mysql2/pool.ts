@@ -8,16 +8,12 @@
  * @packageDocumentation
  */
 
-import { EventEmitter } from 'node:events';
-import { inspect } from 'node:util';
 import { unrefTimer } from '../backoff.js';
 import { type CredentialsSnapshot, type RotateEvent, RotationCoordinator } from '../coordinator.js';
-import { AccountUnavailableError, ClosedError } from '../errors.js';
+import { ClosedError } from '../errors.js';
 import { GenerationLedger } from '../generation-ledger.js';
-import { UNGATED, type LoginTicket } from '../login-gate.js';
-import { accountProblemOf, isAccessDenied } from './classify.js';
 import { GenerationConfigs } from './generation-config.js';
-import { cloneConfig, isMariaDBConnection, sqlString, type Mysql2Command, type Mysql2ConnectionConfig } from './internals.js';
+import { cloneConfig, type Mysql2Command, type Mysql2ConnectionConfig } from './internals.js';
 import {
   CLOSING,
   DISCARD,
@@ -32,6 +28,8 @@ import {
   type CredswapPoolConnection,
   type Waiter,
 } from './pool-connection.js';
+import { PoolLogins } from './pool-logins.js';
+import { PoolSurface } from './pool-surface.js';
 import { type MYSQL2_POOL_KEYS, type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from './pool-options.js';
 import { createPoolQuery, retryModeFor, runExecute, runQuery, type QueryCallback } from './pool-statements.js';
 import { ReadOnlyEpisodes } from './read-only.js';
@@ -49,7 +47,7 @@ export type CallbackPoolConfig = { readonly connectionConfig: Mysql2ConnectionCo
  * The callback-style pool returned by `credswap/mysql2`'s `createPool`. It has mysql2's Pool
  * surface and hands out mysql2 PoolConnections, so it drops into code that takes a mysql2 pool.
  */
-export class CallbackPool extends EventEmitter {
+export class CallbackPool extends PoolSurface {
   /** Shaped like mysql2's `pool.config`. */
   readonly config: CallbackPoolConfig;
   /** The coordinator deciding when credentials change; `undefined` without `credentials`. */
@@ -67,6 +65,8 @@ export class CallbackPool extends EventEmitter {
   #slots = 0;
   /** Which credentials the connections use; connections of generations older than the verified one drain. */
   readonly #generations: GenerationLedger;
+  /** Logging new connections in: the login gate, a refused login's retry. */
+  readonly #logins: PoolLogins;
   /** mysql2 connection settings for the current generation's credentials. */
   readonly #configs: GenerationConfigs;
   readonly #timers = new Set<NodeJS.Timeout>();
@@ -104,6 +104,7 @@ export class CallbackPool extends EventEmitter {
       this.coordinator = coordinator;
     }
     this.#generations = new GenerationLedger((generation, credentials) => this.coordinator?.retire(generation, credentials));
+    this.#logins = new PoolLogins(this, this.#generations, resolved.rotation.maxAttempts);
     if (resolved.maxIdle < resolved.connectionLimit) this.#scheduleIdleCheck();
   }
 
@@ -197,23 +198,6 @@ export class CallbackPool extends EventEmitter {
     return closed;
   }
 
-  /** Like mysql2: `pool.format(sql, values)`. */
-  format(sql: string, values?: unknown): string {
-    const { stringifyObjects, timezone } = this.config.connectionConfig;
-    return sqlString.format(sql, values, stringifyObjects, timezone);
-  }
-
-  /** Like mysql2: `pool.escape(value)`. */
-  escape(value: unknown): string {
-    const { stringifyObjects, timezone } = this.config.connectionConfig;
-    return sqlString.escape(value, stringifyObjects, timezone);
-  }
-
-  /** Like mysql2: `pool.escapeId(name)`. */
-  escapeId(value: string): string {
-    return sqlString.escapeId(value, false);
-  }
-
   /**
    * The promise flavour of this pool, sharing its connections and state. The same object is
    * returned on every call (its event forwarding is set up once).
@@ -225,24 +209,6 @@ export class CallbackPool extends EventEmitter {
       this.#promisePool = wrapPromisePool(this as unknown as Pool);
     }
     return this.#promisePool;
-  }
-
-  /** Like mysql2: `using pool = ...` ends the pool without waiting. */
-  [Symbol.dispose](): void {
-    if (!this._closed) this.end();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await new Promise<void>((resolve, reject) => this.end((err) => (err ? reject(err) : resolve())));
-  }
-
-  [inspect.custom](): string {
-    const s = this.stats;
-    return `CredswapPool { total: ${s.total}, idle: ${s.idle}, queued: ${s.queued}, generation: ${s.generation}, closed: ${this._closed} }`;
-  }
-
-  toJSON(): object {
-    return { ...this.stats, closed: this._closed };
   }
 
   // --- acquisition -------------------------------------------------------------------------
@@ -262,7 +228,7 @@ export class CallbackPool extends EventEmitter {
     const limit = this.#options.connectionLimit;
     if (limit === 0 || this.#slots < limit) {
       this.#slots += 1;
-      this.#open(waiter);
+      this.#logins.open(waiter);
       return;
     }
     if (!this.#options.waitForConnections) {
@@ -280,117 +246,37 @@ export class CallbackPool extends EventEmitter {
     if (waiter.fresh && this.#free.length > 0) this.#makeRoom(this.#free[0]);
   }
 
-  /** Opens a connection for `waiter` in a slot already counted. */
-  #open(waiter: Waiter): void {
-    const coordinator = this.coordinator;
-    if (!coordinator) {
-      this.#connect(waiter, undefined);
-      return;
-    }
-    const snapshot = coordinator.current;
-    if (snapshot) {
-      this.#connect(waiter, snapshot);
-      return;
-    }
-    coordinator.acquire().then(
-      (first) => this.#connect(waiter, first),
-      (error: Error) => this.#failWaiter(waiter, error),
-    );
-  }
-
-  /** Opens a connection with `snapshot`'s credentials once the coordinator's login gate lets it. */
-  #connect(waiter: Waiter, snapshot: CredentialsSnapshot | undefined): void {
-    if (this._closed) {
-      this.#failWaiter(waiter, new ClosedError('the pool'));
-      return;
-    }
-    if (!snapshot || !this.coordinator) {
-      this.#login(waiter, snapshot, UNGATED);
-      return;
-    }
-    this.coordinator.logins.enter(snapshot.generation).then(
-      (ticket) => this.#login(waiter, snapshot, ticket),
-      // These credentials were refused a moment ago: a copy of that refusal, and no login.
-      (refusal: Error) =>
-        this._closed ? this.#failWaiter(waiter, new ClosedError('the pool')) : this.#onConnectError(waiter, snapshot.generation, refusal),
-    );
-  }
-
-  #login(waiter: Waiter, snapshot: CredentialsSnapshot | undefined, ticket: LoginTicket): void {
-    if (this._closed) {
-      ticket.failed();
-      this.#failWaiter(waiter, new ClosedError('the pool'));
-      return;
-    }
-    const generation = snapshot?.generation ?? 0;
+  /** @internal A new connection with `snapshot`'s credentials, tagged and tracked, not connected yet. */
+  _newConnection(snapshot: CredentialsSnapshot | undefined): CredswapPoolConnection {
     const connection = new PooledConnection(this, {
       config: cloneConfig(this.#configs.for(snapshot)),
     }) as unknown as CredswapPoolConnection;
     connection[OWNER] = this;
-    connection[GENERATION] = generation;
+    connection[GENERATION] = snapshot?.generation ?? 0;
     connection[SEQUENCE] = this.#readOnly.opening();
     this.#all.add(connection);
-    connection.connect((err) => {
-      if (this._closed) {
-        // end() came first: whatever the connect did, the caller learns that the pool is closed.
-        ticket.failed();
-        this.#all.delete(connection);
-        connection.destroy();
-        this.#failWaiter(waiter, new ClosedError('the pool'));
-        return;
-      }
-      if (err) {
-        if (isAccessDenied(err)) ticket.refused(err);
-        else ticket.failed();
-        this.#all.delete(connection);
-        const problem = accountProblemOf(err, isMariaDBConnection(connection));
-        if (problem !== undefined) {
-          // Locked or expired whatever the password: not a rotation.
-          this.#failWaiter(waiter, new AccountUnavailableError(String(connection.config.user), problem, err));
-          return;
-        }
-        this.#onConnectError(waiter, generation, err);
-        return;
-      }
-      ticket.succeeded();
-      connection[ESTABLISHED] = true;
-      // The first login with newer credentials worked: now connections of older ones drain.
-      if (snapshot && this.#generations.opened(snapshot)) this.#drain(generation);
-      this.coordinator?.reportSuccess(generation);
-      this.emit('connection', connection);
-      this.emit('acquire', connection);
-      waiter.cb(null, connection);
-    });
+    return connection;
   }
 
-  #onConnectError(waiter: Waiter, generation: number, err: Error): void {
-    const coordinator = this.coordinator;
-    if (!coordinator || !isAccessDenied(err) || waiter.attempt >= this.#options.rotation.maxAttempts || this._closed) {
-      this.#failWaiter(waiter, err);
-      return;
-    }
-    // Keep the slot while the coordinator finds credentials that work.
-    coordinator.reportRejected(generation, err).then(
-      (snapshot) => {
-        waiter.attempt += 1;
-        this.#connect(waiter, snapshot);
-      },
-      (error: Error) => {
-        // Nothing newer to try: fall back to the newest credentials a login has worked with
-        // (the server may not have caught up with a pushed or refreshed secret yet).
-        const fallback = this.#generations.fallbackFor(generation);
-        if (fallback && !this._closed && !(error instanceof ClosedError)) {
-          waiter.attempt += 1;
-          this.#connect(waiter, fallback);
-          return;
-        }
-        this.#failWaiter(waiter, error);
-      },
-    );
+  /** @internal A connection from {@link _newConnection} that did not log in. */
+  _forget(connection: CredswapPoolConnection): void {
+    this.#all.delete(connection);
   }
 
-  /** Gives up a slot held for `waiter` and reports `error` to it. */
-  #failWaiter(waiter: Waiter, error: Error): void {
+  /** @internal A login for `waiter` worked: the connection joins the pool and goes to the waiter. */
+  _loggedIn(waiter: Waiter, connection: CredswapPoolConnection, snapshot: CredentialsSnapshot | undefined): void {
+    connection[ESTABLISHED] = true;
+    const generation = connection[GENERATION];
+    // The first login with newer credentials worked: now connections of older ones drain.
+    if (snapshot && this.#generations.opened(snapshot)) this.#drain(generation);
+    this.coordinator?.reportSuccess(generation);
+    this.emit('connection', connection);
+    this.emit('acquire', connection);
+    waiter.cb(null, connection);
+  }
+
+  /** @internal Gives up a slot held for `waiter` and reports `error` to it. */
+  _loginFailed(waiter: Waiter, error: Error): void {
     this.#slots -= 1;
     this.#serveQueue();
     waiter.cb(error);
@@ -430,7 +316,7 @@ export class CallbackPool extends EventEmitter {
       }
       if (limit !== 0 && this.#slots >= limit) return;
       this.#slots += 1;
-      this.#open(this.#queue.shift()!);
+      this.#logins.open(this.#queue.shift()!);
     }
   }
 
