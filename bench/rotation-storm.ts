@@ -36,11 +36,13 @@ import * as mysql2Promise from 'mysql2/promise';
 import { CreateSecretCommand, RotateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { CredentialsProvider } from '../lib/provider.js';
 import { type MariaDBServer, startTestServer } from '../lib/testing/mariadb.js';
+import { startMySQL } from '../lib/testing/mysql.js';
 import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../lib/testing/secrets-manager.js';
 import { describeMachine, formatTable, machineLines, median, ms, positiveInt, positiveInts } from './machine.js';
 
-const HELP = `usage: npm run bench:storm -- [--sizes N,N,...] [--repeats N] [--connections N] [--latency-ms MS] [--dist] [--json]
+const HELP = `usage: npm run bench:storm -- [--server mariadb|mysql] [--sizes N,N,...] [--repeats N] [--connections N] [--latency-ms MS] [--dist] [--json]
 
+  --server       the throwaway server: mariadb (default) or mysql (MySQL 9.7: see docs/testing-kit.md)
   --sizes        requests pending at the rotation, one storm per size (default 10,100,1000)
   --repeats      storms per size and pool; times are medians (default 5)
   --connections  the pools' connectionLimit (default 10)
@@ -110,12 +112,14 @@ class Admin {
     return new Admin(connection);
   }
 
+  /** Logins (`Connections`) and refused logins: MariaDB's `Access_denied_errors`, MySQL's `Aborted_connects`. */
   async counters(): Promise<{ connections: number; denied: number }> {
     const [rows] = await this.connection.query<mysql2Promise.RowDataPacket[]>(
-      "SHOW GLOBAL STATUS WHERE Variable_name IN ('Connections', 'Access_denied_errors')",
+      "SHOW GLOBAL STATUS WHERE Variable_name IN ('Connections', 'Access_denied_errors', 'Aborted_connects')",
     );
-    const get = (name: string) => Number(rows.find((r) => r.Variable_name === name)?.Value ?? Number.NaN);
-    return { connections: get('Connections'), denied: get('Access_denied_errors') };
+    const get = (name: string) => rows.find((r) => r.Variable_name === name)?.Value as string | undefined;
+    const denied = get('Access_denied_errors') ?? get('Aborted_connects');
+    return { connections: Number(get('Connections') ?? Number.NaN), denied: Number(denied ?? Number.NaN) };
   }
 
   /** Kills every session of `user` (pipelined on this one connection). */
@@ -298,6 +302,7 @@ async function main(): Promise<void> {
       repeats: { type: 'string' },
       connections: { type: 'string' },
       'latency-ms': { type: 'string' },
+      server: { type: 'string', default: 'mariadb' },
       dist: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -320,7 +325,11 @@ async function main(): Promise<void> {
   const { createPool } = require(`${from}/lib/mysql2/promise.js`) as PromiseModule;
   const aws = require(`${from}/providers/aws/index.js`) as AwsModule;
 
-  const [server, emulator] = await Promise.all([startTestServer(), startSecretsManagerEmulator()]);
+  if (flags.server !== 'mariadb' && flags.server !== 'mysql') throw new Error(`--server must be mariadb or mysql\n\n${HELP}`);
+  const [server, emulator] = await Promise.all([
+    flags.server === 'mysql' ? startMySQL() : startTestServer(),
+    startSecretsManagerEmulator(),
+  ]);
   const adminClient = new SecretsManagerClient({ ...emulator.clientConfig(), maxAttempts: 1 });
   let admin: Admin | undefined;
   try {
