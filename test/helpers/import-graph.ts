@@ -31,14 +31,17 @@ function sourceFiles(dir: string, out: string[] = []): string[] {
   return out;
 }
 
-/** Each file under `folders` (relative to `root`) with the files it imports at run time. */
-export function runtimeImports(root: string, folders: readonly string[]): Map<string, Set<string>> {
+/**
+ * Each file under `folders` (relative to `root`) with the files it imports at run time, or, with
+ * `types`, with type-only imports too.
+ */
+export function runtimeImports(root: string, folders: readonly string[], { types = false } = {}): Map<string, Set<string>> {
   const graph = new Map<string, Set<string>>();
   for (const file of folders.flatMap((folder) => sourceFiles(join(root, folder)))) {
     const targets = new Set<string>();
     for (const match of readFileSync(file, 'utf8').matchAll(STATEMENT)) {
       const [, typeKeyword, clause, fromSpecifier, requireSpecifier] = match;
-      if (fromSpecifier !== undefined && (typeKeyword !== undefined || typesOnly(clause))) continue;
+      if (!types && fromSpecifier !== undefined && (typeKeyword !== undefined || typesOnly(clause))) continue;
       const specifier = fromSpecifier ?? requireSpecifier;
       targets.add(relative(root, resolve(dirname(file), specifier.replace(/\.js$/, '.ts'))));
     }
