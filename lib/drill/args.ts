@@ -34,13 +34,15 @@ export const DRILL_USAGE = `Usage: credswap drill [scenario] [options]
 
 Runs load through a credswap pool while credentials rotate (or the primary fails over) and
 reports what the application saw. Without flags everything is embedded: throwaway MariaDB
-servers and local emulators of Secrets Manager and Vault.
+servers (MySQL for aws-dual-password) and local emulators of Secrets Manager and Vault.
 
 Scenarios:
   function          a hot-swap function; the secret, then the server, get a new password
   file              a Kubernetes Secret volume (..data swap); then the server
   aws-single-user   Secrets Manager RotateSecret, single user (window held open)
   aws-alternating   Secrets Manager RotateSecret, alternating users
+  aws-dual-password Secrets Manager RotateSecret, MySQL dual passwords (window held open;
+                    a throwaway MySQL, or the MySQL server of --mysql)
   vault-dynamic     Vault dynamic credentials: leases end, the pool moves to a new user
   vault-static      Vault static role: rotate-role changes the password in place
   failover          primary set read_only=ON, proxy flips to the other server later
@@ -62,7 +64,8 @@ Real infrastructure (nothing is rotated unless you name it):
   --mysql <admin url>     a server to run on (mysql://admin:password@host:3306/): the drill
                           creates its own database and users there and drops them afterwards.
                           With --vault-addr: where the role's credentials connect.
-  --secret-id <id>        aws-*: rotate this secret (RotateSecret, with its rotation function)
+  --secret-id <id>        aws-single-user, aws-alternating: rotate this secret (RotateSecret,
+                          with its rotation function)
   --region <region>       its region (default: the AWS SDK's environment)
   --rotate-locally        run credswap's rotation handler here instead of RotateSecret
   --vault-addr <url>      vault-*: this Vault (token from VAULT_TOKEN)

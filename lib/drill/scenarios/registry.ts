@@ -18,6 +18,8 @@ export function loadScenario(name: ScenarioName): ScenarioSetup {
       return (require('./aws-single-user.js') as typeof import('./aws-single-user.js')).setup;
     case 'aws-alternating':
       return (require('./aws-alternating.js') as typeof import('./aws-alternating.js')).setup;
+    case 'aws-dual-password':
+      return (require('./aws-dual-password.js') as typeof import('./aws-dual-password.js')).setup;
     case 'vault-dynamic':
       return (require('./vault-dynamic.js') as typeof import('./vault-dynamic.js')).setup;
     case 'vault-static':

@@ -15,6 +15,7 @@ export const SCENARIO_NAMES = [
   'file',
   'aws-single-user',
   'aws-alternating',
+  'aws-dual-password',
   'vault-dynamic',
   'vault-static',
   'failover',

@@ -7,8 +7,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { InvalidCredentialsError } from '../../../lib/errors.js';
-import { AWSCURRENT } from '../secret-json.js';
+import { administratorSecretId, logInAsAdministrator } from './administrator.js';
 import { rewriteGrant } from './grants.js';
 import { StepProblem, type Invocation, type RotationStrategy } from './invocation.js';
 import {
@@ -58,7 +57,7 @@ function alternate(user: string, suffix: string): string {
  * current secret, then, as the administrator, makes the pending user a copy of the current one.
  */
 async function setSecret(invocation: Invocation): Promise<void> {
-  const { secretId, settings } = invocation;
+  const { settings } = invocation;
   const secrets = await invocation.pendingToSet();
   if (secrets === undefined) return;
   const { current, pending, pendingLogin } = secrets;
@@ -81,34 +80,8 @@ async function setSecret(invocation: Invocation): Promise<void> {
     throw new StepProblem('unable to log into the database with the AWSCURRENT secret', currentUser, { cause: error });
   }
 
-  const masterId = current.raw[settings.masterSecretKey];
-  if (typeof masterId !== 'string' || masterId === '') {
-    throw new InvalidCredentialsError(
-      `secret '${secretId}'`,
-      `'${settings.masterSecretKey}' must name the administrator secret for alternating-users rotation`,
-      { key: settings.masterSecretKey },
-    );
-  }
-  const master = await invocation.secrets.get(masterId, AWSCURRENT);
-  if (
-    master.credentials.host !== undefined &&
-    current.credentials.host !== undefined &&
-    master.credentials.host !== current.credentials.host
-  ) {
-    throw new StepProblem(`the administrator secret '${masterId}' is for another host than the secret`, currentUser);
-  }
-  const masterLogin: Login = {
-    ...invocation.login(master, `administrator secret '${masterId}'`, current),
-    database: undefined,
-  };
-  let connection: Connection;
-  try {
-    connection = await invocation.connect(masterLogin);
-  } catch (error) {
-    throw new StepProblem(`unable to log into the database with the administrator secret '${masterId}'`, masterLogin.user, {
-      cause: error,
-    });
-  }
+  const masterId = administratorSecretId(invocation, current, true);
+  const { connection } = await logInAsAdministrator(invocation, masterId, current);
   try {
     await copyUser(invocation, connection, currentUser, pendingLogin);
   } catch (error) {

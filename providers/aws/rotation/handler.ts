@@ -1,7 +1,8 @@
 /**
  * A Secrets Manager rotation function for MySQL and MariaDB: `createRotationHandler()` returns
  * the handler of a rotation Lambda. It follows AWS's published rotation functions for RDS MySQL
- * (single user and alternating users) step for step, and works on MariaDB 10.x/11.x and MySQL 8.
+ * (single user and alternating users) step for step, and works on MariaDB 10.x/11.x and MySQL 8
+ * and later; on MySQL it can also rotate with dual passwords.
  *
  * @packageDocumentation
  */
@@ -33,9 +34,13 @@ export type RotationHandler = (event: RotationEvent, context?: unknown) => Promi
  *   (and, alternating users, the other user name) as the pending version;
  * - `setSecret` makes the pending credentials valid in the database: the user changes its own
  *   password (single user), or the administrator creates or updates the other user with the
- *   current user's grants, on every host entry of the user name (alternating users);
+ *   current user's grants, on every host entry of the user name (alternating users), or the
+ *   password changes with `RETAIN CURRENT PASSWORD`, so that the current one keeps logging in
+ *   (dual password; MySQL 8.0.14 and later);
  * - `testSecret` logs in with the pending credentials and runs a query;
- * - `finishSecret` moves `AWSCURRENT` to the pending version (the service moves `AWSPREVIOUS`).
+ * - `finishSecret` moves `AWSCURRENT` to the pending version (the service moves `AWSPREVIOUS`),
+ *   then, with dual passwords, discards the old password (`DISCARD OLD PASSWORD`); a retried
+ *   finishSecret that finds `AWSCURRENT` moved discards what is left.
  *
  * Every step can run twice with the same token and does its work once. A failing step throws a
  * {@link RotationStepError}, and Secrets Manager calls it again later. Each step opens its own
@@ -45,7 +50,10 @@ export type RotationHandler = (event: RotationEvent, context?: unknown) => Promi
  * `port` may be a number or a numeric string. The Lambda needs network access to the database
  * and to Secrets Manager, and the permissions `secretsmanager:DescribeSecret`,
  * `GetSecretValue`, `PutSecretValue`, `UpdateSecretVersionStage` and `GetRandomPassword`
- * (plus `GetSecretValue` on the administrator secret for alternating users).
+ * (plus `GetSecretValue` on the administrator secret for alternating users, and for dual
+ * password when the secret names one). On MySQL, a change of the user's own password gives the
+ * password it logged in with as `REPLACE '<current>'`, which `PASSWORD REQUIRE CURRENT` accounts
+ * need.
  *
  * @throws InvalidOptionError for an unknown, missing or malformed option.
  *

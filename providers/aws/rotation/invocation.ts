@@ -28,12 +28,18 @@ export class StepProblem extends Error {
   }
 }
 
-/** What sets single-user and alternating-users rotation apart. */
+/** What sets single-user, alternating-users and dual-password rotation apart. */
 export interface RotationStrategy {
   /** createSecret: the user name of the pending secret, given the current one. */
   pendingUser(invocation: Invocation, currentUser: string): string;
   /** setSecret: makes the pending credentials valid in the database. */
   setSecret(invocation: Invocation): Promise<void>;
+  /**
+   * finishSecret, once AWSCURRENT is on the token's version: what the database still has to
+   * do. Runs again when a retried finishSecret finds AWSCURRENT moved already, so it must be
+   * idempotent.
+   */
+  afterFinish?(invocation: Invocation): Promise<void>;
 }
 
 /** The secrets setSecret works with: AWSCURRENT, this rotation's AWSPENDING and its login. */

@@ -68,6 +68,17 @@ export interface RotationLogger {
 }
 
 /**
+ * The rotation strategies of {@link RotationHandlerOptions.strategy}.
+ * @example
+ * ```ts
+ * const strategy: RotationStrategyName = process.env.DB_FLAVOUR === 'mariadb' ? 'single-user' : 'dual-password';
+ * ```
+ */
+export type RotationStrategyName = 'single-user' | 'alternating-users' | 'dual-password';
+
+const STRATEGIES = ['single-user', 'alternating-users', 'dual-password'] as const satisfies readonly RotationStrategyName[];
+
+/**
  * Options of {@link createRotationHandler}.
  * @example
  * ```ts
@@ -80,9 +91,13 @@ export interface RotationHandlerOptions {
    * new connections with the old password fail. `alternating-users`: an administrator (the
    * secret named by the `masterarn` key) keeps two users, `app` and `app_clone`, and each
    * rotation gives the other one a new password and the same grants: the old credentials keep
-   * working until the next rotation.
+   * working until the next rotation. `dual-password` (MySQL 8.0.14 and later, not MariaDB): the
+   * password changes with `RETAIN CURRENT PASSWORD`, so that the old and the new one both log
+   * in until `finishSecret` has moved AWSCURRENT and discards the old one; the user needs the
+   * `APPLICATION_PASSWORD_ADMIN` privilege, or the secret's `masterarn` names an administrator
+   * with `CREATE USER`.
    */
-  strategy: 'single-user' | 'alternating-users';
+  strategy: RotationStrategyName;
   /**
    * A Secrets Manager client of your own (not destroyed by the handler). Not together with
    * `clientConfig`.
@@ -131,7 +146,8 @@ export interface RotationHandlerOptions {
    */
   cloneSuffix?: string;
   /**
-   * Alternating users: the secret key that holds the administrator secret's ARN or name.
+   * The secret key that holds the administrator secret's ARN or name: alternating users need
+   * it; dual password uses the administrator when the secret has it.
    * @defaultValue {@link DEFAULT_MASTER_SECRET_KEY} (`masterarn`)
    */
   masterSecretKey?: string;
@@ -160,7 +176,7 @@ const MAX_PASSWORD_LENGTH = 4096;
 
 /** The options of one handler, checked, with their defaults applied. */
 export interface RotationSettings {
-  readonly strategy: 'single-user' | 'alternating-users';
+  readonly strategy: RotationStrategyName;
   readonly client: SecretsManagerClientLike | undefined;
   readonly clientConfig: SecretsManagerClientConfig;
   readonly host: string | undefined;
@@ -182,8 +198,10 @@ export interface RotationSettings {
 export function readOptions(options: unknown): RotationSettings {
   const bag = expectObject(options, 'options') as Record<string, unknown>;
   rejectUnknownKeys(bag, OPTION_KEYS, '');
-  if (bag.strategy === undefined) throw new InvalidOptionError('strategy', "is required: 'single-user' or 'alternating-users'");
-  const strategy = oneOf(bag, 'strategy', '', ['single-user', 'alternating-users'] as const, 'single-user');
+  if (bag.strategy === undefined) {
+    throw new InvalidOptionError('strategy', `is required: ${STRATEGIES.map((name) => `'${name}'`).join(', ')}`);
+  }
+  const strategy = oneOf(bag, 'strategy', '', STRATEGIES, 'single-user');
   const client = bag.client;
   if (
     client !== undefined &&

@@ -1,7 +1,8 @@
 /**
- * The SQL a MySQL/MariaDB rotation runs: connections (mysql2/promise, loaded on first use), the
- * password changes, the accounts of a user name, their grants and TLS requirement. Every
- * statement takes its values as placeholders; none is built from a password.
+ * The SQL a MySQL/MariaDB rotation runs: connections (mysql2/promise, loaded on first use), what
+ * the server supports, the password changes (MySQL's dual passwords included), the accounts of a
+ * user name, their grants and TLS requirement. Every statement takes its values as
+ * placeholders; none is built from a password.
  *
  * @packageDocumentation
  */
@@ -92,9 +93,35 @@ export async function close(connection: Connection): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Statements
 
-export async function isMariaDB(connection: Connection): Promise<boolean> {
+/** What the server is, and which of the password statements a rotation uses it accepts. */
+export interface ServerInfo {
+  /** `VERSION()`, such as `9.7.4-2` or `10.11.19-MariaDB-0+deb12u1`. */
+  readonly version: string;
+  readonly mariadb: boolean;
+  /** MySQL 8.0.13 and later: `REPLACE '<current password>'` when changing one's own password. */
+  readonly replace: boolean;
+  /** MySQL 8.0.14 and later: `RETAIN CURRENT PASSWORD` and `DISCARD OLD PASSWORD` (MariaDB has neither). */
+  readonly dualPasswords: boolean;
+}
+
+/** Reads `VERSION()`: see {@link serverInfoOf}. */
+export async function serverInfo(connection: Connection): Promise<ServerInfo> {
   const [[row]] = await connection.query<Array<{ version: string }>>('SELECT VERSION() AS version');
-  return /mariadb/i.test(String(row?.version ?? ''));
+  return serverInfoOf(String(row?.version ?? ''));
+}
+
+/** What a `VERSION()` answer says: MariaDB says so in it; MySQL's starts with its version number. */
+export function serverInfoOf(version: string): ServerInfo {
+  const mariadb = /mariadb/i.test(version);
+  const [major = 0, minor = 0, patch = 0] = (/^(\d+)\.(\d+)\.(\d+)/.exec(version) ?? []).slice(1).map(Number);
+  const atLeast = (a: number, b: number, c: number): boolean => (major !== a ? major > a : minor !== b ? minor > b : patch >= c);
+  return { version, mariadb, replace: !mariadb && atLeast(8, 0, 13), dualPasswords: !mariadb && atLeast(8, 0, 14) };
+}
+
+/** The server's error number of a failed login or statement (mysql2's `errno`). */
+export function errnoOf(error: unknown): number | undefined {
+  const errno = (error as { errno?: unknown } | undefined)?.errno;
+  return typeof errno === 'number' ? errno : undefined;
 }
 
 /** The account the connection is logged in as (`user@host`), as the server matched it. */
@@ -108,21 +135,86 @@ export async function ping(connection: Connection): Promise<void> {
   await connection.query('SELECT NOW()');
 }
 
+/** How {@link setOwnPassword} and {@link setPassword} change a password, besides the new one. */
+export interface PasswordChange {
+  /**
+   * One's own account on MySQL: the password logged in with, given as `REPLACE '<current>'`.
+   * An account with `PASSWORD REQUIRE CURRENT` needs it (else 3892; a wrong one is 3891); MySQL
+   * checks it against the primary password also when the account does not require it.
+   */
+  readonly current?: string;
+  /** MySQL: `RETAIN CURRENT PASSWORD`, so that the current password keeps logging in as the secondary one. */
+  readonly retain?: boolean;
+}
+
 /**
  * Changes the password of the connection's own account. MariaDB's ALTER USER needs CREATE USER
  * even for one's own account; SET PASSWORD does not. MySQL 8 removed PASSWORD() and takes the
- * plain text.
+ * plain text; it takes `REPLACE` (8.0.13) and `RETAIN CURRENT PASSWORD` (8.0.14) after it.
+ *
+ * @throws TypeError for `retain` on a server without dual passwords (check {@link ServerInfo} first).
  */
-export async function setOwnPassword(connection: Connection, mariadb: boolean, password: string): Promise<void> {
-  await connection.query(mariadb ? 'SET PASSWORD = PASSWORD(?)' : 'SET PASSWORD = ?', [password]);
+export async function setOwnPassword(
+  connection: Connection,
+  server: ServerInfo,
+  password: string,
+  change: PasswordChange = {},
+): Promise<void> {
+  if (change.retain === true && !server.dualPasswords) throw new TypeError(`${server.version} has no RETAIN CURRENT PASSWORD`);
+  if (server.mariadb) {
+    await connection.query('SET PASSWORD = PASSWORD(?)', [password]);
+    return;
+  }
+  const replace = server.replace && change.current !== undefined;
+  await connection.query(
+    `SET PASSWORD = ?${replace ? ' REPLACE ?' : ''}${change.retain === true ? ' RETAIN CURRENT PASSWORD' : ''}`,
+    replace ? [password, change.current] : [password],
+  );
 }
 
-/** Gives `user` the same `password` on each of `hosts`, in one statement. */
-export async function setPassword(connection: Connection, user: string, hosts: readonly string[], password: string): Promise<void> {
+/**
+ * Gives `user` the same `password` on each of `hosts`, in one statement (MySQL changes all or
+ * none). Other accounts than one's own take no `REPLACE` (MySQL refuses it with 3893);
+ * `retain` needs the CREATE USER privilege.
+ */
+export async function setPassword(
+  connection: Connection,
+  user: string,
+  hosts: readonly string[],
+  password: string,
+  change: Pick<PasswordChange, 'retain'> = {},
+): Promise<void> {
+  const retain = change.retain === true ? ' RETAIN CURRENT PASSWORD' : '';
   await connection.query(
-    `ALTER USER ${hosts.map(() => '?@? IDENTIFIED BY ?').join(', ')}`,
+    `ALTER USER ${hosts.map(() => `?@? IDENTIFIED BY ?${retain}`).join(', ')}`,
     hosts.flatMap((host) => [user, host, password]),
   );
+}
+
+/**
+ * MySQL: drops the secondary password of the connection's own account (`DISCARD OLD
+ * PASSWORD`, which needs APPLICATION_PASSWORD_ADMIN or CREATE USER). Nothing happens when there
+ * is none.
+ */
+export async function discardOwnOldPassword(connection: Connection): Promise<void> {
+  await connection.query('ALTER USER CURRENT_USER() DISCARD OLD PASSWORD');
+}
+
+/** MySQL: drops the secondary password of `user` on each of `hosts`, in one statement (needs CREATE USER). */
+export async function discardOldPassword(connection: Connection, user: string, hosts: readonly string[]): Promise<void> {
+  await connection.query(
+    `ALTER USER ${hosts.map(() => '?@? DISCARD OLD PASSWORD').join(', ')}`,
+    hosts.flatMap((host) => [user, host]),
+  );
+}
+
+/** MySQL 8.0.14 and later: the hosts of the accounts of `user` that have a secondary password. */
+export async function hostsWithOldPassword(connection: Connection, user: string): Promise<string[]> {
+  const [rows] = await connection.query<Array<{ host: unknown }>>(
+    "SELECT Host AS host FROM mysql.user WHERE User = ? AND JSON_CONTAINS_PATH(User_attributes, 'one', '$.additional_password')",
+    [user],
+  );
+  return rows.map((row) => String(row.host));
 }
 
 export async function createUser(connection: Connection, user: string, host: string, password: string): Promise<void> {

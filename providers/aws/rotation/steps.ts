@@ -1,12 +1,15 @@
 /**
  * The four steps of a rotation, as AWS's rotation functions for RDS MySQL run them. Each can run
- * twice with the same token and does its work once. setSecret is the strategy's.
+ * twice with the same token and does its work once. setSecret is the strategy's, and so is what
+ * the database still has to do after finishSecret moved AWSCURRENT (dual passwords: discard the
+ * old one).
  *
  * @packageDocumentation
  */
 
 import { AWSCURRENT, AWSPENDING } from '../secret-json.js';
 import { alternatingUsers } from './alternating-users.js';
+import { dualPassword } from './dual-password.js';
 import { StepProblem, type Invocation, type RotationStrategy } from './invocation.js';
 import type { RotationSettings } from './options.js';
 import { isNotFound } from './secrets.js';
@@ -16,12 +19,14 @@ import { close, ping, type Connection } from './sql.js';
 const STRATEGIES: Record<RotationSettings['strategy'], RotationStrategy> = {
   'single-user': singleUser,
   'alternating-users': alternatingUsers,
+  'dual-password': dualPassword,
 };
 
 /**
  * Runs the step the invocation was asked for. First, with DescribeSecret, checks that rotation is
  * enabled and that the token is a version carrying AWSPENDING; a version that already carries
- * AWSCURRENT means the rotation is done, and the step returns.
+ * AWSCURRENT means the rotation is done, and the step returns (a finishSecret after running
+ * what the strategy does after it, which a failure may have left undone).
  */
 export async function runStep(invocation: Invocation): Promise<void> {
   const { secretId, token } = invocation;
@@ -29,13 +34,16 @@ export async function runStep(invocation: Invocation): Promise<void> {
   if (rotationEnabled === false) throw new StepProblem('rotation is not enabled for the secret');
   const stages = versions[token];
   if (stages === undefined) throw new StepProblem(`version ${token} has no stage for rotation of the secret`);
+  const strategy = STRATEGIES[invocation.settings.strategy];
   if (stages.includes(AWSCURRENT)) {
+    if (invocation.request.step === 'finishSecret' && strategy.afterFinish !== undefined) {
+      return finishAgain(invocation, strategy.afterFinish, versions);
+    }
     invocation.info(`version ${token} is already AWSCURRENT; nothing to do`);
     return;
   }
   if (!stages.includes(AWSPENDING)) throw new StepProblem(`version ${token} is not AWSPENDING for rotation of the secret`);
 
-  const strategy = STRATEGIES[invocation.settings.strategy];
   switch (invocation.request.step) {
     case 'createSecret':
       return createSecret(invocation, strategy);
@@ -44,8 +52,30 @@ export async function runStep(invocation: Invocation): Promise<void> {
     case 'testSecret':
       return testSecret(invocation);
     case 'finishSecret':
-      return finishSecret(invocation, versions);
+      await finishSecret(invocation, versions);
+      return strategy.afterFinish?.(invocation);
   }
+}
+
+/**
+ * A finishSecret that finds AWSCURRENT on the token's version already: an earlier attempt moved
+ * it and may have failed after that. Runs what the strategy does after finishSecret again,
+ * unless another version carries AWSPENDING: a newer rotation is then under way, and its
+ * passwords are not this one's to touch.
+ */
+async function finishAgain(
+  invocation: Invocation,
+  afterFinish: (invocation: Invocation) => Promise<void>,
+  versions: Record<string, string[]>,
+): Promise<void> {
+  const { token } = invocation;
+  const newer = Object.entries(versions).find(([version, stages]) => version !== token && stages.includes(AWSPENDING));
+  if (newer !== undefined) {
+    invocation.info(`version ${token} is already AWSCURRENT and version ${newer[0]} is AWSPENDING; nothing to do`);
+    return;
+  }
+  invocation.info(`version ${token} is already AWSCURRENT; finishing what finishSecret does after that`);
+  await afterFinish(invocation);
 }
 
 /**
