@@ -17,6 +17,14 @@
  */
 export const DEFAULT_LOGIN_TRUST_MS = 1_000;
 
+/**
+ * Logins that may try trusted credentials at the same time. Two: should the password change
+ * under them, the server sees at most two refused logins before the others learn of it, fewer
+ * than any lockout threshold that still lets a person mistype once (MySQL's
+ * `FAILED_LOGIN_ATTEMPTS 3`). Untrusted credentials are tried by one login at a time.
+ */
+export const MAX_PARALLEL_LOGINS = 2;
+
 /** What a login reports back through its ticket, once it knows. */
 export interface LoginTicket {
   /** The login worked. */
@@ -35,8 +43,8 @@ interface Waiter {
 interface GenerationState {
   /** Logins may run in parallel until then (a login worked recently and nothing went wrong since). */
   trustedUntil: number;
-  /** A login that decides for the others is under way. */
-  probing: boolean;
+  /** Logins under way with these credentials. */
+  inFlight: number;
   readonly waiters: Waiter[];
   /** The server refused these credentials: logins fail without trying while the coordinator is busy or cooling down. */
   refused: Error | undefined;
@@ -46,11 +54,11 @@ const SETTLED: LoginTicket = { succeeded() {}, refused() {}, failed() {} };
 
 /**
  * The logins of one account (one coordinator). A generation's credentials are *trusted* for
- * `trustMs` after a login with them worked; while they are, logins run in parallel. Otherwise
- * (new credentials, a quiet while, a connection the server dropped, a refusal) one login goes
- * first and the others wait for its answer: it worked, and they all go; it was refused, and they
- * fail at once with a copy of the refusal (the pool then asks the coordinator for credentials
- * instead of trying these).
+ * `trustMs` after a login with them worked; while they are, up to {@link MAX_PARALLEL_LOGINS}
+ * logins run at once. Otherwise (new credentials, a quiet while, a connection the server
+ * dropped, a refusal) one login goes first and the others wait for its answer: it worked, and
+ * they follow; it was refused, and they fail at once with a copy of the refusal (the pool then
+ * asks the coordinator for credentials instead of trying these).
  */
 export class LoginGate {
   readonly #states = new Map<number, GenerationState>();
@@ -79,17 +87,14 @@ export class LoginGate {
       if (now < this.#retryAt()) return Promise.reject(copyRefusal(state.refused));
       state.refused = undefined;
     }
-    if (now < state.trustedUntil) return Promise.resolve(this.#ticket(generation, state, false));
-    if (!state.probing) {
-      state.probing = true;
-      return Promise.resolve(this.#ticket(generation, state, true));
-    }
+    if (this.#canStart(state, now)) return Promise.resolve(this.#start(generation, state));
     return new Promise((resolve, reject) => state.waiters.push({ resolve, reject }));
   }
 
   /**
    * The server dropped a connection (killed sessions, a restart, an idle timeout): what worked a
-   * moment ago may not now, so the next login with any generation goes first, alone.
+   * moment ago may not now, so the next login with any generation goes first, alone (logins
+   * already under way go on).
    */
   distrust(): void {
     for (const state of this.#states.values()) state.trustedUntil = 0;
@@ -98,25 +103,30 @@ export class LoginGate {
   /** Forgets generations older than `generation`, except their waiting logins' answers. */
   forgetBefore(generation: number): void {
     for (const [key, state] of this.#states) {
-      if (key < generation && !state.probing && state.waiters.length === 0) this.#states.delete(key);
+      if (key < generation && state.inFlight === 0 && state.waiters.length === 0) this.#states.delete(key);
     }
   }
 
   #state(generation: number): GenerationState {
     let state = this.#states.get(generation);
     if (state === undefined) {
-      state = { trustedUntil: 0, probing: false, waiters: [], refused: undefined };
+      state = { trustedUntil: 0, inFlight: 0, waiters: [], refused: undefined };
       this.#states.set(generation, state);
     }
     return state;
   }
 
-  #ticket(generation: number, state: GenerationState, probe: boolean): LoginTicket {
+  #canStart(state: GenerationState, now: number): boolean {
+    return state.inFlight < (now < state.trustedUntil ? MAX_PARALLEL_LOGINS : 1);
+  }
+
+  #start(generation: number, state: GenerationState): LoginTicket {
+    state.inFlight += 1;
     let settled = false;
     const settle = (then: () => void) => {
       if (settled) return;
       settled = true;
-      if (probe) state.probing = false;
+      state.inFlight -= 1;
       then();
     };
     return {
@@ -124,7 +134,7 @@ export class LoginGate {
         settle(() => {
           state.trustedUntil = Date.now() + this.#trustMs;
           state.refused = undefined;
-          for (const waiter of state.waiters.splice(0)) waiter.resolve(this.#ticket(generation, state, false));
+          this.#admit(generation, state);
         }),
       refused: (error) =>
         settle(() => {
@@ -136,16 +146,17 @@ export class LoginGate {
           // were refused, and they may work. One login may try them again.
           for (const [key, other] of this.#states) if (key > generation) other.refused = undefined;
         }),
-      failed: () =>
-        settle(() => {
-          if (!probe) return;
-          // Nothing learned about the credentials: the next login in line decides instead.
-          const next = state.waiters.shift();
-          if (next === undefined) return;
-          state.probing = true;
-          next.resolve(this.#ticket(generation, state, true));
-        }),
+      // Nothing learned about the credentials: the next login in line may go.
+      failed: () => settle(() => this.#admit(generation, state)),
     };
+  }
+
+  /** Lets waiting logins start, as many as may run now. */
+  #admit(generation: number, state: GenerationState): void {
+    const now = Date.now();
+    while (state.waiters.length > 0 && state.refused === undefined && this.#canStart(state, now)) {
+      state.waiters.shift()!.resolve(this.#start(generation, state));
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import sinon from 'sinon';
-import { copyRefusal, DEFAULT_LOGIN_TRUST_MS, LoginGate, type LoginTicket } from '../lib/login-gate.js';
+import { copyRefusal, DEFAULT_LOGIN_TRUST_MS, LoginGate, MAX_PARALLEL_LOGINS, type LoginTicket } from '../lib/login-gate.js';
 
 function accessDenied(): Error {
   return Object.assign(new Error("Access denied for user 'app'@'10.0.0.1' (using password: YES)"), {
@@ -45,7 +45,12 @@ describe('LoginGate (lockout-safe logins)', () => {
     assert.equal(logins.started.length, 1);
     logins.started[0].succeeded();
     await flush();
-    assert.equal(logins.started.length, 200, 'once it worked, the others go at once');
+    assert.equal(logins.started.length, 1 + MAX_PARALLEL_LOGINS, 'once it worked, the others follow, two at a time');
+    for (let i = 1; i < logins.started.length; i++) {
+      logins.started[i].succeeded();
+      await flush();
+    }
+    assert.equal(logins.started.length, 200);
     assert.equal(logins.notTried.length, 0);
   });
 
@@ -94,13 +99,27 @@ describe('LoginGate (lockout-safe logins)', () => {
     const first = enterMany(gate, 1, 1);
     await flush();
     first.started[0].succeeded();
-    const soon = enterMany(gate, 1, 5);
+    const soon = enterMany(gate, 1, MAX_PARALLEL_LOGINS);
     await flush();
-    assert.equal(soon.started.length, 5);
+    assert.equal(soon.started.length, MAX_PARALLEL_LOGINS, 'no login goes first');
+    for (const ticket of soon.started) ticket.succeeded();
     clock.tick(DEFAULT_LOGIN_TRUST_MS);
     const later = enterMany(gate, 1, 5);
     await flush();
     assert.equal(later.started.length, 1, 'a quiet while: one login goes first');
+  });
+
+  it('lets at most two logins try trusted credentials; when both are refused, the others do not try', async () => {
+    const first = enterMany(gate, 1, 1);
+    await flush();
+    first.started[0].succeeded();
+    const burst = enterMany(gate, 1, 10);
+    await flush();
+    assert.equal(burst.started.length, 2);
+    burst.started[0].refused(accessDenied());
+    burst.started[1].refused(accessDenied());
+    await flush();
+    assert.deepEqual([burst.started.length, burst.notTried.length], [2, 8], 'two refused logins at most');
   });
 
   it('after a connection is lost, the next login goes first, alone', async () => {

@@ -433,7 +433,8 @@ describeWithMySQL('createRotationHandler: dual-password (mysql)', function () {
         assert.equal(rotations[1].user, user);
         // finishSecret discards the old password as soon as AWSCURRENT has moved: logins the pool
         // opens with it before it re-reads the secret are refused, and retried with the new one.
-        assert.ok(refusedAfter <= 8, `${refusedAfter} refused logins after finishSecret: at most one per connection slot`);
+        // The login gate lets at most two try it at once, below any lockout threshold.
+        assert.ok(refusedAfter <= 2, `${refusedAfter} refused logins after finishSecret`);
       } finally {
         worked.release();
         const outcome = await worked.load.stop();
