@@ -71,6 +71,9 @@ Real infrastructure (nothing is rotated unless you name it):
   --vault-addr <url>      vault-*: this Vault (token from VAULT_TOKEN)
   --vault-role <role>     the database role to use (rotate-role for vault-static)
 
+Without --mysql the drill starts throwaway MariaDB servers; CREDSWAP_DRILL_SERVER=mysql starts
+MySQL ones instead (found as the testing kit finds them).
+
 Exit codes: 0 no credswap query failed, 1 some failed, 2 bad usage, 3 the drill could not run.
 `;
 

@@ -1,14 +1,18 @@
 /**
- * Every drill scenario, end to end in a short mode: real MariaDB servers, the emulators, the
- * real AWS SDK and node-vault clients, credswap's and mysql2's pools under load.
+ * Every drill scenario, end to end in a short mode: real MariaDB and MySQL servers, the
+ * emulators, the real AWS SDK and node-vault clients, credswap's and mysql2's pools under load.
  */
 import assert from 'node:assert/strict';
-import { startMariaDB, type MariaDBServer } from '../../lib/testing/mariadb.js';
+import { InvalidOptionError } from '../../lib/errors.js';
+import type { MariaDBServer } from '../../lib/testing/mariadb.js';
+import type { ServerFlavour } from '../../lib/testing/server/admin.js';
 import { startVaultEmulator } from '../../lib/testing/vault.js';
 import type { DrillReport, TargetReport } from '../../lib/drill/report.js';
 import { runDrill, type DrillOptions } from '../../lib/drill/run.js';
+import { DRILL_SERVER_ENV, drillServerFlavour, openDrillServer } from '../../lib/drill/scenarios/server.js';
 import type { ScenarioName } from '../../lib/drill/scenarios/types.js';
 import { validateReport } from '../../lib/drill/validate.js';
+import { describeEachFlavour, mariadbOnly, startServer } from '../helpers/servers.js';
 
 const SHORT = { durationMs: 3_000, concurrency: 8 } as const;
 
@@ -34,10 +38,58 @@ function assertNoCredswapFailure(report: DrillReport): void {
   for (const w of credswap.windows) assert.notEqual(w.convergedMs, undefined, 'credswap converged after each rotation');
 }
 
-describe('credswap drill scenarios', function () {
-  this.timeout(60_000);
+/**
+ * Makes the drills of the enclosing suite start throwaway servers of `flavour`
+ * (`CREDSWAP_DRILL_SERVER`), and puts the variable back after them.
+ */
+function useDrillServer(flavour: ServerFlavour): void {
+  let previous: string | undefined;
+  before(function () {
+    previous = process.env[DRILL_SERVER_ENV];
+    process.env[DRILL_SERVER_ENV] = flavour;
+  });
+  after(function () {
+    if (previous === undefined) delete process.env[DRILL_SERVER_ENV];
+    else process.env[DRILL_SERVER_ENV] = previous;
+  });
+}
 
-  for (const scenario of ['function', 'file', 'aws-alternating', 'vault-static'] as ScenarioName[]) {
+describe('the drill server flavour (CREDSWAP_DRILL_SERVER)', function () {
+  it('is MariaDB when the variable is unset or empty, and either flavour by name', function () {
+    assert.equal(drillServerFlavour({}), 'mariadb');
+    assert.equal(drillServerFlavour({ [DRILL_SERVER_ENV]: '' }), 'mariadb');
+    assert.equal(drillServerFlavour({ [DRILL_SERVER_ENV]: 'mariadb' }), 'mariadb');
+    assert.equal(drillServerFlavour({ [DRILL_SERVER_ENV]: 'MySQL' }), 'mysql');
+  });
+
+  it('refuses any other value with an InvalidOptionError naming the variable', function () {
+    assert.throws(
+      () => drillServerFlavour({ [DRILL_SERVER_ENV]: 'postgres' }),
+      (error: unknown) => error instanceof InvalidOptionError && error.option === DRILL_SERVER_ENV && !error.message.includes('postgres'),
+    );
+  });
+});
+
+describeEachFlavour('credswap drill scenarios', (flavour) => {
+  useDrillServer(flavour);
+
+  it(`runs on a throwaway ${flavour === 'mysql' ? 'MySQL' : 'MariaDB'} server`, async function () {
+    const server = await openDrillServer(undefined);
+    try {
+      assert.equal(server.embedded, true);
+      assert.match(server.label, flavour === 'mysql' ? /^throwaway MySQL on / : /^throwaway MariaDB on /);
+      const [{ v }] = await server.query<Array<{ v: string }>>('SELECT VERSION() AS v');
+      assert.equal(/mariadb/i.test(v), flavour === 'mariadb', v);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  // vault-static rotates with the same ALTER USER as test/mysql2/vault-static-rotation.test.ts,
+  // which runs on both; on MySQL the Vault scenario here is vault-dynamic.
+  const scenarios: ScenarioName[] =
+    flavour === 'mysql' ? ['function', 'file', 'aws-alternating'] : ['function', 'file', 'aws-alternating', 'vault-static'];
+  for (const scenario of scenarios) {
     it(`${scenario}: credswap fails no query through a rotation`, async function () {
       const report = await drill({ scenario, ...SHORT });
       assert.equal(report.embedded, true);
@@ -52,14 +104,18 @@ describe('credswap drill scenarios', function () {
     assert.ok(target(report, 'mysql2').queries.failed > 0, 'the plain pool lost its user');
   });
 
-  it('aws-single-user with --compare mysql2: credswap fails nothing, the plain pool fails its new logins with 1045', async function () {
-    const report = await drill({ scenario: 'aws-single-user', ...SHORT, compare: 'mysql2' });
-    assertNoCredswapFailure(report);
-    const mysql2 = target(report, 'mysql2');
-    assert.ok((mysql2.queries.failedByCode.ER_ACCESS_DENIED_ERROR ?? 0) > 0, JSON.stringify(mysql2.queries));
-    assert.equal(mysql2.windows[0].convergedMs, undefined, 'a plain pool never takes the new password');
-    assert.ok((target(report, 'credswap').providerCalls ?? 0) >= 2);
-  });
+  // The single-user rotation runs on MySQL through the same handler in test/mysql2/aws-rotation.test.ts.
+  mariadbOnly(flavour)(
+    'aws-single-user with --compare mysql2: credswap fails nothing, the plain pool fails its new logins with 1045',
+    async function () {
+      const report = await drill({ scenario: 'aws-single-user', ...SHORT, compare: 'mysql2' });
+      assertNoCredswapFailure(report);
+      const mysql2 = target(report, 'mysql2');
+      assert.ok((mysql2.queries.failedByCode.ER_ACCESS_DENIED_ERROR ?? 0) > 0, JSON.stringify(mysql2.queries));
+      assert.equal(mysql2.windows[0].convergedMs, undefined, 'a plain pool never takes the new password');
+      assert.ok((target(report, 'credswap').providerCalls ?? 0) >= 2);
+    },
+  );
 
   it('failover: the credswap write-error window is bounded by the flip delay plus a small margin, while mysql2 keeps failing after the flip', async function () {
     const flipDelayMs = 1_000;
@@ -94,7 +150,7 @@ describe('credswap drill scenarios', function () {
     let server: MariaDBServer;
 
     before(async function () {
-      server = await startMariaDB();
+      server = await startServer(flavour);
     });
 
     after(async function () {

@@ -1,18 +1,21 @@
 /**
- * A rotation-and-failover rig for integration tests (the ORM tests share it): two MariaDB servers
- * with the same database, table and user, behind a TCP proxy that stands in for DNS, and a
- * "secret" that a hot-swap function reads. `rotatePassword()` runs a single-user rotation;
- * `failover()` turns the primary read-only and points the proxy at the replica.
- * `rotateAndFailOverUnderLoad()` drives both under write load and checks what every pool owes.
+ * A rotation-and-failover rig for integration tests (the ORM tests share it): two servers of one
+ * flavour (MariaDB or MySQL) with the same database, table and user, behind a TCP proxy that
+ * stands in for DNS, and a "secret" that a hot-swap function reads. `rotatePassword()` runs a
+ * single-user rotation; `failover()` turns the primary read-only (`super_read_only` on MySQL)
+ * and points the proxy at the replica. `rotateAndFailOverUnderLoad()` drives both under write
+ * load and checks what every pool owes.
  */
 import assert from 'node:assert/strict';
 import type { Credentials } from '../../lib/credentials.js';
 import type { HotSwapFunction } from '../../lib/provider.js';
 import { READ_ONLY_ERRNOS } from '../../lib/mysql2/classify.js';
 import { errorCodeOf } from '../../lib/testing/load.js';
-import { type MariaDBServer, startMariaDB, startTestServer } from '../../lib/testing/mariadb.js';
+import type { MariaDBServer } from '../../lib/testing/mariadb.js';
+import type { ServerFlavour } from '../../lib/testing/server/admin.js';
 import { startTcpProxy, type TcpProxy } from '../../lib/testing/proxy.js';
 import { eventually, startLoad, stopAllLoads } from './load.js';
+import { startServer, startTestServerOf } from './servers.js';
 
 /** Two servers behind a proxy, a hot-swap secret, and the moves of a rotation and a failover. */
 export interface FailoverRig {
@@ -53,9 +56,12 @@ export function refusedAsReadOnly(error: unknown): boolean {
 
 const TABLE = 'CREATE TABLE items (id INT AUTO_INCREMENT PRIMARY KEY, n INT NOT NULL)';
 
-/** Starts a rig: two servers with the same database, table and user, behind a proxy aimed at the primary. */
-export async function startFailoverRig(prefix = 'rig'): Promise<FailoverRig> {
-  const [primary, replica] = await Promise.all([startTestServer(), startMariaDB()]);
+/**
+ * Starts a rig: two servers of `flavour` with the same database, table and user, behind a proxy
+ * aimed at the primary. On MariaDB, the primary is the server `MYSQL_URL` names when it is set.
+ */
+export async function startFailoverRig(prefix = 'rig', flavour: ServerFlavour = 'mariadb'): Promise<FailoverRig> {
+  const [primary, replica] = await Promise.all([startTestServerOf(flavour), startServer(flavour)]);
   const database = await primary.createDatabase(prefix);
   await replica.query(`CREATE DATABASE \`${database}\``);
   const account = await primary.createUser({ prefix, grants: `ALL ON \`${database}\`.*` });
@@ -115,10 +121,10 @@ export async function startFailoverRig(prefix = 'rig'): Promise<FailoverRig> {
  * any load a test left running after each test (before the file's own `afterEach` hooks, which
  * end its pools). The returned rig forwards to the running one.
  */
-export function useFailoverRig(prefix: string): FailoverRig {
+export function useFailoverRig(prefix: string, flavour: ServerFlavour = 'mariadb'): FailoverRig {
   let current: FailoverRig | undefined;
   before(async function () {
-    current = await startFailoverRig(prefix);
+    current = await startFailoverRig(prefix, flavour);
   });
   after(async function () {
     await current?.close();

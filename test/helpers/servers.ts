@@ -3,7 +3,7 @@
  * a suite is replaced by one pending test whose title says why; with `CREDSWAP_REQUIRE_MYSQL=1`
  * (as in CI) it is replaced by one failing test instead, so MySQL tests cannot vanish unnoticed.
  */
-import { startMariaDB } from '../../lib/testing/mariadb.js';
+import { startMariaDB, startTestServer } from '../../lib/testing/mariadb.js';
 import { MySQLNotFoundError, mysqlAvailability, REQUIRE_MYSQL_ENV, startMySQL } from '../../lib/testing/mysql.js';
 import type { MariaDBServer, ServerFlavour } from '../../lib/testing/server/admin.js';
 
@@ -13,6 +13,15 @@ export const FLAVOURS: readonly ServerFlavour[] = ['mariadb', 'mysql'];
 /** Starts a throwaway server of `flavour`: {@link startMariaDB} or {@link startMySQL}. */
 export function startServer(flavour: ServerFlavour): Promise<MariaDBServer> {
   return flavour === 'mysql' ? startMySQL() : startMariaDB();
+}
+
+/**
+ * The server of a test run, of `flavour`: for MariaDB {@link startTestServer} (the server
+ * `MYSQL_URL` names, else a throwaway MariaDB), for MySQL a throwaway MySQL. For suites that ran
+ * on {@link startTestServer} before they ran on both flavours.
+ */
+export function startTestServerOf(flavour: ServerFlavour): Promise<MariaDBServer> {
+  return flavour === 'mysql' ? startMySQL() : startTestServer();
 }
 
 /**
@@ -40,4 +49,15 @@ export function describeEachFlavour(title: string, body: (flavour: ServerFlavour
     if (flavour === 'mysql') describeWithMySQL(suite, () => body(flavour));
     else describe(suite, () => body(flavour));
   }
+}
+
+/**
+ * `it` for a suite of {@link describeEachFlavour} that registers its test on MariaDB only: for
+ * tests whose subject does not depend on the server (a service's retries, tokens, sealing), which
+ * on MySQL too would only cost time. Say at the call why the server plays no part.
+ */
+export function mariadbOnly(flavour: ServerFlavour): (title: string, fn: Mocha.AsyncFunc) => void {
+  return (title, fn) => {
+    if (flavour === 'mariadb') it(title, fn);
+  };
 }

@@ -1,19 +1,20 @@
 /**
- * Rotations through AWS Secrets Manager, end to end: real MariaDB, the real AWS SDK client, the
- * Secrets Manager emulator running credswap's rotation handler through RotateSecret, and a
- * credswap pool under load.
+ * Rotations through AWS Secrets Manager, end to end: real MariaDB and MySQL, the real AWS SDK
+ * client, the Secrets Manager emulator running credswap's rotation handler through RotateSecret,
+ * and a credswap pool under load.
  */
 import assert from 'node:assert/strict';
 import { CreateSecretCommand, RotateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { RotateEvent } from '../../lib/coordinator.js';
 import { createPool, type PromisePool } from '../../lib/mysql2/promise.js';
-import { type MariaDBServer, startTestServer } from '../../lib/testing/mariadb.js';
+import type { MariaDBServer } from '../../lib/testing/mariadb.js';
 import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../lib/testing/secrets-manager.js';
 import { createRotationHandler } from '../../providers/aws/rotation/handler.js';
 import { SecretsManagerProvider } from '../../providers/aws/secrets-manager.js';
 import { eventually, sampleMax, startLoad, stopAllLoads, type Load } from '../helpers/load.js';
+import { describeEachFlavour, mariadbOnly, startTestServerOf } from '../helpers/servers.js';
 
-describe('credswap/mysql2 pool with SecretsManagerProvider', function () {
+describeEachFlavour('credswap/mysql2 pool with SecretsManagerProvider', (flavour) => {
   let server: MariaDBServer;
   let database: string;
   let emulator: SecretsManagerEmulator;
@@ -21,9 +22,10 @@ describe('credswap/mysql2 pool with SecretsManagerProvider', function () {
   let pool: PromisePool | undefined;
   let clients: SecretsManagerClient[];
   let n = 0;
+  const itOnMariaDB = mariadbOnly(flavour);
 
   before(async function () {
-    [server, emulator] = await Promise.all([startTestServer(), startSecretsManagerEmulator()]);
+    [server, emulator] = await Promise.all([startTestServerOf(flavour), startSecretsManagerEmulator()]);
     database = await server.createDatabase('aws');
     admin = new SecretsManagerClient({ ...emulator.clientConfig(), maxAttempts: 1 });
   });
@@ -244,43 +246,48 @@ describe('credswap/mysql2 pool with SecretsManagerProvider', function () {
     assert.ok(sent.GetSecretValueCommand - 1 <= 2, `GetSecretValue calls after the first: ${sent.GetSecretValueCommand - 1}`);
   });
 
-  it('rides out throttling and 500s from Secrets Manager during a single-user rotation window with no failed query', async function () {
-    const app = await appSecret('throttled');
-    const functionArn = emulator.registerRotationFunction(
-      `throttled-${n}`,
-      createRotationHandler({ strategy: 'single-user', clientConfig: emulator.clientConfig() }),
-    );
-    // The SDK's default retry policy (3 attempts, backoff with jitter) stays on.
-    const { client, sent } = countingClient();
-    pool = createPool({
-      connectionLimit: 8,
-      credentials: new SecretsManagerProvider({ secretId: app.secretId, client, refreshIntervalMs: 0 }),
-    });
-    const p = pool;
-    // No new logins until the faults are in place: the pool's connections stay open, so the
-    // rotation starts only when the workers begin to close some again.
-    let churn = false;
-    const running = load(p, 16, () => churn);
-    await running.untilOk(200);
-    const pause = emulator.pauseRotation({ secretId: app.secretId, after: 'setSecret' });
-    await admin.send(new RotateSecretCommand({ SecretId: app.secretId, RotationLambdaARN: functionArn }));
-    await pause.reached;
-    emulator.resetCalls();
-    emulator.faults.throttle(2, { operation: 'DescribeSecret', secretId: app.secretId });
-    emulator.faults.fail(1, { operation: 'GetSecretValue', secretId: app.secretId, status: 500 });
-    churn = true;
-    await eventually(() => (emulator.calls.GetSecretValue ?? 0) >= 2, 15_000, 'the pending password to be fetched');
-    await running.untilOk(running.result.ok + 300);
-    const inWindow = emulator.calls;
-    pause.release();
-    await emulator.waitForRotation(app.secretId, { timeoutMs: 30_000 });
-    const outcome = await running.stop();
-    assert.deepEqual(
-      outcome.failed.map((e) => e.message),
-      [],
-    );
-    assert.equal(inWindow.DescribeSecret, 3, 'two throttled DescribeSecret attempts, then one that worked');
-    assert.equal(inWindow.GetSecretValue, 2, 'one failed GetSecretValue attempt, then one that worked');
-    assert.equal(sent.DescribeSecretCommand, 1, 'one DescribeSecret command, retried by the SDK');
-  });
+  // The SDK's retries of Secrets Manager's faults are the subject; the server sees the same
+  // single-user rotation as in the first test.
+  itOnMariaDB(
+    'rides out throttling and 500s from Secrets Manager during a single-user rotation window with no failed query',
+    async function () {
+      const app = await appSecret('throttled');
+      const functionArn = emulator.registerRotationFunction(
+        `throttled-${n}`,
+        createRotationHandler({ strategy: 'single-user', clientConfig: emulator.clientConfig() }),
+      );
+      // The SDK's default retry policy (3 attempts, backoff with jitter) stays on.
+      const { client, sent } = countingClient();
+      pool = createPool({
+        connectionLimit: 8,
+        credentials: new SecretsManagerProvider({ secretId: app.secretId, client, refreshIntervalMs: 0 }),
+      });
+      const p = pool;
+      // No new logins until the faults are in place: the pool's connections stay open, so the
+      // rotation starts only when the workers begin to close some again.
+      let churn = false;
+      const running = load(p, 16, () => churn);
+      await running.untilOk(200);
+      const pause = emulator.pauseRotation({ secretId: app.secretId, after: 'setSecret' });
+      await admin.send(new RotateSecretCommand({ SecretId: app.secretId, RotationLambdaARN: functionArn }));
+      await pause.reached;
+      emulator.resetCalls();
+      emulator.faults.throttle(2, { operation: 'DescribeSecret', secretId: app.secretId });
+      emulator.faults.fail(1, { operation: 'GetSecretValue', secretId: app.secretId, status: 500 });
+      churn = true;
+      await eventually(() => (emulator.calls.GetSecretValue ?? 0) >= 2, 15_000, 'the pending password to be fetched');
+      await running.untilOk(running.result.ok + 300);
+      const inWindow = emulator.calls;
+      pause.release();
+      await emulator.waitForRotation(app.secretId, { timeoutMs: 30_000 });
+      const outcome = await running.stop();
+      assert.deepEqual(
+        outcome.failed.map((e) => e.message),
+        [],
+      );
+      assert.equal(inWindow.DescribeSecret, 3, 'two throttled DescribeSecret attempts, then one that worked');
+      assert.equal(inWindow.GetSecretValue, 2, 'one failed GetSecretValue attempt, then one that worked');
+      assert.equal(sent.DescribeSecretCommand, 1, 'one DescribeSecret command, retried by the SDK');
+    },
+  );
 });

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { createPool, type PromisePool } from '../../lib/mysql2/promise.js';
 import { refusedAsReadOnly, rotateAndFailOverUnderLoad, useFailoverRig } from '../helpers/failover.js';
 import { eventually, startLoad } from '../helpers/load.js';
+import { describeEachFlavour } from '../helpers/servers.js';
 
-describe('credswap/mysql2 pool through a rotation and a failover', function () {
-  const rig = useFailoverRig('failover');
+describeEachFlavour('credswap/mysql2 pool through a rotation and a failover', (flavour) => {
+  const rig = useFailoverRig('failover', flavour);
   let pool: PromisePool | undefined;
 
   afterEach(async function () {

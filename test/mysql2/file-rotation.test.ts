@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RotateEvent } from '../../lib/coordinator.js';
 import { createPool, type PromisePool } from '../../lib/mysql2/promise.js';
-import { type MariaDBServer, startTestServer } from '../../lib/testing/mariadb.js';
+import type { MariaDBServer } from '../../lib/testing/mariadb.js';
 import { FileProvider } from '../../providers/file/index.js';
 import { eventually, sampleMax, startLoad, stopAllLoads } from '../helpers/load.js';
+import { describeEachFlavour, startTestServerOf } from '../helpers/servers.js';
 
 /** Writes a Kubernetes-style Secret volume and updates it the way the kubelet's atomic writer does. */
 function secretVolume(dir: string) {
@@ -24,14 +25,14 @@ function secretVolume(dir: string) {
   return { write, path: join(dir, 'credentials.json') };
 }
 
-describe('credswap/mysql2 pool with FileProvider', function () {
+describeEachFlavour('credswap/mysql2 pool with FileProvider', (flavour) => {
   let server: MariaDBServer;
   let database: string;
   let dir: string;
   let pool: PromisePool | undefined;
 
   before(async function () {
-    server = await startTestServer();
+    server = await startTestServerOf(flavour);
     database = await server.createDatabase('file');
   });
 

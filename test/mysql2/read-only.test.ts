@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { isReadOnlyError } from '../../lib/mysql2/classify.js';
+import { createPool, type PromisePool } from '../../lib/mysql2/promise.js';
 import { ReadOnlyEpisodes } from '../../lib/mysql2/read-only.js';
+import type { MariaDBServer } from '../../lib/testing/mariadb.js';
+import { describeEachFlavour, startServer } from '../helpers/servers.js';
 
 const OPTION_PREVENTS_STATEMENT = 1290;
 const READ_ONLY_TRANSACTION = 1792;
@@ -120,5 +123,76 @@ describe('isReadOnlyError', function () {
     for (const errno of [1036, 1045, '1290', undefined]) assert.equal(isReadOnlyError({ errno }), false, String(errno));
     assert.equal(isReadOnlyError(null), false);
     assert.equal(isReadOnlyError(Object.assign(new Error('x'), { code: 'ER_OPTION_PREVENTS_STATEMENT' })), false, 'never by code text');
+  });
+});
+
+describeEachFlavour('read-only refusals of a real server', (flavour) => {
+  let server: MariaDBServer;
+  let database: string;
+  let account: { user: string; password: string };
+  let pool: PromisePool | undefined;
+
+  before(async function () {
+    server = await startServer(flavour);
+    database = await server.createDatabase('readonly');
+    await server.query(`CREATE TABLE \`${database}\`.items (id INT AUTO_INCREMENT PRIMARY KEY, n INT NOT NULL)`);
+    account = await server.createUser({ prefix: 'ro', grants: `ALL ON \`${database}\`.*` });
+  });
+
+  after(async function () {
+    await server?.stop();
+  });
+
+  afterEach(async function () {
+    await pool?.end();
+    pool = undefined;
+    await server.setReadOnly(false);
+  });
+
+  /** A pool of the test's user, its logins so far and the reasons of its discards. */
+  function readOnlyPool(): { p: PromisePool; seen: { logins: number; discards: string[] } } {
+    pool = createPool({
+      host: server.host,
+      port: server.port,
+      database,
+      connectionLimit: 4,
+      credentials: async () => account,
+    });
+    const seen = { logins: 0, discards: [] as string[] };
+    pool.on('connection', () => (seen.logins += 1));
+    pool.on('discard', (_connection, reason) => seen.discards.push(reason));
+    return { p: pool, seen };
+  }
+
+  async function refusal(statement: Promise<unknown>): Promise<Error & { errno?: number }> {
+    return statement.then(
+      () => assert.fail('expected the server to refuse the write'),
+      (error: Error & { errno?: number }) => error,
+    );
+  }
+
+  // On MySQL, setReadOnly(true) sets super_read_only: the application's writes get the same 1290.
+  it('refuses writes with 1290 once read-only: isReadOnlyError knows it, the pool discards the connection and retries the write once', async function () {
+    const { p, seen } = readOnlyPool();
+    await p.query('SELECT 1');
+    await server.setReadOnly(true);
+    const error = await refusal(p.query('INSERT INTO items (n) VALUES (1)'));
+    assert.equal(error.errno, 1290);
+    assert.ok(isReadOnlyError(error));
+    assert.equal(seen.logins, 2, 'the write was retried once, on a fresh connection');
+    assert.deepEqual(seen.discards, ['read-only'], 'the first connection; the retry was refused too, and its connection kept');
+    await server.setReadOnly(false);
+    await p.query('INSERT INTO items (n) VALUES (2)');
+  });
+
+  it('refuses a write in a READ ONLY transaction with 1792: isReadOnlyError knows it, and the pool discards that connection', async function () {
+    const { p, seen } = readOnlyPool();
+    const connection = await p.getConnection();
+    await connection.query('START TRANSACTION READ ONLY');
+    const error = await refusal(connection.query('INSERT INTO items (n) VALUES (3)'));
+    connection.release();
+    assert.equal(error.errno, 1792);
+    assert.ok(isReadOnlyError(error));
+    assert.deepEqual(seen.discards, ['read-only']);
   });
 });

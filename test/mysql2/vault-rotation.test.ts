@@ -1,6 +1,6 @@
 /**
- * Dynamic credentials from Vault, end to end: real MariaDB, the Vault emulator creating and
- * dropping real users, the real node-vault client, and a credswap pool under load.
+ * Dynamic credentials from Vault, end to end: real MariaDB and MySQL, the Vault emulator
+ * creating and dropping real users, the real node-vault client, and a credswap pool under load.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,11 +10,12 @@ import vaultClient from 'node-vault';
 import type { RotateEvent } from '../../lib/coordinator.js';
 import { VaultError } from '../../providers/vault/errors.js';
 import { createPool, type PromisePool } from '../../lib/mysql2/promise.js';
-import { type MariaDBServer, startTestServer } from '../../lib/testing/mariadb.js';
+import type { MariaDBServer } from '../../lib/testing/mariadb.js';
 import { startVaultEmulator, type VaultEmulator } from '../../lib/testing/vault.js';
 import { VaultDatabaseProvider, type VaultDatabaseProviderOptions, type VaultLeaseEvent } from '../../providers/vault/database.js';
 import { runToExit } from '../helpers/child.js';
 import { eventually, startLoad, stopAllLoads, type Load } from '../helpers/load.js';
+import { describeEachFlavour, mariadbOnly, startTestServerOf } from '../helpers/servers.js';
 
 /**
  * Rotation settings for leases of a few seconds, as a user would set them: ask for new
@@ -29,7 +30,7 @@ function jwtFor(sub: string): string {
   return `${part({ alg: 'RS256', typ: 'JWT' })}.${part({ iss: 'kubernetes/serviceaccount', sub })}.c2lnbmF0dXJl`;
 }
 
-describe('credswap/mysql2 pool with VaultDatabaseProvider', function () {
+describeEachFlavour('credswap/mysql2 pool with VaultDatabaseProvider', (flavour) => {
   let server: MariaDBServer;
   let database: string;
   let vault: VaultEmulator;
@@ -37,9 +38,10 @@ describe('credswap/mysql2 pool with VaultDatabaseProvider', function () {
   let n = 0;
   let role: string;
   let dir: string;
+  const itOnMariaDB = mariadbOnly(flavour);
 
   before(async function () {
-    server = await startTestServer();
+    server = await startTestServerOf(flavour);
     database = await server.createDatabase('vaultrot');
     await server.query(`CREATE TABLE \`${database}\`.items (id INT PRIMARY KEY)`);
     await server.query(`INSERT INTO \`${database}\`.items VALUES (1), (2), (3)`);
@@ -183,36 +185,40 @@ describe('credswap/mysql2 pool with VaultDatabaseProvider', function () {
     }
   });
 
-  it('a token that reaches its max TTL mid-load: logs in again and moves to new credentials before the old token ends, with zero failed queries', async function () {
-    vault.configureDatabaseRole(role, { dbName: database, defaultTtlS: 30, maxTtlS: 60 });
-    const { roleId, secretId } = vault.configureAppRole(`login-${n}`, { tokenTtlS: 3, tokenMaxTtlS: 6 });
-    const events: VaultLeaseEvent[] = [];
-    const p = makePool({ vault: { endpoint: vault.endpoint, auth: { appRole: { roleId, secretId } } } }, events);
-    const rotations: RotateEvent[] = [];
-    p.on('rotate', (e) => rotations.push(e));
-    const running = load(p);
+  // Vault's token lifetime is the subject; the leases' users are made and dropped as in the test above.
+  itOnMariaDB(
+    'a token that reaches its max TTL mid-load: logs in again and moves to new credentials before the old token ends, with zero failed queries',
+    async function () {
+      vault.configureDatabaseRole(role, { dbName: database, defaultTtlS: 30, maxTtlS: 60 });
+      const { roleId, secretId } = vault.configureAppRole(`login-${n}`, { tokenTtlS: 3, tokenMaxTtlS: 6 });
+      const events: VaultLeaseEvent[] = [];
+      const p = makePool({ vault: { endpoint: vault.endpoint, auth: { appRole: { roleId, secretId } } } }, events);
+      const rotations: RotateEvent[] = [];
+      p.on('rotate', (e) => rotations.push(e));
+      const running = load(p);
 
-    let outcome;
-    try {
-      await eventually(() => rotations.length >= 3, 30_000, 'two rotations driven by token ends');
-      await eventually(() => events.filter((e) => e.type === 'revoked').length >= 2, 10_000, 'the old leases to be revoked');
-    } finally {
-      outcome = await running.stop();
-    }
+      let outcome;
+      try {
+        await eventually(() => rotations.length >= 3, 30_000, 'two rotations driven by token ends');
+        await eventually(() => events.filter((e) => e.type === 'revoked').length >= 2, 10_000, 'the old leases to be revoked');
+      } finally {
+        outcome = await running.stop();
+      }
 
-    assert.deepEqual(
-      outcome.failed.map((e) => e.message),
-      [],
-    );
-    assert.ok((vault.calls['auth/approle/login'] ?? 0) >= 3, `logins: ${vault.calls['auth/approle/login']}`);
-    for (const user of rotations.slice(0, 2).map((e) => e.user)) {
-      assert.equal(
-        vault.leases().find((l) => l.username === user)?.endReason,
-        'revoked',
-        `${user} revoked once drained, before its token ended`,
+      assert.deepEqual(
+        outcome.failed.map((e) => e.message),
+        [],
       );
-    }
-  });
+      assert.ok((vault.calls['auth/approle/login'] ?? 0) >= 3, `logins: ${vault.calls['auth/approle/login']}`);
+      for (const user of rotations.slice(0, 2).map((e) => e.user)) {
+        assert.equal(
+          vault.leases().find((l) => l.username === user)?.endReason,
+          'revoked',
+          `${user} revoked once drained, before its token ended`,
+        );
+      }
+    },
+  );
 
   it('recovers when Vault revokes the token mid-load: logs in again and moves to new credentials', async function () {
     vault.configureDatabaseRole(role, { dbName: database, defaultTtlS: 3, maxTtlS: 60 });
@@ -238,7 +244,8 @@ describe('credswap/mysql2 pool with VaultDatabaseProvider', function () {
     assert.equal(vault.calls['auth/approle/login'], 2);
   });
 
-  it('logs in with Kubernetes auth (JWT from the service account file, on its mount) and serves queries', async function () {
+  // Vault's auth method is the subject; the server plays no part.
+  itOnMariaDB('logs in with Kubernetes auth (JWT from the service account file, on its mount) and serves queries', async function () {
     vault.configureDatabaseRole(role, { dbName: database, defaultTtlS: 60, maxTtlS: 120 });
     const jwtPath = join(dir, `token-${n}`);
     writeFileSync(jwtPath, jwtFor('system:serviceaccount:shop:orders'));
@@ -256,35 +263,39 @@ describe('credswap/mysql2 pool with VaultDatabaseProvider', function () {
     assert.equal(vault.calls['auth/k8s/login'], 1);
   });
 
-  it('Vault sealed for a while: the last good credentials keep serving, with no failed query, and renewal resumes after unseal', async function () {
-    vault.configureDatabaseRole(role, { dbName: database, defaultTtlS: 6, maxTtlS: 60 });
-    const events: VaultLeaseEvent[] = [];
-    const p = makePool({}, events);
-    const rotations: RotateEvent[] = [];
-    const errors: Error[] = [];
-    p.on('rotate', (e) => rotations.push(e));
-    p.on('rotation-error', (e: Error) => errors.push(e));
-    const running = load(p);
-    await running.untilOk(200);
+  // Vault's sealing is the subject; the server plays no part.
+  itOnMariaDB(
+    'Vault sealed for a while: the last good credentials keep serving, with no failed query, and renewal resumes after unseal',
+    async function () {
+      vault.configureDatabaseRole(role, { dbName: database, defaultTtlS: 6, maxTtlS: 60 });
+      const events: VaultLeaseEvent[] = [];
+      const p = makePool({}, events);
+      const rotations: RotateEvent[] = [];
+      const errors: Error[] = [];
+      p.on('rotate', (e) => rotations.push(e));
+      p.on('rotation-error', (e: Error) => errors.push(e));
+      const running = load(p);
+      await running.untilOk(200);
 
-    vault.seal();
-    await eventually(() => errors.length >= 2, 10_000, 'renewals to fail while sealed');
-    await running.untilOk(running.result.ok + 500);
-    vault.unseal();
-    await eventually(() => events.some((e) => e.type === 'renewed'), 10_000, 'a renewal after unseal');
-    await running.untilOk(running.result.ok + 300);
-    const outcome = await running.stop();
+      vault.seal();
+      await eventually(() => errors.length >= 2, 10_000, 'renewals to fail while sealed');
+      await running.untilOk(running.result.ok + 500);
+      vault.unseal();
+      await eventually(() => events.some((e) => e.type === 'renewed'), 10_000, 'a renewal after unseal');
+      await running.untilOk(running.result.ok + 300);
+      const outcome = await running.stop();
 
-    assert.deepEqual(
-      outcome.failed.map((e) => e.message),
-      [],
-    );
-    assert.equal(rotations.length, 1, 'the same credentials all along');
-    assert.ok(
-      errors.every((e) => e instanceof VaultError && e.retryable),
-      errors.map(String).join('\n'),
-    );
-  });
+      assert.deepEqual(
+        outcome.failed.map((e) => e.message),
+        [],
+      );
+      assert.equal(rotations.length, 1, 'the same credentials all along');
+      assert.ok(
+        errors.every((e) => e instanceof VaultError && e.retryable),
+        errors.map(String).join('\n'),
+      );
+    },
+  );
 
   it('pool.end() revokes the leases the provider holds', async function () {
     vault.configureDatabaseRole(role, { dbName: database, defaultTtlS: 60, maxTtlS: 120 });
@@ -300,7 +311,8 @@ describe('credswap/mysql2 pool with VaultDatabaseProvider', function () {
     assert.ok(!(await accounts()).has(user));
   });
 
-  it('a process that creates a pool with the provider, queries and ends it exits by itself', async function () {
+  // Whether the process exits depends on credswap's timers and sockets, not on the server.
+  itOnMariaDB('a process that creates a pool with the provider, queries and ends it exits by itself', async function () {
     vault.configureDatabaseRole(role, { dbName: database, defaultTtlS: 60, maxTtlS: 120 });
     const { roleId, secretId } = vault.configureAppRole(`exit-${n}`, { tokenTtlS: 60 });
     const fixture = join(__dirname, '../fixtures/vault-pool-exit.ts');

@@ -8,13 +8,14 @@ import { type Generated, Kysely, MysqlDialect, sql } from 'kysely';
 import { createPool, type Pool } from '../../lib/mysql2/index.js';
 import { rotateAndFailOverUnderLoad, useFailoverRig } from '../helpers/failover.js';
 import { eventually } from '../helpers/load.js';
+import { describeEachFlavour } from '../helpers/servers.js';
 
 interface Database {
   items: { id: Generated<number>; n: number };
 }
 
-describe('Kysely on a credswap pool', function () {
-  const rig = useFailoverRig('kysely');
+describeEachFlavour('Kysely on a credswap pool', (flavour) => {
+  const rig = useFailoverRig('kysely', flavour);
   let pool: Pool | undefined;
   let db: Kysely<Database> | undefined;
 

@@ -1,10 +1,11 @@
 /**
- * Scenario `failover`: two throwaway MariaDB servers with the same database, table and user,
- * behind a local TCP proxy that stands in for DNS. A failover turns the primary read-only and,
- * `flipDelayMs` later, points the proxy at the other server; connections already open stay on
- * the old primary, as pooled connections do after a DNS change. The next failover goes back.
+ * Scenario `failover`: two throwaway servers (MariaDB, or MySQL as `CREDSWAP_DRILL_SERVER`
+ * says) with the same database, table and user, behind a local TCP proxy that stands in for
+ * DNS. A failover turns the primary read-only and, `flipDelayMs` later, points the proxy at the
+ * other server; connections already open stay on the old primary, as pooled connections do
+ * after a DNS change. The next failover goes back.
  *
- * Only on throwaway servers: it sets `read_only` on the primary.
+ * Only on throwaway servers: it sets `read_only` on the primary (`super_read_only` on MySQL).
  *
  * @packageDocumentation
  */
@@ -12,9 +13,10 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fromFunction } from '../../provider.js';
-import { startMariaDB, type MariaDBServer } from '../../testing/mariadb.js';
+import type { MariaDBServer } from '../../testing/mariadb.js';
 import { startTcpProxy } from '../../testing/proxy.js';
 import { credswapTarget, plainPool } from './pools.js';
+import { startDrillServer } from './server.js';
 import { TABLE_STATEMENTS, type Scenario, type ScenarioSettings } from './types.js';
 
 const TABLE = 'items (id INT AUTO_INCREMENT PRIMARY KEY, n INT NOT NULL)';
@@ -38,7 +40,7 @@ async function prepare(servers: MariaDBServer[]): Promise<{ database: string; us
 
 /** Sets the `failover` scenario up: two throwaway servers and the proxy. */
 export async function setup(settings: ScenarioSettings): Promise<Scenario> {
-  const servers = await Promise.allSettled([startMariaDB(), startMariaDB()]);
+  const servers = await Promise.allSettled([startDrillServer(), startDrillServer()]);
   const started = servers.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const stopAll = () => Promise.all(started.map((s) => s.stop().catch(() => {})));
   const failure = servers.find((s): s is PromiseRejectedResult => s.status === 'rejected');

@@ -1,7 +1,8 @@
 /**
- * The MySQL server a drill runs on: a throwaway MariaDB (embedded), or the server of a
- * `--mysql <admin url>`, where the drill creates a database and users of its own and drops them
- * again when it ends. Nothing the drill did not create is ever changed.
+ * The MySQL server a drill runs on: a throwaway MariaDB, or MySQL when `CREDSWAP_DRILL_SERVER`
+ * says so (embedded), or the server of a `--mysql <admin url>`, where the drill creates a
+ * database and users of its own and drops them again when it ends. Nothing the drill did not
+ * create is ever changed.
  *
  * @packageDocumentation
  */
@@ -10,7 +11,9 @@ import { randomBytes } from 'node:crypto';
 import { createConnection, type Connection } from 'mysql2/promise';
 import { describeCause, InvalidOptionError } from '../../errors.js';
 import { DrillTargetError } from '../errors.js';
-import { startMariaDB } from '../../testing/mariadb.js';
+import { startMariaDB, type MariaDBServer } from '../../testing/mariadb.js';
+import { startMySQL } from '../../testing/mysql.js';
+import type { ServerFlavour } from '../../testing/server/admin.js';
 import { redactUrl, scrubSecrets } from '../redact.js';
 
 /** An administrator's handle on the drill's server. */
@@ -43,26 +46,66 @@ export interface DrillDatabase {
 /** The connection timeout of the drill's administrator connections to a real server. */
 export const DRILL_ADMIN_CONNECT_TIMEOUT_MS = 5_000;
 
+/**
+ * The environment variable that chooses the drill's throwaway servers: `mariadb` (the default)
+ * or `mysql` (a MySQL server found as {@link startMySQL} finds one). The server of `--mysql` is
+ * used whatever it says.
+ *
+ * @example
+ * ```sh
+ * CREDSWAP_DRILL_SERVER=mysql credswap drill --scenario function
+ * ```
+ */
+export const DRILL_SERVER_ENV = 'CREDSWAP_DRILL_SERVER';
+
+/** How the label of a throwaway server names its flavour. */
+const SERVER_NAMES: Readonly<Record<ServerFlavour, string>> = { mariadb: 'MariaDB', mysql: 'MySQL' };
+
+/**
+ * The flavour of the drill's throwaway servers, from {@link DRILL_SERVER_ENV}: `mariadb` when it
+ * is unset or empty.
+ *
+ * @throws {@link InvalidOptionError} naming the variable when it is neither `mariadb` nor `mysql`
+ */
+export function drillServerFlavour(env: NodeJS.ProcessEnv = process.env): ServerFlavour {
+  const value = env[DRILL_SERVER_ENV]?.trim().toLowerCase();
+  if (value === undefined || value === '' || value === 'mariadb') return 'mariadb';
+  if (value === 'mysql') return 'mysql';
+  throw new InvalidOptionError(DRILL_SERVER_ENV, "must be 'mariadb' or 'mysql'");
+}
+
+/** Starts a throwaway server of the flavour {@link DRILL_SERVER_ENV} names. */
+export function startDrillServer(): Promise<MariaDBServer> {
+  return drillServerFlavour() === 'mysql' ? startMySQL() : startMariaDB();
+}
+
+/** How to name a throwaway server to the user: `throwaway MySQL on 127.0.0.1:41234`. */
+function throwawayLabel(server: MariaDBServer): string {
+  return `throwaway ${SERVER_NAMES[server.flavour]} on ${server.host}:${server.port}`;
+}
+
 function uniqueName(prefix: string): string {
   return `${prefix}_${randomBytes(4).toString('hex')}`;
 }
 
 /**
- * The server of `--mysql`, or a throwaway MariaDB when `mysqlUrl` is undefined.
+ * The server of `--mysql`, or a throwaway server ({@link startDrillServer}) when `mysqlUrl` is
+ * undefined.
  *
- * @throws {@link InvalidOptionError} (`--mysql`) for a URL that is not `mysql://` or `mariadb://`
+ * @throws {@link InvalidOptionError} (`--mysql`) for a URL that is not `mysql://` or `mariadb://`,
+ *   and naming {@link DRILL_SERVER_ENV} when that is neither `mariadb` nor `mysql`
  * @throws {@link DrillTargetError} when the server cannot be reached or refuses the administrator
  */
 export async function openDrillServer(mysqlUrl: string | undefined): Promise<DrillServer> {
   if (mysqlUrl === undefined) {
-    const server = await startMariaDB();
+    const server = await startDrillServer();
     return {
       host: server.host,
       port: server.port,
       adminUser: server.adminUser,
       adminPassword: server.adminPassword,
       embedded: true,
-      label: `throwaway MariaDB on ${server.host}:${server.port}`,
+      label: throwawayLabel(server),
       query: (sql, values) => server.query(sql, values),
       createUser: (options) => server.createUser(options),
       setPassword: (user, password) => server.setPassword(user, password),
