@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import { inspect } from 'node:util';
-import { createConnection, type Connection } from 'mysql2/promise';
 import { ServerNotFoundError, startMariaDB, startTestServer, type MariaDBServer } from '../../lib/testing/mariadb.js';
+import { errno, isPortFree, selectOne, withConnection } from '../helpers/sql.js';
 
 const ER_ACCESS_DENIED_ERROR = 1045;
 const ER_OPTION_PREVENTS_STATEMENT = 1290;
@@ -11,46 +10,6 @@ const ER_CANNOT_USER = 1396;
 
 /** Set when MYSQL_URL names an existing server: throwaway-only tests are skipped then. */
 const external = (process.env.MYSQL_URL ?? '') !== '';
-
-function connect(server: MariaDBServer, user: string, password: string, database?: string): Promise<Connection> {
-  return createConnection({ host: server.host, port: server.port, user, password, database });
-}
-
-async function withConnection<T>(
-  server: MariaDBServer,
-  user: string,
-  password: string,
-  use: (connection: Connection) => Promise<T>,
-): Promise<T> {
-  const connection = await connect(server, user, password);
-  try {
-    return await use(connection);
-  } finally {
-    await connection.end();
-  }
-}
-
-function selectOne(server: MariaDBServer, user: string, password: string): Promise<unknown> {
-  return withConnection(server, user, password, async (connection) => {
-    const [rows] = await connection.query('SELECT 1 AS one');
-    return rows;
-  });
-}
-
-function errno(expected: number): (error: unknown) => boolean {
-  return (error) => {
-    assert.equal((error as { errno?: unknown }).errno, expected);
-    return true;
-  };
-}
-
-function isPortFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = net.createServer();
-    probe.once('error', () => resolve(false));
-    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-  });
-}
 
 describe('testing/mariadb', function () {
   describe('startTestServer()', function () {

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { createConnection, type Connection } from 'mysql2/promise';
 import { mysqldArgs, mysqlTemplate, mysqlVersion, resolveMySQL } from '../../lib/testing/mysql-binaries.js';
 import { MySQLNotFoundError, startMySQL } from '../../lib/testing/mysql.js';
 import type { MariaDBServer } from '../../lib/testing/server/admin.js';
@@ -11,50 +10,11 @@ import { connectExternal } from '../../lib/testing/server/external.js';
 import { launch } from '../../lib/testing/server/process.js';
 import { templateDataDir } from '../../lib/testing/server/template.js';
 import { describeEachFlavour, describeWithMySQL, startServer } from '../helpers/servers.js';
+import { errno, isPortFree, selectOne, withConnection } from '../helpers/sql.js';
 
 const ER_ACCESS_DENIED_ERROR = 1045;
 const ER_OPTION_PREVENTS_STATEMENT = 1290;
 const ER_USER_ACCESS_DENIED_FOR_USER_ACCOUNT_BLOCKED_BY_PASSWORD_LOCK = 3955;
-
-function connect(server: MariaDBServer, user: string, password: string): Promise<Connection> {
-  return createConnection({ host: server.host, port: server.port, user, password });
-}
-
-async function withConnection<T>(
-  server: MariaDBServer,
-  user: string,
-  password: string,
-  use: (connection: Connection) => Promise<T>,
-): Promise<T> {
-  const connection = await connect(server, user, password);
-  try {
-    return await use(connection);
-  } finally {
-    await connection.end();
-  }
-}
-
-async function selectOne(server: MariaDBServer, user: string, password: string): Promise<unknown> {
-  return withConnection(server, user, password, async (connection) => {
-    const [rows] = await connection.query('SELECT 1 AS one');
-    return rows;
-  });
-}
-
-function errno(expected: number): (error: unknown) => boolean {
-  return (error) => {
-    assert.equal((error as { errno?: unknown }).errno, expected);
-    return true;
-  };
-}
-
-function isPortFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = net.createServer();
-    probe.once('error', () => resolve(false));
-    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-  });
-}
 
 /** Both accounts of a user made by createUser(), for statements that must name them all. */
 function accounts(user: string): string {
