@@ -1,9 +1,9 @@
 /**
  * The credswap pool (`CallbackPool`): mysql2's Pool surface over connections that log in with
  * the coordinator's current credentials. It owns the slots (never more than `connectionLimit`
- * connections, closing ones included), the queue of waiters, a login refused with 1045 (the
- * coordinator is asked, the login retried), draining connections of older credentials,
- * discarding connections refused as read-only, and shutdown.
+ * connections, closing ones included), the queue of waiters, draining connections of older
+ * credentials, discarding connections refused as read-only, and shutdown. Logging a connection
+ * in (the login gate, a refused login's retry) is `pool-logins.ts`.
  *
  * @packageDocumentation
  */
