@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import { inspect } from 'node:util';
 import { ServerNotFoundError, startMariaDB, startTestServer, type MariaDBServer } from '../../lib/testing/mariadb.js';
-import { errno, isPortFree, selectOne, withConnection } from '../helpers/sql.js';
+import { errno, selectOne, withConnection } from '../helpers/sql.js';
 
 const ER_ACCESS_DENIED_ERROR = 1045;
 const ER_OPTION_PREVENTS_STATEMENT = 1290;
@@ -134,34 +133,6 @@ describe('testing/mariadb', function () {
       } finally {
         await Promise.all([first.stop(), second.stop()]);
       }
-    });
-
-    it('keeps data and port across restart', async function () {
-      const server = await startMariaDB();
-      try {
-        const database = await server.createDatabase();
-        await server.query(`CREATE TABLE ${database}.t (id INT PRIMARY KEY)`);
-        await server.query(`INSERT INTO ${database}.t VALUES (42)`);
-        const port = server.port;
-
-        await server.restart();
-
-        assert.equal(server.port, port);
-        assert.deepEqual(await server.query(`SELECT id FROM ${database}.t`), [{ id: 42 }]);
-      } finally {
-        await server.stop();
-      }
-    });
-
-    it('removes the data directory and frees the port on stop', async function () {
-      const server = await startMariaDB();
-      const [{ dataDir }] = await server.query<Array<{ dataDir: string }>>('SELECT @@datadir AS dataDir');
-      assert.ok(fs.existsSync(dataDir));
-
-      await server.stop();
-
-      assert.equal(fs.existsSync(dataDir), false);
-      assert.equal(await isPortFree(server.port), true);
     });
   });
 

@@ -183,23 +183,6 @@ describeWithMySQL('testing/mysql', function () {
       assert.deepEqual(ids.listed, [ids.own]);
     });
 
-    it('keeps data and port across restart', async function () {
-      const restarted = await startMySQL();
-      try {
-        const database = await restarted.createDatabase();
-        await restarted.query(`CREATE TABLE ${database}.t (id INT PRIMARY KEY)`);
-        await restarted.query(`INSERT INTO ${database}.t VALUES (42)`);
-        const port = restarted.port;
-
-        await restarted.restart();
-
-        assert.equal(restarted.port, port);
-        assert.deepEqual(await restarted.query(`SELECT id FROM ${database}.t`), [{ id: 42 }]);
-      } finally {
-        await restarted.stop();
-      }
-    });
-
     it("recognises MySQL's error for a taken port, so that another port is tried", async function () {
       const binary = await resolveMySQL(undefined);
       const template = await templateDataDir(mysqlTemplate(binary, await mysqlVersion(binary)));
@@ -219,17 +202,6 @@ describeWithMySQL('testing/mysql', function () {
         await new Promise((resolve) => holder.close(resolve));
         await removeServerDir(files);
       }
-    });
-
-    it('removes the data directory and frees the port on stop', async function () {
-      const stopped = await startMySQL();
-      const [{ dataDir }] = await stopped.query<Array<{ dataDir: string }>>('SELECT @@datadir AS dataDir');
-      assert.ok(fs.existsSync(dataDir));
-
-      await stopped.stop();
-
-      assert.equal(fs.existsSync(dataDir), false);
-      assert.equal(await isPortFree(stopped.port), true);
     });
   });
 
@@ -308,5 +280,33 @@ describeEachFlavour('testing/server', function (flavour) {
     } finally {
       await server.setReadOnly(false);
     }
+  });
+
+  it('keeps data and port across restart', async function () {
+    const restarted = await startServer(flavour);
+    try {
+      const database = await restarted.createDatabase();
+      await restarted.query(`CREATE TABLE ${database}.t (id INT PRIMARY KEY)`);
+      await restarted.query(`INSERT INTO ${database}.t VALUES (42)`);
+      const port = restarted.port;
+
+      await restarted.restart();
+
+      assert.equal(restarted.port, port);
+      assert.deepEqual(await restarted.query(`SELECT id FROM ${database}.t`), [{ id: 42 }]);
+    } finally {
+      await restarted.stop();
+    }
+  });
+
+  it('removes the data directory and frees the port on stop', async function () {
+    const stopped = await startServer(flavour);
+    const [{ dataDir }] = await stopped.query<Array<{ dataDir: string }>>('SELECT @@datadir AS dataDir');
+    assert.ok(fs.existsSync(dataDir));
+
+    await stopped.stop();
+
+    assert.equal(fs.existsSync(dataDir), false);
+    assert.equal(await isPortFree(stopped.port), true);
   });
 });
