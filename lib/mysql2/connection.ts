@@ -9,7 +9,7 @@ import { InvalidOptionError } from '../errors.js';
 import { expectObject } from '../options.js';
 import type { CredentialsProvider, HotSwapFunction } from '../provider.js';
 import { isAccessDenied } from './classify.js';
-import { derivedOptions, hideSecrets } from './internals.js';
+import { derivedOptions, hideHandshakeSecrets, hideSecrets } from './internals.js';
 import { MYSQL2_POOL_KEYS, resolvePoolOptions } from './pool-options.js';
 
 /** Options that only make sense for a pool; a connection rejects them. */
@@ -98,6 +98,7 @@ function open(options: Record<string, unknown>): Promise<mysql2.Connection> {
   hideSecrets(connection.config);
   return new Promise((resolve, reject) => {
     connection.connect((err) => {
+      hideHandshakeSecrets(connection);
       if (!err) return resolve(connection);
       connection.on('error', () => {});
       connection.destroy();

@@ -117,6 +117,16 @@ export function hideSecrets<T extends object>(config: T): T {
 }
 
 /**
+ * Hides the password fields mysql2's handshake command copies from the config. That command is
+ * still the connection's current command while the connect callback and the pool's `connection`
+ * event run, so without this `util.inspect(connection)` would print the password there.
+ */
+export function hideHandshakeSecrets(connection: object): void {
+  const command = (connection as { _command?: unknown })._command;
+  if (typeof command === 'object' && command !== null) hideSecrets(command);
+}
+
+/**
  * A per-connection copy of a ConnectionConfig (commands like `changeUser` mutate a
  * connection's config in place). Keeps the prototype and the non-enumerable password.
  */

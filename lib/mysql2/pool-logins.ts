@@ -13,7 +13,7 @@ import { AccountUnavailableError, ClosedError } from '../errors.js';
 import type { GenerationLedger } from '../generation-ledger.js';
 import { UNGATED, type LoginTicket } from '../login-gate.js';
 import { accountProblemOf, isAccessDenied } from './classify.js';
-import { isMariaDBConnection } from './internals.js';
+import { hideHandshakeSecrets, isMariaDBConnection } from './internals.js';
 import type { CredswapPoolConnection, Waiter } from './pool-connection.js';
 
 /** The pool, as its logins see it. */
@@ -88,6 +88,7 @@ export class PoolLogins {
     }
     const connection = host._newConnection(snapshot);
     connection.connect((err) => {
+      hideHandshakeSecrets(connection);
       if (host._closed) {
         // end() came first: whatever the connect did, the caller learns that the pool is closed.
         ticket.failed();

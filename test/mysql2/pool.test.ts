@@ -527,8 +527,17 @@ describe('credswap/mysql2 pool', function () {
       const events: unknown[] = [];
       const p = pool({ connectionLimit: 2, credentials: async () => ({ user: account.user, password: secret }) });
       p.on('rotate', (e) => events.push(e));
+      // While the connection event runs, mysql2's handshake command (which copied the password)
+      // is still the connection's current command.
+      const connected: string[] = [];
+      p.on('connection', (c) => connected.push(inspect(c, { depth: 6 })));
+      p.pool.on('connection', (c) => connected.push(inspect(c, { depth: 6 }), inspect(p.pool, { depth: 8 })));
       const conn = await p.getConnection();
+      assert.equal(connected.length, 3);
       const shown = [
+        ...connected,
+        inspect(conn, { depth: 6 }),
+        inspect(conn.connection, { depth: 8 }),
         inspect(p, { depth: 5 }),
         inspect(p.pool, { depth: 5 }),
         JSON.stringify(p.pool),
