@@ -37,8 +37,10 @@ describe('options', function () {
       ['Rotation', 'rotation'],
       ['rejectReadonly', 'rejectReadOnly'],
       ['rejectReadOnlY', 'rejectReadOnly'],
-      ['readOnlyBackof', 'readOnlyBackoff'],
-      ['readonlybackoff', 'readOnlyBackoff'],
+      ['failovr', 'failover'],
+      ['Failover', 'failover'],
+      ['maxLifetimeMS', 'maxLifetimeMs'],
+      ['maxLifetime', 'maxLifetimeMs'],
     ] as const) {
       it(`takes '${key}' for '${meant}'`, function () {
         assert.equal(misspeltKey(key, own), meant);

@@ -35,11 +35,11 @@ import { knexPoolOf } from './knex-client.js';
 /**
  * Options that belong to a pool, not to one connection, rejected by name because Knex's `pool`
  * sizes and runs its pool: mysql2's pool options (which mysql2 would accept on a connection and
- * ignore without a warning) and credswap's `readOnlyBackoff`. This is not a list of mysql2's
+ * ignore without a warning) and credswap's `failover` and `maxLifetimeMs`. This is not a list of mysql2's
  * options: every key that is neither here nor credswap's goes to mysql2 as given.
  */
-const POOL_ONLY_KEYS = [...MYSQL2_POOL_KEYS, 'pool', 'readOnlyBackoff'];
-/** credswap's own keys: kept from mysql2, and (with `readOnlyBackoff`) the only ones checked for misspellings. */
+const POOL_ONLY_KEYS = [...MYSQL2_POOL_KEYS, 'pool', 'failover', 'maxLifetimeMs'];
+/** credswap's own keys: kept from mysql2, and (with `failover` and `maxLifetimeMs`) the only ones checked for misspellings. */
 const CREDSWAP_KEYS = ['credentials', 'coordinator', 'rotation', 'rejectReadOnly'];
 
 /**
@@ -136,7 +136,7 @@ interface Resolved {
 
 function resolveOptions(input: KnexConnectionOptions): Resolved {
   const bag = expectObject(input, 'options')!;
-  rejectMisspeltKeys(bag, [...CREDSWAP_KEYS, 'readOnlyBackoff'], '');
+  rejectMisspeltKeys(bag, [...CREDSWAP_KEYS, 'failover', 'maxLifetimeMs'], '');
   for (const key of POOL_ONLY_KEYS) {
     if (bag[key] !== undefined)
       throw new InvalidOptionError(key, "is a pool option: Knex sizes its pool with 'pool: connection.pool({ min, max })'");

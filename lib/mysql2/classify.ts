@@ -30,6 +30,14 @@ export function isReadOnlyError(err: unknown): boolean {
 }
 
 /**
+ * True for 1792 (ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION): the transaction or session is read-only
+ * (`START TRANSACTION READ ONLY`), not the server.
+ */
+export function isReadOnlyTransactionError(err: unknown): boolean {
+  return errnoOf(err) === 1792;
+}
+
+/**
  * Why a server refuses an account whatever its password, when it does: not a rotation, so
  * credswap neither asks the provider nor retries the login.
  * - `temporarily-locked`: too many refused logins in a row (MySQL `FAILED_LOGIN_ATTEMPTS`, 3955);

@@ -13,7 +13,7 @@ import { derivedOptions, hideHandshakeSecrets, hideSecrets } from './internals.j
 import { MYSQL2_POOL_KEYS, resolvePoolOptions } from './pool-options.js';
 
 /** Options that only make sense for a pool; a connection rejects them. */
-const POOL_ONLY_KEYS = [...MYSQL2_POOL_KEYS, 'rejectReadOnly', 'readOnlyBackoff'] as const;
+const POOL_ONLY_KEYS = [...MYSQL2_POOL_KEYS, 'rejectReadOnly', 'failover', 'maxLifetimeMs'] as const;
 const POOL_ONLY_ROTATION_KEYS = ['drain', 'drainTimeoutMs'] as const;
 
 /** The `rotation` option of `createConnection`: the pool's, without the draining options. */

@@ -16,7 +16,7 @@ export type { Connection, ConnectionExtras, ConnectionOptions, ConnectionRotatio
 export type { Pool, PoolExtras, PoolStats, PromisePool, PromisePoolExtras, RotationErrorInfo } from './types.js';
 export type { CallbackPoolConfig } from './pool.js';
 export type { PoolOptions, RotationOptions, DrainMode } from './pool-options.js';
-export type { ReadOnlyBackoffOptions } from './read-only.js';
+export type { FailoverEvent, FailoverOptions } from './failover.js';
 export { READ_ONLY_ERRNOS, ER_ACCESS_DENIED, accountProblemOf, isAccessDenied, isReadOnlyError } from './classify.js';
 export type { AccountProblem } from './classify.js';
 export { PoolCluster } from './cluster.js';

@@ -1,7 +1,7 @@
 /**
  * The connection a credswap pool opens: mysql2's PoolConnection, tagged with the credentials'
- * generation and its opening order, watching its commands for read-only errors, and keeping
- * its pool slot until its socket is closed.
+ * generation, the server it reached and when it expires, watching its commands for read-only
+ * errors, and keeping its pool slot until its socket is closed.
  *
  * @packageDocumentation
  */
@@ -16,7 +16,7 @@ import { type Mysql2Command, type Mysql2PoolConnection, PoolConnection, observeC
 export interface ConnectionOwner {
   readonly _closed: boolean;
   readonly rejectReadOnly: boolean;
-  _readOnlyRefusal(connection: CredswapPoolConnection, error: Error, retried: boolean): boolean;
+  _readOnlyRefusal(connection: CredswapPoolConnection, error: Error): boolean;
   _closeConnection(connection: CredswapPoolConnection, how: 'quit' | 'destroy', reason?: string): void;
 }
 
@@ -27,8 +27,9 @@ export const ESTABLISHED = Symbol('credswap.established');
 export const DISCARD = Symbol('credswap.discard');
 export const CLOSING = Symbol('credswap.closing');
 export const OBSERVED = Symbol('credswap.observed');
-export const SEQUENCE = Symbol('credswap.sequence');
-export const POOL_STATEMENT = Symbol('credswap.poolStatement');
+export const SERVER = Symbol('credswap.server');
+export const WRITABLE = Symbol('credswap.writable');
+export const EXPIRES = Symbol('credswap.expires');
 
 /** A command whose errors the pool already watches. */
 export type ObservedCommand = Mysql2Command & { [OBSERVED]?: boolean };
@@ -38,12 +39,15 @@ export interface CredswapPoolConnection extends Mysql2PoolConnection {
   [OWNER]?: ConnectionOwner;
   [GENERATION]: number;
   [ESTABLISHED]?: boolean;
-  [DISCARD]?: 'read-only';
+  /** Why the connection is to be discarded when released: refused in a read-only transaction (1792), or too old. */
+  [DISCARD]?: 'read-only' | 'lifetime';
   [CLOSING]?: boolean;
-  /** Opening order within the pool, for telling connections opened before a failover. */
-  [SEQUENCE]: number;
-  /** Set while a `pool.execute` that may be retried after a read-only error runs on it. */
-  [POOL_STATEMENT]?: boolean;
+  /** The server the login reached, numbered by the pool's {@link Failover}; 0 when unknown. */
+  [SERVER]: number;
+  /** Whether that server took writes at login. */
+  [WRITABLE]: boolean;
+  /** When the connection passes `maxLifetimeMs` (with jitter), in `Date.now()` milliseconds; Infinity without. */
+  [EXPIRES]: number;
 }
 
 /** The generation of credentials a pooled connection was opened with (0 without `credentials`). */
@@ -59,7 +63,7 @@ export class PooledConnection extends (PoolConnection as unknown as new (...args
     if (owner !== undefined && owner.rejectReadOnly && (cmd as ObservedCommand)[OBSERVED] !== true) {
       observeCommandErrors(cmd, (err) => {
         const self = this as unknown as CredswapPoolConnection;
-        if (isReadOnlyError(err)) owner._readOnlyRefusal(self, err, self[POOL_STATEMENT] === true);
+        if (isReadOnlyError(err)) owner._readOnlyRefusal(self, err);
       });
     }
     return super.addCommand(cmd);

@@ -3,7 +3,7 @@
  * login gate (lockout-safe logins), and, when the server refuses them with 1045, with what the
  * coordinator finds instead (or the newest credentials known to work), up to
  * `rotation.maxAttempts` logins. An account refused whatever its password is reported, not
- * rotated.
+ * rotated. A login that worked asks its server who it is and whether it takes writes.
  *
  * @packageDocumentation
  */
@@ -15,17 +15,25 @@ import { UNGATED, type LoginTicket } from '../login-gate.js';
 import { accountProblemOf, isAccessDenied } from './classify.js';
 import { hideHandshakeSecrets, isMariaDBConnection } from './internals.js';
 import type { CredswapPoolConnection, Waiter } from './pool-connection.js';
+import { checkServerRole, type ServerRole } from './server-identity.js';
 
 /** The pool, as its logins see it. */
 export interface LoginHost {
   readonly _closed: boolean;
   readonly coordinator: RotationCoordinator | undefined;
+  /** Whether each login asks its server who it is and whether it takes writes (failover). */
+  readonly _checksServers: boolean;
   /** A new connection with `snapshot`'s credentials, tracked by the pool, not connected yet. */
   _newConnection(snapshot: CredentialsSnapshot | undefined): CredswapPoolConnection;
   /** A connection from `_newConnection` that did not log in. */
   _forget(connection: CredswapPoolConnection): void;
   /** The login worked: the connection joins the pool and goes to `waiter`. */
-  _loggedIn(waiter: Waiter, connection: CredswapPoolConnection, snapshot: CredentialsSnapshot | undefined): void;
+  _loggedIn(
+    waiter: Waiter,
+    connection: CredswapPoolConnection,
+    snapshot: CredentialsSnapshot | undefined,
+    role: ServerRole | undefined,
+  ): void;
   /** No connection for `waiter`: its slot is given up and it gets `error`. */
   _loginFailed(waiter: Waiter, error: Error): void;
 }
@@ -87,19 +95,30 @@ export class PoolLogins {
       return;
     }
     const connection = host._newConnection(snapshot);
+    // end() came first: whatever the connect did, the caller learns that the pool is closed.
+    const abandon = (error: Error) => {
+      host._forget(connection);
+      connection.destroy();
+      host._loginFailed(waiter, error);
+    };
     connection.connect((err) => {
       hideHandshakeSecrets(connection);
       if (host._closed) {
-        // end() came first: whatever the connect did, the caller learns that the pool is closed.
         ticket.failed();
-        host._forget(connection);
-        connection.destroy();
-        host._loginFailed(waiter, new ClosedError('the pool'));
+        abandon(new ClosedError('the pool'));
         return;
       }
       if (!err) {
         ticket.succeeded();
-        host._loggedIn(waiter, connection, snapshot);
+        if (!host._checksServers) {
+          host._loggedIn(waiter, connection, snapshot, undefined);
+          return;
+        }
+        checkServerRole(connection, (lost, role) => {
+          if (host._closed) abandon(new ClosedError('the pool'));
+          else if (lost) abandon(lost);
+          else host._loggedIn(waiter, connection, snapshot, role);
+        });
         return;
       }
       if (isAccessDenied(err)) ticket.refused(err);

@@ -8,7 +8,7 @@ import { COORDINATOR_TIMING_KEYS, type CoordinatorTimingOptions, resolveTimings 
 import { InvalidOptionError } from '../errors.js';
 import { bool, duration, expectObject, integer, oneOf, rejectMisspeltKeys, rejectUnknownKeys } from '../options.js';
 import { type CredentialsProvider, type HotSwapFunction, toProvider } from '../provider.js';
-import { DEFAULT_READ_ONLY_BACKOFF, type ReadOnlyBackoffOptions } from './read-only.js';
+import { DEFAULT_FAILOVER, type FailoverOptions } from './failover.js';
 
 /** mysql2's options that size and run a pool, not one connection (`createConnection` and Knex refuse them). */
 export const MYSQL2_POOL_KEYS = [
@@ -50,6 +50,9 @@ export interface RotationOptions extends CoordinatorTimingOptions {
   drainTimeoutMs?: number;
 }
 
+/** @defaultValue 1800000 (30 minutes) */
+export const DEFAULT_MAX_LIFETIME_MS = 1_800_000;
+
 /**
  * Options of `createPool`: every mysql2 pool option, plus credswap's. Keys that are not
  * credswap's go to mysql2 as given, so the installed mysql2 decides: it accepts its options
@@ -65,29 +68,37 @@ export interface PoolOptions extends Mysql2PoolOptions {
   /** When and how credentials rotate. Requires `credentials`. */
   rotation?: RotationOptions;
   /**
-   * Destroy, instead of reusing, a connection that received a read-only error (1290, 1792,
-   * 1836, 1874), on every path; `query`/`execute` on the pool retry the statement once on a
-   * freshly opened connection. See `readOnlyBackoff` for a server that stays read-only.
+   * Follow a failover: each login asks its server who it is and whether it takes writes (one
+   * round trip); connections to a server the address no longer leads to are discarded; writes
+   * refused as read-only (1290, 1836, 1874) start a failover episode (see `failover`).
+   * `false` behaves like mysql2: a refused connection is destroyed, and `query`/`execute`
+   * run again at once on a new connection.
    * @defaultValue true
    */
   rejectReadOnly?: boolean;
   /**
-   * With `rejectReadOnly`: when a connection opened after a read-only refusal is refused too
-   * (the address still leads to the read-only server), connections refused under `query`/`execute`
-   * on the pool are kept and those statements are not retried for a hold that doubles from
-   * `initialMs` to `maxMs`, instead of a new login for every refused write. Connections from
-   * `getConnection()` are discarded after any refusal. `false` discards every refused connection.
-   * @defaultValue `{ initialMs: 25, maxMs: 250 }`
+   * With `rejectReadOnly`: how a failover episode waits and probes. `false`: no episodes; a
+   * connection refused as read-only is destroyed and `query`/`execute` run again at once on a new
+   * connection (a login per refused write while the address still leads to the old primary).
+   * @defaultValue `{ waitMs: 5000, probeIntervalMs: 40 }`
    */
-  readOnlyBackoff?: false | ReadOnlyBackoffOptions;
+  failover?: false | FailoverOptions;
+  /**
+   * Connections older than this are closed when idle, or when released (minus up to 10 % of
+   * jitter per connection, so that they do not all close at once), as HikariCP's `maxLifetime`.
+   * A backstop for whatever else would keep a connection on a server it should have left. `0`:
+   * no limit.
+   * @defaultValue 1800000 (30 minutes)
+   */
+  maxLifetimeMs?: number;
 }
 
 /**
  * credswap's own top-level keys: kept from mysql2, and the only ones checked for misspellings.
  * Every other key is mysql2's to accept or warn about.
  */
-export const CREDSWAP_POOL_KEYS: readonly string[] = ['credentials', 'rotation', 'rejectReadOnly', 'readOnlyBackoff'];
-const READ_ONLY_BACKOFF_KEYS: ReadonlySet<string> = new Set(['initialMs', 'maxMs']);
+export const CREDSWAP_POOL_KEYS: readonly string[] = ['credentials', 'rotation', 'rejectReadOnly', 'failover', 'maxLifetimeMs'];
+const FAILOVER_KEYS: ReadonlySet<string> = new Set(['waitMs', 'probeIntervalMs']);
 const ROTATION_KEYS: ReadonlySet<string> = new Set([...COORDINATOR_TIMING_KEYS, 'maxAttempts', 'drain', 'drainTimeoutMs']);
 const DRAIN_MODES: readonly DrainMode[] = ['graceful', 'force', 'none'];
 
@@ -98,7 +109,9 @@ export interface ResolvedPoolOptions {
   readonly provider: CredentialsProvider | undefined;
   readonly rotation: Required<RotationOptions>;
   readonly rejectReadOnly: boolean;
-  readonly readOnlyBackoff: Required<ReadOnlyBackoffOptions>;
+  /** `undefined`: no failover episodes (`failover: false` or `rejectReadOnly: false`). */
+  readonly failover: Required<FailoverOptions> | undefined;
+  readonly maxLifetimeMs: number;
   readonly connectionLimit: number;
   readonly waitForConnections: boolean;
   readonly queueLimit: number;
@@ -109,7 +122,7 @@ export interface ResolvedPoolOptions {
 
 /**
  * Validates `createPool` options; throws InvalidOptionError naming the option. Unknown keys
- * inside credswap's options (`rotation`, `readOnlyBackoff`) and top-level keys that look like
+ * inside credswap's options (`rotation`, `failover`) and top-level keys that look like
  * misspelt credswap keys throw; other top-level keys are passed to mysql2 unchecked.
  */
 export function resolvePoolOptions(input: PoolOptions | string): ResolvedPoolOptions {
@@ -151,7 +164,8 @@ export function resolvePoolOptions(input: PoolOptions | string): ResolvedPoolOpt
       drainTimeoutMs: duration(rotationBag, 'drainTimeoutMs', 'rotation.', DEFAULT_DRAIN_TIMEOUT_MS),
     },
     rejectReadOnly,
-    readOnlyBackoff: resolveReadOnlyBackoff(bag.readOnlyBackoff, rejectReadOnly),
+    failover: resolveFailover(bag.failover, rejectReadOnly),
+    maxLifetimeMs: duration(bag, 'maxLifetimeMs', '', DEFAULT_MAX_LIFETIME_MS),
     connectionLimit,
     waitForConnections: bool(bag, 'waitForConnections', '', true),
     queueLimit: integer(bag, 'queueLimit', '', 0, 0),
@@ -161,15 +175,14 @@ export function resolvePoolOptions(input: PoolOptions | string): ResolvedPoolOpt
   };
 }
 
-function resolveReadOnlyBackoff(value: unknown, rejectReadOnly: boolean): Required<ReadOnlyBackoffOptions> {
-  if (value === undefined) return DEFAULT_READ_ONLY_BACKOFF;
-  if (!rejectReadOnly) throw new InvalidOptionError('readOnlyBackoff', "has no effect with 'rejectReadOnly: false'");
-  if (value === false) return { initialMs: 0, maxMs: 0 };
-  const bag = expectObject(value, 'readOnlyBackoff')!;
-  rejectUnknownKeys(bag, READ_ONLY_BACKOFF_KEYS, 'readOnlyBackoff.');
-  const maxMs = duration(bag, 'maxMs', 'readOnlyBackoff.', DEFAULT_READ_ONLY_BACKOFF.maxMs);
-  const initialMs = duration(bag, 'initialMs', 'readOnlyBackoff.', Math.min(DEFAULT_READ_ONLY_BACKOFF.initialMs, maxMs));
-  if (initialMs > maxMs) throw new InvalidOptionError('readOnlyBackoff.initialMs', "must not exceed 'readOnlyBackoff.maxMs'");
-  if (maxMs > 0 && initialMs === 0) throw new InvalidOptionError('readOnlyBackoff.initialMs', 'must be at least 1 when maxMs is not 0');
-  return { initialMs, maxMs };
+function resolveFailover(value: unknown, rejectReadOnly: boolean): Required<FailoverOptions> | undefined {
+  if (value !== undefined && !rejectReadOnly) throw new InvalidOptionError('failover', "has no effect with 'rejectReadOnly: false'");
+  if (!rejectReadOnly || value === false) return undefined;
+  if (value === undefined) return DEFAULT_FAILOVER;
+  const bag = expectObject(value, 'failover')!;
+  rejectUnknownKeys(bag, FAILOVER_KEYS, 'failover.');
+  return {
+    waitMs: duration(bag, 'waitMs', 'failover.', DEFAULT_FAILOVER.waitMs),
+    probeIntervalMs: duration(bag, 'probeIntervalMs', 'failover.', DEFAULT_FAILOVER.probeIntervalMs, 1),
+  };
 }

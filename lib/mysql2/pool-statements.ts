@@ -1,14 +1,15 @@
 /**
- * `pool.query` and `pool.execute`: a statement on a pooled connection, released when it ends,
- * and retried once on a fresh connection when the server refused it as read-only (it did not
- * run).
+ * `pool.query` and `pool.execute`: a statement on a pooled connection, released when it ends.
+ * A statement the server refused as read-only did not run: it runs once more, when the pool's
+ * failover episode has found a writable server (or, with `failover: false` and for a read-only
+ * transaction's 1792, at once on a freshly opened connection).
  *
  * @packageDocumentation
  */
 
 import { isReadOnlyError } from './classify.js';
 import { type Mysql2Command, type Mysql2ConnectionConfig, createQuery } from './internals.js';
-import { type CredswapPoolConnection, DISCARD, OBSERVED, type ObservedCommand, POOL_STATEMENT, type Waiter } from './pool-connection.js';
+import { type CredswapPoolConnection, DISCARD, OBSERVED, type ObservedCommand, type Waiter } from './pool-connection.js';
 
 /** The pool, as the statements see it. */
 export interface StatementHost {
@@ -17,9 +18,10 @@ export interface StatementHost {
   readonly _closed: boolean;
   /** Hands `waiter` a connection (`front`: ahead of the queue). */
   _acquire(waiter: Waiter, front: boolean): void;
-  _readOnlyRefusal(connection: CredswapPoolConnection, error: Error, retried: boolean): boolean;
-  /** A retried statement ran on `connection`: the address leads to a writable server now. */
-  _retryAccepted(connection: CredswapPoolConnection): void;
+  /** Reports a read-only refusal; true when the connection is to be discarded (and a retry needs a fresh one). */
+  _readOnlyRefusal(connection: CredswapPoolConnection, error: Error): boolean;
+  /** Calls `resume` once the pool's failover episode (if any) has found a writable server, else `giveUp`. */
+  _whenWritable(resume: () => void, giveUp: () => void): void;
 }
 
 export type QueryCallback = (err: Error | null, ...rest: unknown[]) => void;
@@ -30,8 +32,12 @@ export interface StatementArgs {
   readonly cb: QueryCallback | undefined;
 }
 
-/** `retryable`: may be retried once after a read-only error; `retry`: that retry; `once`: never. */
-export type RetryMode = 'retryable' | 'retry' | 'once';
+/**
+ * `retryable`: may run once more after a read-only refusal; `retry`: that second run, on a
+ * connection to a writable server; `fresh`: that second run, on a newly opened connection;
+ * `once`: never retried.
+ */
+export type RetryMode = 'retryable' | 'retry' | 'fresh' | 'once';
 
 /** A mysql2 Query command for `args`, with the pool's connection settings. */
 export function createPoolQuery(host: StatementHost, args: StatementArgs): Mysql2Command & { namedPlaceholders?: boolean } {
@@ -48,11 +54,21 @@ export function retryModeFor(host: StatementHost, callback: unknown): RetryMode 
 }
 
 /**
- * Runs `cmd` on a pooled connection, like mysql2's `pool.query`. A read-only refusal of a
- * `retryable` statement is retried once on a fresh connection.
+ * How a refused `retryable` statement runs again: at once on a fresh connection when the pool
+ * discards the refused one, else once the failover episode has found a writable server. `fail`
+ * reports the refusal when that does not happen within the pool's `failover.waitMs`.
+ */
+function retryAfterRefusal(host: StatementHost, discarded: boolean, run: (mode: RetryMode) => void, fail: () => void): void {
+  if (discarded) run('fresh');
+  else host._whenWritable(() => (host._closed ? fail() : run('retry')), fail);
+}
+
+/**
+ * Runs `cmd` on a pooled connection, like mysql2's `pool.query`. A `retryable` statement refused
+ * as read-only runs once more (see {@link retryAfterRefusal}).
  */
 export function runQuery(host: StatementHost, cmd: Mysql2Command, args: StatementArgs, mode: RetryMode): void {
-  const fresh = mode === 'retry';
+  const fresh = mode === 'fresh';
   host._acquire(
     {
       attempt: 1,
@@ -69,14 +85,19 @@ export function runQuery(host: StatementHost, cmd: Mysql2Command, args: Statemen
           (cmd as ObservedCommand)[OBSERVED] = true;
           cmd.onResult = (error: Error | null, rows?: unknown, fields?: unknown) => {
             if (error && isReadOnlyError(error)) {
-              if (host._readOnlyRefusal(connection, error, mode !== 'once') && mode === 'retryable' && !host._closed) {
-                // The server refused the statement: it did not run. Once more, on a new
-                // connection, once this one is released (its slot is then on its way back).
-                retry = () => runQuery(host, createPoolQuery(host, args), args, 'retry');
+              const discarded = host._readOnlyRefusal(connection, error);
+              if (mode === 'retryable' && !host._closed) {
+                // The server refused the statement: it did not run. Once more, once this
+                // connection is released (its slot is then on its way back).
+                retry = () =>
+                  retryAfterRefusal(
+                    host,
+                    discarded,
+                    (next) => runQuery(host, createPoolQuery(host, args), args, next),
+                    () => onResult(error, rows, fields),
+                  );
                 return;
               }
-            } else if (!error && mode === 'retry') {
-              host._retryAccepted(connection);
             }
             onResult(error, rows, fields);
           };
@@ -98,7 +119,7 @@ export function runQuery(host: StatementHost, cmd: Mysql2Command, args: Statemen
 
 /** Prepares and executes a statement on a pooled connection, like mysql2's `pool.execute`. */
 export function runExecute(host: StatementHost, args: StatementArgs & { cb: QueryCallback }, mode: RetryMode): void {
-  const fresh = mode === 'retry';
+  const fresh = mode === 'fresh';
   host._acquire(
     {
       attempt: 1,
@@ -108,25 +129,28 @@ export function runExecute(host: StatementHost, args: StatementArgs & { cb: Quer
           args.cb(err);
           return;
         }
-        let retry = false;
+        let retry: (() => void) | undefined;
         const done = (error: Error | null, rows?: unknown, fields?: unknown) => {
-          // The connection's own observer has already judged a read-only error.
-          if (mode === 'retryable' && error && connection[DISCARD] === 'read-only' && isReadOnlyError(error) && !host._closed) {
-            retry = true; // once the connection is released, as in runQuery
+          // The connection's own observer has already reported a read-only refusal to the pool.
+          if (mode === 'retryable' && error && isReadOnlyError(error) && !host._closed) {
+            const discarded = connection[DISCARD] === 'read-only';
+            retry = () =>
+              retryAfterRefusal(
+                host,
+                discarded,
+                (next) => runExecute(host, args, next),
+                () => args.cb(error, rows, fields),
+              );
             return;
           }
-          if (!error && mode === 'retry') host._retryAccepted(connection);
           args.cb(error, rows, fields);
         };
         try {
-          if (mode !== 'once') connection[POOL_STATEMENT] = true;
           connection.execute(args.sql, args.values, done).once('end', () => {
-            connection[POOL_STATEMENT] = false;
             connection.release();
-            if (retry) runExecute(host, args, 'retry');
+            retry?.();
           });
         } catch (error) {
-          connection[POOL_STATEMENT] = false;
           connection.release();
           args.cb(error as Error);
         }

@@ -2,8 +2,9 @@
  * The credswap pool (`CallbackPool`): mysql2's Pool surface over connections that log in with
  * the coordinator's current credentials. It owns the slots (never more than `connectionLimit`
  * connections, closing ones included), the queue of waiters, draining connections of older
- * credentials, discarding connections refused as read-only, and shutdown. Logging a connection
- * in (the login gate, a refused login's retry) is `pool-logins.ts`.
+ * credentials, discarding connections to a server its address no longer leads to or past their
+ * lifetime, and shutdown. Logging a connection in (the login gate, a refused login's retry) is
+ * `pool-logins.ts`; what a failover episode does is `failover.ts`.
  *
  * @packageDocumentation
  */
@@ -12,16 +13,19 @@ import { unrefTimer } from '../backoff.js';
 import { type CredentialsSnapshot, type RotateEvent, RotationCoordinator } from '../coordinator.js';
 import { ClosedError } from '../errors.js';
 import { GenerationLedger } from '../generation-ledger.js';
+import { Failover, type FailoverEvent } from './failover.js';
 import { GenerationConfigs } from './generation-config.js';
 import { cloneConfig, type Mysql2Command, type Mysql2ConnectionConfig } from './internals.js';
 import {
   CLOSING,
   DISCARD,
   ESTABLISHED,
+  EXPIRES,
   GENERATION,
   OWNER,
   PooledConnection,
-  SEQUENCE,
+  SERVER,
+  WRITABLE,
   closeSocketOf,
   lend,
   type ConnectionCallback,
@@ -32,7 +36,8 @@ import { PoolLogins } from './pool-logins.js';
 import { PoolSurface } from './pool-surface.js';
 import { type MYSQL2_POOL_KEYS, type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from './pool-options.js';
 import { createPoolQuery, retryModeFor, runExecute, runQuery, type QueryCallback } from './pool-statements.js';
-import { ReadOnlyEpisodes } from './read-only.js';
+import { isReadOnlyTransactionError } from './classify.js';
+import type { ServerRole } from './server-identity.js';
 import type { Pool, PoolStats, PromisePool } from './types.js';
 
 export { connectionGeneration, type CredswapPoolConnection } from './pool-connection.js';
@@ -56,6 +61,8 @@ export class CallbackPool extends PoolSurface {
   _closed = false;
   /** @internal */
   readonly rejectReadOnly: boolean;
+  /** @internal whether logins ask their server who it is (for failover). */
+  readonly _checksServers: boolean;
 
   readonly #options: ResolvedPoolOptions;
   readonly #all = new Set<CredswapPoolConnection>();
@@ -72,7 +79,8 @@ export class CallbackPool extends PoolSurface {
   readonly #timers = new Set<NodeJS.Timeout>();
   /** Discarded connections whose sockets have not closed yet: each will free a slot. */
   #socketsClosing = 0;
-  readonly #readOnly: ReadOnlyEpisodes;
+  /** Which server the address leads to, and the failover episode; `undefined` with `failover: false`. */
+  readonly #failover: Failover | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
   #ending: Promise<Error | undefined> | undefined;
   #promisePool: PromisePool | undefined;
@@ -82,7 +90,8 @@ export class CallbackPool extends PoolSurface {
     const resolved = resolvePoolOptions(options);
     this.#options = resolved;
     this.rejectReadOnly = resolved.rejectReadOnly;
-    this.#readOnly = new ReadOnlyEpisodes(resolved.readOnlyBackoff);
+    this.#failover = resolved.failover && new Failover(this, resolved.failover);
+    this._checksServers = this.#failover !== undefined;
     this.#configs = new GenerationConfigs(resolved.mysqlOptions);
     const connectionConfig = this.#configs.base;
     this.config = Object.freeze({
@@ -105,7 +114,7 @@ export class CallbackPool extends PoolSurface {
     }
     this.#generations = new GenerationLedger((generation, credentials) => this.coordinator?.retire(generation, credentials));
     this.#logins = new PoolLogins(this, this.#generations, resolved.rotation.maxAttempts);
-    if (resolved.maxIdle < resolved.connectionLimit) this.#scheduleIdleCheck();
+    if (resolved.maxIdle < resolved.connectionLimit || resolved.maxLifetimeMs > 0) this.#scheduleIdleCheck();
   }
 
   /** Counts of the pool's connections, for monitoring and tests. */
@@ -121,7 +130,14 @@ export class CallbackPool extends PoolSurface {
 
   /** Takes a connection from the pool; give it back with `connection.release()`. */
   getConnection(cb: ConnectionCallback): void {
-    this._acquire({ cb, attempt: 1, fresh: false }, false);
+    const waiter: Waiter = { cb, attempt: 1, fresh: false };
+    // During a failover, wait for a writable server (up to failover.waitMs), then take what there is.
+    if (this.#failover?.active) {
+      const acquire = () => this._acquire(waiter, false);
+      this.#failover.whenWritable(acquire, acquire);
+      return;
+    }
+    this._acquire(waiter, false);
   }
 
   /** @internal called by mysql2's PoolConnection.release(). */
@@ -253,7 +269,11 @@ export class CallbackPool extends PoolSurface {
     }) as unknown as CredswapPoolConnection;
     connection[OWNER] = this;
     connection[GENERATION] = snapshot?.generation ?? 0;
-    connection[SEQUENCE] = this.#readOnly.opening();
+    connection[SERVER] = 0;
+    connection[WRITABLE] = true;
+    const lifetime = this.#options.maxLifetimeMs;
+    // Up to 10 % shorter, so that connections opened together do not all close together.
+    connection[EXPIRES] = lifetime > 0 ? Date.now() + lifetime * (1 - 0.1 * Math.random()) : Infinity;
     this.#all.add(connection);
     return connection;
   }
@@ -264,8 +284,16 @@ export class CallbackPool extends PoolSurface {
   }
 
   /** @internal A login for `waiter` worked: the connection joins the pool and goes to the waiter. */
-  _loggedIn(waiter: Waiter, connection: CredswapPoolConnection, snapshot: CredentialsSnapshot | undefined): void {
+  _loggedIn(
+    waiter: Waiter,
+    connection: CredswapPoolConnection,
+    snapshot: CredentialsSnapshot | undefined,
+    role: ServerRole | undefined,
+  ): void {
     connection[ESTABLISHED] = true;
+    if (role) connection[WRITABLE] = role.writable;
+    // May discard connections to another server, or end a failover episode.
+    if (this.#failover) connection[SERVER] = this.#failover.loggedIn(role);
     const generation = connection[GENERATION];
     // The first login with newer credentials worked: now connections of older ones drain.
     if (snapshot && this.#generations.opened(snapshot)) this.#drain(generation);
@@ -326,7 +354,13 @@ export class CallbackPool extends PoolSurface {
   #discardReason(connection: CredswapPoolConnection): string | undefined {
     if (connection[DISCARD]) return connection[DISCARD];
     if (this.#isStale(connection)) return 'stale';
-    return connection[SEQUENCE] < this.#readOnly.movedBefore ? 'failover' : undefined;
+    return this.#onOtherServer(connection) ? 'failover' : undefined;
+  }
+
+  /** Reached a server that the pool's address no longer leads to. */
+  #onOtherServer(connection: CredswapPoolConnection): boolean {
+    const server = connection[SERVER];
+    return server !== 0 && server !== this.#failover!.server;
   }
 
   /** Opened with credentials older than the newest ones known to work, and draining is on. */
@@ -364,28 +398,58 @@ export class CallbackPool extends PoolSurface {
   }
 
   /**
-   * @internal A connection received a read-only error. Returns true when the connection is to be
-   * discarded (and a pool statement may be retried on a fresh one); false while the address
-   * still leads to the read-only server and refused connections are kept. Only pool statements
-   * that are retried take part in holds: a retry is what shows that the address has moved. A
-   * connection you hold (`getConnection`) is always discarded.
+   * @internal A connection received a read-only error. Returns true when it is to be discarded
+   * (then a pool statement runs again on a fresh connection): with `failover: false`, or for a
+   * read-only transaction's 1792. Otherwise the refusal starts (or continues) a failover episode
+   * and the connection stays, serving reads, until the address leads to another server.
    */
-  _readOnlyRefusal(connection: CredswapPoolConnection, error: Error, retried: boolean): boolean {
-    if (connection[DISCARD] === 'read-only') return true;
-    if (retried && this.#readOnly.refused(connection[SEQUENCE], (error as { errno?: number }).errno) === 'keep') return false;
-    connection[DISCARD] = 'read-only';
-    return true;
+  _readOnlyRefusal(connection: CredswapPoolConnection, error: Error): boolean {
+    if (this.#failover === undefined || isReadOnlyTransactionError(error)) {
+      connection[DISCARD] = 'read-only';
+      return true;
+    }
+    this.#failover.refused(connection[SERVER]);
+    return false;
   }
 
-  /**
-   * A statement retried after a read-only refusal ran on a fresh connection: the address leads
-   * to a writable server now. Connections opened before that one are discarded, idle ones at once.
-   */
-  _retryAccepted(connection: CredswapPoolConnection): void {
-    if (!this.#readOnly.accepted(connection[SEQUENCE])) return;
+  /** @internal Calls `resume` once no failover episode is under way (within `failover.waitMs`), else `giveUp`. */
+  _whenWritable(resume: () => void, giveUp: () => void): void {
+    if (this.#failover) this.#failover.whenWritable(resume, giveUp);
+    else process.nextTick(resume);
+  }
+
+  /** @internal A failover probe: one fresh connection; the episode keeps it (into the pool) or closes it. */
+  _probe(cb: (err: Error | null, probe?: { readonly writable: boolean; keep(): void; close(): void }) => void): void {
+    this._acquire(
+      {
+        attempt: 1,
+        fresh: true,
+        cb: (err, connection) => {
+          if (err || !connection) {
+            cb(err ?? new ClosedError('the pool'));
+            return;
+          }
+          cb(null, {
+            writable: connection[WRITABLE] && !this.#onOtherServer(connection),
+            keep: () => connection.release(),
+            close: () => this._closeConnection(connection, 'quit', 'failover-probe'),
+          });
+        },
+      },
+      true,
+    );
+  }
+
+  /** @internal The address leads to server `server` now: idle connections to others go at once, busy ones when released. */
+  _serverMoved(server: number): void {
     for (const idle of [...this.#free]) {
-      if (idle[SEQUENCE] < this.#readOnly.movedBefore) this.#discard(idle, 'failover');
+      if (idle[SERVER] !== 0 && idle[SERVER] !== server) this.#discard(idle, 'failover');
     }
+  }
+
+  /** @internal */
+  _episode(event: FailoverEvent): void {
+    this.emit('failover', event);
   }
 
   #discard(connection: CredswapPoolConnection, reason: string): void {
@@ -419,6 +483,11 @@ export class CallbackPool extends PoolSurface {
       while (this.#free.length > maxIdle || (this.#free.length > 0 && now - this.#free[0].lastActiveTime > idleTimeout)) {
         this.#discard(this.#free[0], 'idle');
       }
+      for (const connection of this.#all) {
+        if (connection[EXPIRES] > now || connection[CLOSING] || !connection[ESTABLISHED]) continue;
+        if (this.#free.includes(connection)) this.#discard(connection, 'lifetime');
+        else connection[DISCARD] ??= 'lifetime';
+      }
       if (!this._closed) this.#scheduleIdleCheck();
     }, 1000);
   }
@@ -427,6 +496,7 @@ export class CallbackPool extends PoolSurface {
 
   async #end(): Promise<Error | undefined> {
     this._closed = true;
+    this.#failover?.close();
     if (this.#idleTimer) clearTimeout(this.#idleTimer);
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();

@@ -10,7 +10,7 @@ type Mysql2PromisePoolCtor = new (pool: Pool, promiseImpl: PromiseConstructor) =
 const Mysql2PromisePool = (mysql2Promise as unknown as { PromisePool: Mysql2PromisePoolCtor }).PromisePool;
 
 /** Events the promise pool re-emits from the callback pool, beyond mysql2's own four. */
-const FORWARDED_EVENTS = ['rotate', 'rotation-error', 'discard'] as const;
+const FORWARDED_EVENTS = ['rotate', 'rotation-error', 'discard', 'failover'] as const;
 
 class CredswapPromisePool extends Mysql2PromisePool {
   constructor(pool: Pool) {

@@ -20,7 +20,7 @@ export type {
   ConnectionRotationOptions,
 } from './connection.js';
 export type { PromisePool as Pool, PoolStats, PromisePool, PromisePoolExtras, RotationErrorInfo } from './types.js';
-export type { ReadOnlyBackoffOptions } from './read-only.js';
+export type { FailoverEvent, FailoverOptions } from './failover.js';
 export { createPromisePoolCluster as createPoolCluster } from './factories.js';
 export { PromisePoolCluster, PromisePoolNamespace } from './promise-cluster.js';
 export type { PoolClusterOptions, Selector } from './cluster-options.js';

@@ -6,6 +6,7 @@
 import type * as mysql2 from 'mysql2';
 import type * as mysql2Promise from 'mysql2/promise';
 import type { RotateEvent, RotationCoordinator, RotationErrorInfo } from '../coordinator.js';
+import type { FailoverEvent } from './failover.js';
 
 export type { RotationErrorInfo };
 
@@ -32,10 +33,16 @@ interface CredswapPoolMembers {
   /** A rotation failed (queries waiting for it fail with `error`). */
   on(event: 'rotation-error', listener: (error: Error, info: RotationErrorInfo) => void): this;
   /**
-   * A connection was thrown away: `'read-only'`, or drained after a rotation. Both flavours pass
-   * the callback-style connection, as mysql2's promise pool does for its own events.
+   * A connection was thrown away; `reason` says why: `'stale'` (drained after a rotation),
+   * `'drain-timeout'`, `'failover'` (its server is no longer where the address leads),
+   * `'failover-probe'` (a probe login found the server still read-only), `'read-only'` (with
+   * `failover: false`, or refused in a read-only transaction), `'lifetime'` (`maxLifetimeMs`),
+   * `'idle'`, `'make-room'`. Both flavours pass the callback-style connection, as mysql2's
+   * promise pool does for its own events.
    */
   on(event: 'discard', listener: (connection: mysql2.PoolConnection, reason: string) => void): this;
+  /** A failover episode started (a write was refused as read-only) or ended. Never carries a secret. */
+  on(event: 'failover', listener: (event: FailoverEvent) => void): this;
   [Symbol.asyncDispose](): Promise<void>;
 }
 

@@ -26,11 +26,7 @@ describe('credswap/knex', function () {
         'RejectReadOnly',
       ],
       ['a misspelt credentials', () => knexConnection({ credential: hotSwap } as KnexConnectionOptions), 'credential'],
-      [
-        'readOnlyBackoff (a pool option)',
-        () => knexConnection({ credentials: hotSwap, readOnlyBackoff: false } as KnexConnectionOptions),
-        'readOnlyBackoff',
-      ],
+      ['failover (a pool option)', () => knexConnection({ credentials: hotSwap, failover: false } as KnexConnectionOptions), 'failover'],
       [
         'a password next to credentials',
         () => knexConnection({ credentials: hotSwap, password: SECRET } as KnexConnectionOptions),

@@ -322,27 +322,50 @@ describe('credswap/mysql2 pool', function () {
       assert.ok(!ids.includes(readOnlyId), 'the read-only connection was closed');
     });
 
-    it('SET GLOBAL read_only=ON: the connection is destroyed and the retry runs on a fresh one, which is kept while the server stays read-only', async function () {
+    it('a write refused as read-only waits for the server to take writes again, then runs once; one probe login at a time meanwhile', async function () {
       const account = await newUser();
-      const p = pool({ connectionLimit: 2, user: account.user, password: account.password });
-      let opened = 0;
-      p.on('connection', () => opened++);
+      const p = pool({ connectionLimit: 2, user: account.user, password: account.password, failover: { probeIntervalMs: 20 } });
+      const events: string[] = [];
+      p.on('failover', (e) => events.push(e.state));
       const discarded: string[] = [];
       p.on('discard', (_c, reason) => discarded.push(reason));
       await p.query('SELECT 1');
-      assert.equal(opened, 1);
+      const [warm] = (await server.processlist(account.user)).map((r) => r.id);
+      await server.setReadOnly(true);
+      const marker = Math.floor(Math.random() * 1e9);
+      const write = p.query('INSERT INTO t (v) VALUES (?)', [marker]);
+      await eventually(() => discarded.length >= 2, 5000, 'two probes found the server read-only');
+      assert.deepEqual(new Set(discarded), new Set(['failover-probe']), 'only probes are closed; the refused connection stays');
+      await server.setReadOnly(false);
+      await write;
+      const [rows] = await p.query('SELECT COUNT(*) AS n FROM t WHERE v = ?', [marker]);
+      assert.equal((rows as Array<{ n: number }>)[0].n, 1, 'the statement ran exactly once');
+      assert.deepEqual(events, ['started', 'ended']);
+      assert.ok(
+        (await server.processlist(account.user)).some((r) => r.id === warm),
+        'the same server: the refused connection still serves',
+      );
+    });
+
+    it('a write refused as read-only fails with the server error once failover.waitMs passes', async function () {
+      const account = await newUser();
+      const p = pool({
+        connectionLimit: 2,
+        user: account.user,
+        password: account.password,
+        failover: { waitMs: 150, probeIntervalMs: 20 },
+      });
+      await p.query('SELECT 1');
       await server.setReadOnly(true);
       await assert.rejects(p.query('INSERT INTO t (v) VALUES (0)'), (e: Error & { errno: number }) => e.errno === 1290);
-      assert.equal(opened, 2, 'the retry ran on a fresh connection');
-      assert.deepEqual(discarded, ['read-only'], 'the fresh connection, refused too, is held rather than replaced');
-      await server.setReadOnly(false);
-      await p.query('INSERT INTO t (v) VALUES (0)');
-      assert.equal(opened, 2, 'the server is writable again: the held connection serves');
+      await assert.rejects(p.execute('INSERT INTO t (v) VALUES (?)', [0]), (e: Error & { errno: number }) => e.errno === 1290);
+      const [rows] = await p.query('SELECT 1 AS one');
+      assert.equal((rows as Array<{ one: number }>)[0].one, 1, 'reads go on meanwhile');
     });
 
     it("in a full pool, the retry waits for the refused connection's slot instead of discarding an idle connection", async function () {
       const account = await newUser();
-      const p = pool({ connectionLimit: 2, user: account.user, password: account.password, readOnlyBackoff: false });
+      const p = pool({ connectionLimit: 2, user: account.user, password: account.password, failover: false });
       const [a, b] = await Promise.all([p.getConnection(), p.getConnection()]);
       const warm = [a.threadId, b.threadId];
       a.release();
@@ -356,9 +379,9 @@ describe('credswap/mysql2 pool', function () {
       assert.equal(warm.filter((id) => ids.includes(id)).length, 1, 'the connection the query did not use is still open');
     });
 
-    it('with readOnlyBackoff: false, every connection refused as read-only is destroyed', async function () {
+    it('with failover: false, every connection refused as read-only is destroyed', async function () {
       const account = await newUser();
-      const p = pool({ connectionLimit: 2, user: account.user, password: account.password, readOnlyBackoff: false });
+      const p = pool({ connectionLimit: 2, user: account.user, password: account.password, failover: false });
       let opened = 0;
       p.on('connection', () => opened++);
       await p.query('SELECT 1');
@@ -370,9 +393,9 @@ describe('credswap/mysql2 pool', function () {
       assert.equal(opened, 3, 'the read-only connections were not reused');
     });
 
-    it('a connection from getConnection that hits a read-only error is destroyed on release, never retried', async function () {
+    it('a statement refused on a connection from getConnection is never retried; getConnection then waits for a writable server', async function () {
       const account = await newUser();
-      const p = pool({ connectionLimit: 2, user: account.user, password: account.password });
+      const p = pool({ connectionLimit: 2, user: account.user, password: account.password, failover: { probeIntervalMs: 20 } });
       const conn = await p.getConnection();
       const id = conn.threadId;
       await server.setReadOnly(true);
@@ -380,11 +403,21 @@ describe('credswap/mysql2 pool', function () {
       await assert.rejects(conn.query('INSERT INTO t (v) VALUES (0)'), (e: Error & { errno: number }) => e.errno === 1290);
       await conn.rollback();
       conn.release();
+      let handedOut = false;
+      const next = p.getConnection().then((c) => {
+        handedOut = true;
+        return c;
+      });
+      await sleep(100);
+      assert.equal(handedOut, false, 'no connection while the server refuses writes');
       await server.setReadOnly(false);
-      const next = await p.getConnection();
-      assert.notEqual(next.threadId, id);
-      next.release();
-      await eventually(async () => !(await server.processlist(account.user)).some((r) => r.id === id), 5000, 'closed');
+      const writable = await next;
+      await writable.query('INSERT INTO t (v) VALUES (0)');
+      writable.release();
+      assert.ok(
+        (await server.processlist(account.user)).some((r) => r.id === id),
+        'the same server: the refused connection is kept',
+      );
     });
 
     it('keeps read-only connections when rejectReadOnly is false', async function () {
@@ -577,7 +610,7 @@ describe('credswap/mysql2 pool', function () {
       ],
       ['a misspelt rotation', { rotations: {} } as PoolOptions, /'rotations' .*did you mean 'rotation'/],
       ['a misspelt rejectReadOnly', { rejectReadonly: false } as PoolOptions, /'rejectReadonly' .*did you mean 'rejectReadOnly'/],
-      ['a misspelt readOnlyBackoff', { readOnlyBackof: false } as PoolOptions, /'readOnlyBackof' .*did you mean 'readOnlyBackoff'/],
+      ['a misspelt failover', { failovr: false } as PoolOptions, /'failovr' .*did you mean 'failover'/],
       ['an unknown rotation key', { credentials: async () => undefined, rotation: { timeout: 5 } as never }, /'rotation.timeout'/],
       ['a negative duration', { credentials: async () => undefined, rotation: { timeoutMs: -1 } }, /'rotation.timeoutMs'/],
       ['a wrong type', { connectionLimit: '10' as never }, /'connectionLimit' must be an integer/],
@@ -585,18 +618,12 @@ describe('credswap/mysql2 pool', function () {
       ['a password with credentials', { credentials: async () => undefined, password: 'x' }, /'password' must not be set/],
       ['rotation without credentials', { rotation: {} }, /'rotation' has no effect/],
       ['credentials of the wrong type', { credentials: 'secret' as never }, /'credentials'/],
-      [
-        'readOnlyBackoff with rejectReadOnly: false',
-        { rejectReadOnly: false, readOnlyBackoff: { maxMs: 100 } },
-        /'readOnlyBackoff' has no effect/,
-      ],
-      ['an unknown readOnlyBackoff key', { readOnlyBackoff: { max: 100 } as never }, /'readOnlyBackoff.max'/],
-      [
-        'readOnlyBackoff.initialMs above maxMs',
-        { readOnlyBackoff: { initialMs: 500, maxMs: 100 } },
-        /'readOnlyBackoff.initialMs' must not exceed/,
-      ],
-      ['readOnlyBackoff of the wrong type', { readOnlyBackoff: true as never }, /'readOnlyBackoff'/],
+      ['failover with rejectReadOnly: false', { rejectReadOnly: false, failover: { waitMs: 100 } }, /'failover' has no effect/],
+      ['an unknown failover key', { failover: { wait: 100 } as never }, /'failover.wait'/],
+      ['a negative failover.waitMs', { failover: { waitMs: -1 } }, /'failover.waitMs'/],
+      ['failover.probeIntervalMs of 0', { failover: { probeIntervalMs: 0 } }, /'failover.probeIntervalMs'/],
+      ['failover of the wrong type', { failover: true as never }, /'failover'/],
+      ['maxLifetimeMs of the wrong type', { maxLifetimeMs: '1h' as never }, /'maxLifetimeMs'/],
     ];
     for (const [what, options, message] of cases) {
       it(`rejects ${what} with a TypeError naming the option`, function () {

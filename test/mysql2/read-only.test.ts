@@ -1,118 +1,160 @@
 import assert from 'node:assert/strict';
+import sinon from 'sinon';
 import { isReadOnlyError } from '../../lib/mysql2/classify.js';
-import { createPool, type PromisePool } from '../../lib/mysql2/promise.js';
-import { ReadOnlyEpisodes } from '../../lib/mysql2/read-only.js';
+import { createPool, type FailoverOptions, type PromisePool } from '../../lib/mysql2/promise.js';
+import { Failover, type FailoverEvent, type FailoverHost } from '../../lib/mysql2/failover.js';
+import type { ServerRole } from '../../lib/mysql2/server-identity.js';
 import type { MariaDBServer } from '../../lib/testing/mariadb.js';
 import { describeEachFlavour, startServer } from '../helpers/servers.js';
 
-const OPTION_PREVENTS_STATEMENT = 1290;
-const READ_ONLY_TRANSACTION = 1792;
+describe('Failover', function () {
+  let clock: sinon.SinonFakeTimers;
+  let host: FakeHost;
+  let failover: Failover;
 
-describe('ReadOnlyEpisodes', function () {
-  let now: number;
-  let episodes: ReadOnlyEpisodes;
-  const open = (count: number) => Array.from({ length: count }, () => episodes.opening());
+  /** A pool as a Failover sees it: probes answer with the role the test says. */
+  class FakeHost implements FailoverHost {
+    _closed = false;
+    probes: Array<(role: ServerRole) => void> = [];
+    kept = 0;
+    closed = 0;
+    moved: number[] = [];
+    events: FailoverEvent[] = [];
+    _probe(cb: Parameters<FailoverHost['_probe']>[0]): void {
+      this.probes.push((role) => {
+        const server = failover.loggedIn(role);
+        cb(null, {
+          writable: role.writable && server === failover.server,
+          keep: () => (this.kept += 1),
+          close: () => (this.closed += 1),
+        });
+      });
+    }
+    _serverMoved(server: number): void {
+      this.moved.push(server);
+    }
+    _episode(event: FailoverEvent): void {
+      this.events.push(event);
+    }
+  }
+
+  const A = { identity: 'a', writable: true };
+  const readOnlyA = { identity: 'a', writable: false };
+  const B = { identity: 'b', writable: true };
 
   beforeEach(function () {
-    now = 1_000;
-    episodes = new ReadOnlyEpisodes({ initialMs: 25, maxMs: 250 }, () => now);
+    clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    host = new FakeHost();
+    failover = new Failover(host, { waitMs: 1_000, probeIntervalMs: 40 });
   });
 
-  it('discards every connection opened before the first refusal: their writes are retried', function () {
-    const [a, b, c] = open(3);
-    assert.equal(episodes.refused(a, OPTION_PREVENTS_STATEMENT), 'discard');
-    assert.equal(episodes.refused(b, OPTION_PREVENTS_STATEMENT), 'discard');
-    assert.equal(episodes.refused(c, OPTION_PREVENTS_STATEMENT), 'discard');
-    assert.equal(episodes.holding, false);
+  afterEach(function () {
+    clock.restore();
   });
 
-  it('holds once a connection opened after the first refusal is refused too, and keeps every refused connection meanwhile', function () {
-    const [old, other] = open(2);
-    assert.equal(episodes.refused(old, OPTION_PREVENTS_STATEMENT), 'discard');
-    const [retry] = open(1);
-    assert.equal(episodes.refused(retry, OPTION_PREVENTS_STATEMENT), 'keep');
-    assert.equal(episodes.holding, true);
-    now += 24;
-    assert.equal(episodes.refused(other, OPTION_PREVENTS_STATEMENT), 'keep', 'an older connection is kept during the hold too');
-    now += 1;
-    assert.equal(episodes.holding, false);
-    assert.equal(
-      episodes.refused(other, OPTION_PREVENTS_STATEMENT),
-      'discard',
-      'after the hold, one connection is discarded and its write retried',
+  it('numbers servers as logins reach them, and reports a move to another server', function () {
+    assert.equal(failover.loggedIn(A), 1);
+    assert.equal(failover.loggedIn(A), 1);
+    assert.deepEqual(host.moved, []);
+    assert.equal(failover.loggedIn(B), 2);
+    assert.deepEqual(host.moved, [2]);
+    assert.equal(failover.server, 2);
+    assert.equal(failover.loggedIn(undefined), 0, 'a server that would not say is unknown');
+  });
+
+  it('a refusal starts an episode with one probe; further refusals add none', function () {
+    failover.loggedIn(A);
+    failover.refused(1);
+    failover.refused(1);
+    assert.equal(failover.active, true);
+    assert.equal(host.probes.length, 1);
+    assert.deepEqual(host.events, [{ state: 'started' }]);
+  });
+
+  it('probes one at a time, probeIntervalMs apart while someone waits, until a login reaches a writable server', async function () {
+    failover.loggedIn(A);
+    failover.refused(1);
+    let resumed = 0;
+    failover.whenWritable(
+      () => (resumed += 1),
+      () => assert.fail('gave up'),
     );
-    assert.equal(episodes.refused(retry, OPTION_PREVENTS_STATEMENT), 'keep', 'the others wait for that retry');
+    host.probes[0](readOnlyA);
+    assert.equal(host.closed, 1, 'a read-only probe is closed');
+    await clock.tickAsync(39);
+    assert.equal(host.probes.length, 1);
+    await clock.tickAsync(1);
+    assert.equal(host.probes.length, 2);
+    host.probes[1](B);
+    await clock.tickAsync(0);
+    assert.equal(failover.active, false);
+    assert.equal(host.kept, 1, 'the writable probe joins the pool');
+    assert.equal(resumed, 1);
+    assert.deepEqual(host.moved, [2]);
+    const ended = host.events[1] as Extract<FailoverEvent, { state: 'ended' }>;
+    assert.deepEqual({ ...ended, durationMs: 0 }, { state: 'ended', outcome: 'writable', moved: true, durationMs: 0, probes: 2 });
   });
 
-  it('doubles the hold up to maxMs while each retry is refused too, with one discard per hold', function () {
-    const [first, second] = open(2);
-    episodes.refused(first, OPTION_PREVENTS_STATEMENT);
-    let [retry] = open(1);
-    const holds: number[] = [];
-    let discards = 0;
-    for (let i = 0; i < 6; i++) {
-      assert.equal(episodes.refused(retry, OPTION_PREVENTS_STATEMENT), 'keep');
-      const start = now;
-      while (episodes.holding) {
-        assert.equal(episodes.refused(second, OPTION_PREVENTS_STATEMENT), 'keep');
-        now += 1;
-      }
-      holds.push(now - start);
-      // The hold is over: the first refusal looks for a writable server, the next ones wait.
-      if (episodes.refused(second, OPTION_PREVENTS_STATEMENT) === 'discard') discards += 1;
-      if (episodes.refused(second, OPTION_PREVENTS_STATEMENT) === 'discard') discards += 1;
-      [retry] = open(1);
+  it('any login that reaches a writable server ends the episode, not only a probe', async function () {
+    failover.loggedIn(A);
+    failover.refused(1);
+    let resumed = 0;
+    failover.whenWritable(() => (resumed += 1), assert.fail);
+    failover.loggedIn(A);
+    await clock.tickAsync(0);
+    assert.equal(resumed, 1);
+    assert.equal(failover.active, false);
+    assert.deepEqual(host.moved, [], 'the same server took writes again: nothing to discard');
+  });
+
+  it('gives up on a caller after waitMs; with nobody waiting, probes once a second and ends after 10 s without a refusal', async function () {
+    failover.loggedIn(A);
+    failover.refused(1);
+    let gaveUp = 0;
+    failover.whenWritable(assert.fail, () => (gaveUp += 1));
+    host.probes[0](readOnlyA);
+    await clock.tickAsync(999);
+    assert.equal(gaveUp, 0);
+    await clock.tickAsync(1);
+    assert.equal(gaveUp, 1);
+    const probesAtGiveUp = host.probes.length;
+    host.probes.at(-1)!(readOnlyA);
+    await clock.tickAsync(999);
+    assert.equal(host.probes.length, probesAtGiveUp, 'no probe sooner than a second with nobody waiting');
+    await clock.tickAsync(1);
+    assert.equal(host.probes.length, probesAtGiveUp + 1);
+    for (let i = 0; i < 12 && failover.active; i += 1) {
+      host.probes.at(-1)!(readOnlyA);
+      await clock.tickAsync(1_000);
     }
-    assert.deepEqual(holds, [25, 50, 100, 200, 250, 250]);
-    assert.equal(discards, 6);
+    assert.equal(failover.active, false);
+    assert.equal((host.events.at(-1) as { outcome?: string }).outcome, 'quiet');
   });
 
-  it('a retry that is accepted ends the episode and marks the connections opened before it', function () {
-    const [a, b] = open(2);
-    episodes.refused(a, OPTION_PREVENTS_STATEMENT);
-    const [retry] = open(1);
-    assert.equal(episodes.refused(retry, OPTION_PREVENTS_STATEMENT), 'keep');
-    now += 25;
-    assert.equal(episodes.refused(b, OPTION_PREVENTS_STATEMENT), 'discard');
-    const [look] = open(1);
-    assert.equal(episodes.accepted(look), true, 'the first acceptance ends the episode');
-    assert.equal(episodes.movedBefore, look, 'connections opened before the accepted retry are from before the move');
-    assert.equal(episodes.accepted(look), false, 'there is no episode left to end');
-    assert.equal(episodes.holding, false);
-    assert.equal(
-      episodes.refused(retry, OPTION_PREVENTS_STATEMENT),
-      'discard',
-      'a connection from before the move is discarded, without starting an episode:',
-    );
-    const [c] = open(1);
-    assert.equal(episodes.refused(c, OPTION_PREVENTS_STATEMENT), 'discard', 'so the next refusal starts one, with a retry');
-    const [d] = open(1);
-    assert.equal(episodes.refused(d, OPTION_PREVENTS_STATEMENT), 'keep', 'a new episode holds from initialMs');
-    const start = now;
-    while (episodes.holding) now += 1;
-    assert.equal(now - start, 25);
+  it('a refusal from a server the address no longer leads to starts nothing', function () {
+    failover.loggedIn(A);
+    failover.loggedIn(B);
+    failover.refused(1);
+    assert.equal(failover.active, false);
+    assert.equal(host.probes.length, 0);
   });
 
-  it('ends an episode after a quiet spell without refusals', function () {
-    const [a] = open(1);
-    episodes.refused(a, OPTION_PREVENTS_STATEMENT);
-    const [b] = open(1);
-    now += 1_001;
-    assert.equal(episodes.refused(b, OPTION_PREVENTS_STATEMENT), 'discard', 'a refusal long after the last one is a new episode');
-  });
-
-  it('always discards on 1792 (a read-only transaction) and never lets it start an episode', function () {
-    const [a] = open(1);
-    assert.equal(episodes.refused(a, READ_ONLY_TRANSACTION), 'discard');
-    const [b] = open(1);
-    assert.equal(episodes.refused(b, READ_ONLY_TRANSACTION), 'discard');
-    assert.equal(episodes.accepted(b), false, 'no episode to end');
-  });
-
-  it('with maxMs 0 discards every refused connection', function () {
-    episodes = new ReadOnlyEpisodes({ initialMs: 0, maxMs: 0 }, () => now);
-    for (const seq of open(5)) assert.equal(episodes.refused(seq, OPTION_PREVENTS_STATEMENT), 'discard');
-    assert.equal(episodes.holding, false);
+  it('waitMs 0 gives up at once; close() ends the episode and resumes the callers', async function () {
+    const impatient = new Failover(host, { waitMs: 0, probeIntervalMs: 40 });
+    impatient.loggedIn(A);
+    impatient.refused(1);
+    let gaveUp = 0;
+    impatient.whenWritable(assert.fail, () => (gaveUp += 1));
+    await clock.tickAsync(0);
+    assert.equal(gaveUp, 1);
+    failover.loggedIn(A);
+    failover.refused(1);
+    let resumed = 0;
+    failover.whenWritable(() => (resumed += 1), assert.fail);
+    failover.close();
+    await clock.tickAsync(0);
+    assert.equal(resumed, 1);
+    assert.equal((host.events.at(-1) as { outcome?: string }).outcome, 'closed');
   });
 });
 
@@ -150,8 +192,9 @@ describeEachFlavour('read-only refusals of a real server', (flavour) => {
   });
 
   /** A pool of the test's user, its logins so far and the reasons of its discards. */
-  function readOnlyPool(): { p: PromisePool; seen: { logins: number; discards: string[] } } {
+  function readOnlyPool(failover?: FailoverOptions): { p: PromisePool; seen: { logins: number; discards: string[] } } {
     pool = createPool({
+      failover,
       host: server.host,
       port: server.port,
       database,
@@ -172,15 +215,15 @@ describeEachFlavour('read-only refusals of a real server', (flavour) => {
   }
 
   // On MySQL, setReadOnly(true) sets super_read_only: the application's writes get the same 1290.
-  it('refuses writes with 1290 once read-only: isReadOnlyError knows it, the pool discards the connection and retries the write once', async function () {
-    const { p, seen } = readOnlyPool();
+  it('refuses writes with 1290 once read-only: isReadOnlyError knows it, the pool keeps the connection and probes one login at a time', async function () {
+    const { p, seen } = readOnlyPool({ waitMs: 200, probeIntervalMs: 20 });
     await p.query('SELECT 1');
     await server.setReadOnly(true);
     const error = await refusal(p.query('INSERT INTO items (n) VALUES (1)'));
     assert.equal(error.errno, 1290);
     assert.ok(isReadOnlyError(error));
-    assert.equal(seen.logins, 2, 'the write was retried once, on a fresh connection');
-    assert.deepEqual(seen.discards, ['read-only'], 'the first connection; the retry was refused too, and its connection kept');
+    assert.ok(seen.logins >= 2 && seen.logins <= 1 + 200 / 20, `${seen.logins} logins: the first, then one probe per 20 ms at most`);
+    assert.deepEqual(new Set(seen.discards), new Set(['failover-probe']), 'the refused connection is kept; read-only probes are closed');
     await server.setReadOnly(false);
     await p.query('INSERT INTO items (n) VALUES (2)');
   });
