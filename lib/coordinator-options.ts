@@ -23,9 +23,10 @@ export type RotateReason = FetchReason | 'push';
 /**
  * What failed, in a `rotation-error` event: a provider call (its {@link FetchReason}), a pushed
  * update (`push`: credentials that are not valid, or the provider's watch reporting a problem),
- * or the provider's `retire` or `close`.
+ * the provider's `retire` or `close`, or a `rotate` listener that threw (`listener`: the
+ * rotation itself went through).
  */
-export type RotationErrorReason = FetchReason | 'push' | 'retire' | 'close';
+export type RotationErrorReason = FetchReason | 'push' | 'retire' | 'close' | 'listener';
 
 /** Second argument of a `rotation-error` event. Carries no secret. */
 export interface RotationErrorInfo {

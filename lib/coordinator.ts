@@ -4,21 +4,20 @@
  * before credentials expire, and on a provider's push), numbers each change as a generation,
  * and tells the provider when old credentials are unused. It never talks to a database.
  *
+ * One provider call (its timeout, abandoning it, what its failure becomes) lives in
+ * `./coordinator-flight.ts`; the timer of the refresh before expiry in `./coordinator-refresh.ts`;
+ * options and event payloads in `./coordinator-options.ts`.
+ *
  * @packageDocumentation
  */
 
 import { EventEmitter } from 'node:events';
-import { backoffDelay, unrefTimer } from './backoff.js';
+import { backoffDelay } from './backoff.js';
+import { type Flight, isProgrammerFailure, startFlight } from './coordinator-flight.js';
+import { ExpiryRefresh } from './coordinator-refresh.js';
 import { type SealedCredentials, fingerprint, sameCredentials, sealCredentials } from './credentials.js';
 import { DEFAULT_LOGIN_TRUST_MS, LoginGate } from './login-gate.js';
-import {
-  ClosedError,
-  CredentialsUnavailableError,
-  ProviderError,
-  RotationCooldownError,
-  RotationTimeoutError,
-  isCredswapError,
-} from './errors.js';
+import { ClosedError, CredentialsUnavailableError, ProviderError, RotationCooldownError } from './errors.js';
 import {
   type CoordinatorOptions,
   type CredentialsSnapshot,
@@ -51,15 +50,6 @@ export type {
   RotationErrorReason,
 } from './coordinator-options.js';
 
-interface Flight {
-  readonly controller: AbortController;
-  readonly promise: Promise<CredentialsSnapshot>;
-  /** Settles the flight's promise early when a newer generation supersedes it. */
-  supersede(snapshot: CredentialsSnapshot): void;
-}
-
-const SUPERSEDED = 'credswap: superseded by newer credentials';
-
 /**
  * Decides when credentials change. It calls the provider once per rotation however many
  * connections fail at once, under a timeout, with cooldown and backoff, and proactively
@@ -67,7 +57,9 @@ const SUPERSEDED = 'credswap: superseded by newer credentials';
  * connection with the generation it was opened with.
  *
  * Events: `rotate` ({@link RotateEvent}) and `rotation-error` (the error, and a
- * {@link RotationErrorInfo}).
+ * {@link RotationErrorInfo}); what a `rotate` listener throws is a `rotation-error` with the
+ * reason `listener`, and does not undo the rotation. A caller waiting for credentials keeps the
+ * process alive until the provider answers or `timeoutMs` passes.
  *
  * @example
  * ```ts
@@ -93,8 +85,9 @@ export class RotationCoordinator extends EventEmitter {
   #streak = 0;
   #cooldownUntil = 0;
   #lastFailure: Error | undefined;
-  #refreshStreak = 0;
-  #refreshTimer: NodeJS.Timeout | undefined;
+  /** The last provider call failed with a programmer error: the provider is not held back by the cooldown. */
+  #lastCallWasBug = false;
+  readonly #refresh: ExpiryRefresh;
   #unsubscribe: (() => void) | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -105,6 +98,7 @@ export class RotationCoordinator extends EventEmitter {
     rejectUnknownKeys(bag, new Set(['provider', ...COORDINATOR_TIMING_KEYS]), '');
     this.provider = toProvider(bag.provider, 'provider');
     this.#timings = resolveTimings(bag, '');
+    this.#refresh = new ExpiryRefresh(this.#timings, () => this.#refreshNow());
   }
 
   /** @internal Builds a coordinator from options already validated by a pool. */
@@ -135,10 +129,10 @@ export class RotationCoordinator extends EventEmitter {
   acquire(): Promise<CredentialsSnapshot> {
     if (this.#closed) return Promise.reject(new ClosedError('the rotation coordinator'));
     if (this.#snapshot) return Promise.resolve(this.#snapshot);
-    if (this.#flight) return this.#flight.promise;
+    if (this.#flight) return this.#flight.wait();
     const blocked = this.#cooldownError();
     if (blocked) return Promise.reject(blocked);
-    return this.#start('initial').promise;
+    return this.#start('initial').wait();
   }
 
   /**
@@ -156,14 +150,14 @@ export class RotationCoordinator extends EventEmitter {
     if (this.#snapshot && generation < this.#generation) return Promise.resolve(this.#snapshot);
     let flight = this.#flight;
     if (!flight) {
-      if (Date.now() < this.#cooldownUntil) {
+      if (this.#holdsProvider()) {
         return Promise.reject(
           annotateAccessDenied(accessDenied, `provider '${this.provider.name}' is cooling down after a failed rotation`),
         );
       }
       flight = this.#start('rejected');
     }
-    return flight.promise.then((snapshot) => {
+    return flight.wait().then((snapshot) => {
       if (snapshot.generation === generation) {
         throw annotateAccessDenied(accessDenied, `provider '${this.provider.name}' returned no new credentials`);
       }
@@ -202,8 +196,8 @@ export class RotationCoordinator extends EventEmitter {
   /** Asks the provider for new credentials now (joins a call in flight). */
   refresh(): Promise<CredentialsSnapshot> {
     if (this.#closed) return Promise.reject(new ClosedError('the rotation coordinator'));
-    if (this.#flight) return this.#flight.promise;
-    return this.#start(this.#snapshot ? 'manual' : 'initial').promise;
+    if (this.#flight) return this.#flight.wait();
+    return this.#start(this.#snapshot ? 'manual' : 'initial').wait();
   }
 
   /**
@@ -213,9 +207,8 @@ export class RotationCoordinator extends EventEmitter {
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
     this.#closed = true;
-    if (this.#refreshTimer) clearTimeout(this.#refreshTimer);
-    this.#refreshTimer = undefined;
-    this.#flight?.controller.abort(new ClosedError('the rotation coordinator'));
+    this.#refresh.clear();
+    this.#flight?.abort(new ClosedError('the rotation coordinator'));
     const unsubscribe = this.#unsubscribe;
     this.#unsubscribe = undefined;
     this.#closing = (async () => {
@@ -229,64 +222,30 @@ export class RotationCoordinator extends EventEmitter {
     return this.#closing;
   }
 
+  /**
+   * Inside a cooldown the provider is not called, except after a programmer error: waiting cannot
+   * fix a bug, so callers get its error at once (`logins` still holds refused credentials back).
+   */
+  #holdsProvider(): boolean {
+    return Date.now() < this.#cooldownUntil && !this.#lastCallWasBug;
+  }
+
   #cooldownError(): Error | undefined {
-    if (Date.now() >= this.#cooldownUntil) return undefined;
+    if (!this.#holdsProvider()) return undefined;
     return new RotationCooldownError(this.provider.name, this.#cooldownUntil, { cause: this.#lastFailure });
   }
 
   #start(reason: FetchReason): Flight {
     const startedGeneration = this.#generation;
-    const controller = new AbortController();
-    const timeoutMs = this.#timings.timeoutMs;
-    const providerName = this.provider.name;
-    let settleEarly: ((snapshot: CredentialsSnapshot) => void) | undefined;
-
-    const promise = new Promise<CredentialsSnapshot>((resolve, reject) => {
-      settleEarly = resolve;
-      const timer = unrefTimer(() => controller.abort(new RotationTimeoutError(providerName, timeoutMs)), timeoutMs);
-      const onAbort = () => {
-        clearTimeout(timer); // close() or a push may abort a call that ignores its signal
-        reject(controller.signal.reason);
-      };
-      controller.signal.addEventListener('abort', onAbort, { once: true });
-      const done = () => {
-        clearTimeout(timer);
-        controller.signal.removeEventListener('abort', onAbort);
-      };
-      let call: Promise<unknown>;
-      try {
-        call = Promise.resolve(this.provider.getCredentials(controller.signal, this.#credentials, { reason }));
-      } catch (error) {
-        call = Promise.reject(error);
-      }
-      call.then(
-        (result) => {
-          done();
-          if (controller.signal.aborted) return; // abandoned: a late result is ignored
-          try {
-            resolve(this.#accept(result, reason, startedGeneration));
-          } catch (error) {
-            reject(error);
-          }
-        },
-        (error: unknown) => {
-          done();
-          if (controller.signal.aborted) return;
-          reject(isCredswapError(error) ? error : new ProviderError(providerName, error));
-        },
-      );
+    const flight = startFlight({
+      provider: this.provider,
+      reason,
+      current: this.#credentials,
+      timeoutMs: this.#timings.timeoutMs,
+      accept: (result) => this.#accept(result, reason, startedGeneration),
     });
-
-    const flight: Flight = {
-      controller,
-      promise,
-      supersede: (snapshot) => {
-        settleEarly?.(snapshot);
-        controller.abort(new DOMException(SUPERSEDED, 'AbortError'));
-      },
-    };
     this.#flight = flight;
-    promise.then(
+    flight.promise.then(
       () => {
         if (this.#flight === flight) this.#flight = undefined;
         this.#afterCall(reason, undefined);
@@ -320,7 +279,6 @@ export class RotationCoordinator extends EventEmitter {
     if (sealed.expiresAt === this.#credentials?.expiresAt) return;
     this.#credentials = sealed;
     this.#snapshot = { generation: this.#generation, credentials: sealed };
-    this.#refreshStreak = 0;
     this.#scheduleRefresh();
   }
 
@@ -331,7 +289,6 @@ export class RotationCoordinator extends EventEmitter {
     this.logins.forgetBefore(previousGeneration);
     const snapshot: CredentialsSnapshot = { generation: this.#generation, credentials };
     this.#snapshot = snapshot;
-    this.#refreshStreak = 0;
     this.#scheduleRefresh();
     this.#subscribeOnce();
     const event: RotateEvent = {
@@ -343,8 +300,23 @@ export class RotationCoordinator extends EventEmitter {
       fingerprint: fingerprint(credentials),
       ...(credentials.expiresAt !== undefined ? { expiresAt: credentials.expiresAt } : {}),
     };
-    this.emit('rotate', event);
+    this.#emitRotate(event);
     return snapshot;
+  }
+
+  /**
+   * Tells each `rotate` listener. What one throws does not change the rotation (it has happened)
+   * nor keep the next listeners from hearing of it: it is reported as a `rotation-error` with
+   * the reason `listener`.
+   */
+  #emitRotate(event: RotateEvent): void {
+    for (const listener of this.rawListeners('rotate')) {
+      try {
+        Reflect.apply(listener, this, [event]);
+      } catch (error) {
+        this.#reportError(error instanceof Error ? error : new Error('a rotate listener threw a non-Error value'), 'listener');
+      }
+    }
   }
 
   #afterCall(reason: FetchReason, error: Error | undefined): void {
@@ -355,41 +327,37 @@ export class RotationCoordinator extends EventEmitter {
       this.#streak += 1;
       this.#cooldownUntil = Date.now() + backoffDelay(this.#streak, this.#timings.cooldownMs, this.#timings.maxCooldownMs);
     }
+    this.#lastCallWasBug = isProgrammerFailure(error);
     if (error) {
       this.#lastFailure = error;
       this.#reportError(error, reason);
     }
     // A refresh that failed, brought nothing new, or fell due during this call (#refreshNow
-    // skips it then) has no timer left: ask again after a backoff while time remains.
-    if (this.#refreshTimer === undefined) this.#retryRefresh();
+    // skips it then) has no timer left: ask again after a backoff while time remains. Not
+    // after a programmer error: the next refresh comes when a caller needs one.
+    if (!this.#refresh.pending && !this.#lastCallWasBug) this.#refresh.retry(this.#credentials?.expiresAt);
   }
 
+  /**
+   * Emits `rotation-error`. A listener of it that throws has nowhere left to report to: its error
+   * is rethrown on the next tick, as an uncaught exception, instead of breaking the
+   * coordinator's own bookkeeping.
+   */
   #reportError(error: Error, reason: RotationErrorReason): void {
-    this.emit('rotation-error', error, { reason, provider: this.provider.name });
+    try {
+      this.emit('rotation-error', error, { reason, provider: this.provider.name });
+    } catch (thrown) {
+      process.nextTick(() => {
+        throw thrown;
+      });
+    }
   }
 
   #scheduleRefresh(): void {
-    if (this.#refreshTimer) clearTimeout(this.#refreshTimer);
-    this.#refreshTimer = undefined;
-    const expiresAt = this.#credentials?.expiresAt;
-    if (expiresAt === undefined || this.#closed) return;
-    const now = Date.now();
-    const lifetime = Math.max(0, expiresAt - now);
-    const lead = Math.min(this.#timings.refreshBeforeExpiryMs, lifetime / 3);
-    const delay = expiresAt - now - lead * (1 + 0.1 * Math.random());
-    this.#refreshTimer = unrefTimer(() => this.#refreshNow(), delay);
-  }
-
-  #retryRefresh(): void {
-    const expiresAt = this.#credentials?.expiresAt;
-    if (expiresAt === undefined || this.#closed || Date.now() >= expiresAt) return;
-    this.#refreshStreak += 1;
-    const delay = backoffDelay(this.#refreshStreak, Math.max(this.#timings.cooldownMs, 100), this.#timings.maxCooldownMs);
-    this.#refreshTimer = unrefTimer(() => this.#refreshNow(), Math.min(delay, expiresAt - Date.now()));
+    if (!this.#closed) this.#refresh.schedule(this.#credentials?.expiresAt);
   }
 
   #refreshNow(): void {
-    this.#refreshTimer = undefined;
     if (this.#closed || this.#flight) return;
     // Errors are reported through `rotation-error` by #afterCall.
     this.#start('expiring').promise.catch(() => {});

@@ -120,3 +120,30 @@ export function toProvider(value: unknown, option = 'credentials'): CredentialsP
   if (isProvider(value)) return value;
   throw new InvalidOptionError(option, 'must be a hot-swap function or a provider object with name and getCredentials()');
 }
+
+const PROGRAMMER_ERRORS = [TypeError, ReferenceError, SyntaxError, RangeError] as const;
+
+/**
+ * True when a provider failed because of a bug rather than an outage: a `TypeError`,
+ * `ReferenceError`, `SyntaxError` or `RangeError` (subclasses included, such as credswap's own
+ * `InvalidOptionError`). Retrying cannot fix those, so the coordinator does not back off or
+ * retry them: it fails its waiters at once and reports each one.
+ *
+ * Two exceptions, which are outages wearing a programmer error's class:
+ * - an error with a `cause` wraps a lower-level failure: undici's `fetch` (Node's global `fetch`)
+ *   reports a refused connection or a reset socket as `TypeError: fetch failed` (or
+ *   `terminated`), with the network error as its `cause`;
+ * - a `SyntaxError` about JSON: a body that is not JSON, such as a proxy's HTML error page.
+ *
+ * @example
+ * ```ts
+ * isProgrammerError(new TypeError("Cannot read properties of undefined (reading 'password')")); // true
+ * isProgrammerError(new TypeError('fetch failed', { cause: econnrefused })); // false: an outage
+ * ```
+ */
+export function isProgrammerError(error: unknown): boolean {
+  if (!PROGRAMMER_ERRORS.some((kind) => error instanceof kind)) return false;
+  const e = error as Error;
+  if (e.cause !== undefined) return false;
+  return !(e instanceof SyntaxError && /JSON/.test(e.message));
+}

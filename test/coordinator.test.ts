@@ -217,6 +217,16 @@ describe('RotationCoordinator', () => {
       assert.equal(c.current, snapshots[0]);
     });
 
+    it('leaves no timer behind once the first fetch has answered', async () => {
+      const provider = new ControlledProvider();
+      const c = coordinator(provider);
+      const first = quiet(c.acquire());
+      assert.equal(clock.countTimers(), 1, 'expected the timeout timer');
+      provider.last.resolve(creds(1));
+      await first;
+      assert.equal(clock.countTimers(), 0);
+    });
+
     it('hands out the cached credentials afterwards without calling the provider', async () => {
       const provider = new ControlledProvider();
       const c = await started(provider);
@@ -1054,6 +1064,266 @@ describe('RotationCoordinator', () => {
           [rejected, 'retire'],
         ],
       );
+    });
+  });
+
+  describe('rotate listeners that throw', () => {
+    it('keeps the rotation: waiters get the new credentials and the generation advances once', async () => {
+      const provider = new ControlledProvider();
+      const c = await started(provider);
+      const events = recordEvents(c);
+      const bug = new Error('the metrics client is not connected');
+      c.on('rotate', () => {
+        throw bug;
+      });
+      const a = track(c.reportRejected(1, accessDenied()));
+      const b = track(c.reportRejected(1, accessDenied()));
+      provider.last.resolve(creds(2));
+      await flush();
+      assert.equal(a.status, 'resolved', String(a.error));
+      assert.equal(a.value?.generation, 2);
+      assert.equal(b.value, a.value);
+      assert.equal(c.generation, 2);
+      assert.equal(events.rotate.length, 1);
+      assert.equal(provider.calls.length, 2);
+    });
+
+    it('reports what the listener threw as a rotation-error with the reason listener, and not as a failed rotation', async () => {
+      const provider = new ControlledProvider();
+      const c = await started(provider);
+      const events = recordEvents(c);
+      const bug = new Error('the metrics client is not connected');
+      c.on('rotate', () => {
+        throw bug;
+      });
+      const refreshed = track(c.refresh());
+      provider.last.resolve(creds(2));
+      await flush();
+      assert.equal(refreshed.status, 'resolved');
+      assert.deepEqual(events.errors, [[bug, { reason: 'listener', provider: PROVIDER_NAME }]]);
+      // A successful manual refresh does not start a cooldown: the next rejection calls the provider.
+      track(c.reportRejected(2, accessDenied()));
+      assert.equal(provider.calls.length, 3);
+    });
+
+    it('still tells the listeners after the one that threw', async () => {
+      const provider = new ControlledProvider();
+      const c = await started(provider);
+      c.on('rotate', () => {
+        throw new Error('first listener');
+      });
+      const seen: number[] = [];
+      c.once('rotate', (e: RotateEvent) => seen.push(e.generation));
+      c.on('rotate', (e: RotateEvent) => seen.push(e.generation * 10));
+      const refreshed = quiet(c.refresh());
+      provider.last.resolve(creds(2));
+      await refreshed;
+      const again = quiet(c.refresh());
+      provider.last.resolve(creds(3));
+      await again;
+      assert.deepEqual(seen, [2, 20, 30], 'the once listener runs once, the others each time');
+    });
+
+    it('keeps a first fetch whose rotate listener throws', async () => {
+      const provider = new ControlledProvider();
+      const c = coordinator(provider);
+      const events = recordEvents(c);
+      c.on('rotate', () => {
+        throw new TypeError('listener bug');
+      });
+      const first = track(c.acquire());
+      provider.last.resolve(creds(1));
+      await flush();
+      assert.equal(first.status, 'resolved', String(first.error));
+      assert.equal(c.generation, 1);
+      assert.deepEqual(
+        events.errors.map(([, info]) => info),
+        [{ reason: 'listener', provider: PROVIDER_NAME }],
+      );
+    });
+
+    it('reports a throw during a pushed change with the reason listener, not push, and keeps the pushed credentials', async () => {
+      const provider = new PushingProvider();
+      const c = await started(provider);
+      const events = recordEvents(c);
+      c.on('rotate', () => {
+        throw new Error('listener bug');
+      });
+      provider.push(creds(2));
+      assert.equal(c.generation, 2);
+      assert.equal(c.current?.credentials.password, passwordOf(2));
+      assert.deepEqual(
+        events.errors.map(([, info]) => info),
+        [{ reason: 'listener', provider: PROVIDER_NAME }],
+      );
+    });
+
+    it('rethrows what a rotation-error listener throws on the next tick, and keeps the rotation', async () => {
+      const provider = new PushingProvider();
+      const c = await started(provider);
+      const listenerBug = new Error('rotate listener bug');
+      const reporterBug = new Error('rotation-error listener bug');
+      c.on('rotate', () => {
+        throw listenerBug;
+      });
+      c.on('rotation-error', () => {
+        throw reporterBug;
+      });
+      const deferred: Array<() => void> = [];
+      const nextTick = process.nextTick;
+      process.nextTick = ((fn: () => void) => {
+        deferred.push(fn);
+      }) as typeof process.nextTick;
+      try {
+        provider.push(creds(2)); // synchronous: every listener runs before it returns
+      } finally {
+        process.nextTick = nextTick;
+      }
+      assert.equal(c.generation, 2);
+      const [rethrow] = deferred;
+      assert.equal(deferred.length, 1);
+      assert.throws(
+        () => rethrow?.(),
+        (error: unknown) => error === reporterBug,
+      );
+    });
+
+    it('wraps a thrown value that is not an Error, without showing it', async () => {
+      const provider = new ControlledProvider();
+      const c = await started(provider);
+      const events = recordEvents(c);
+      c.on('rotate', () => {
+        throw passwordOf(9);
+      });
+      const refreshed = quiet(c.refresh());
+      provider.last.resolve(creds(2));
+      await refreshed;
+      const [error] = events.errors[0] ?? [];
+      assert.ok(error instanceof Error);
+      assert.ok(!inspect(error).includes(passwordOf(9)));
+    });
+  });
+
+  describe('programmer errors', () => {
+    const bugs: Array<() => Error> = [
+      () => new TypeError("Cannot read properties of undefined (reading 'password')"),
+      () => new ReferenceError('secretId is not defined'),
+      () => new SyntaxError('Invalid regular expression: /(/: Unterminated group'),
+      () => new RangeError('Invalid time value'),
+    ];
+
+    for (const make of bugs) {
+      it(`fails every waiter at once with a ProviderError for a ${make().name}, and calls the provider again on the next rejection`, async () => {
+        const provider = new ControlledProvider();
+        const c = await started(provider, { cooldownMs: 1000 });
+        const events = recordEvents(c);
+        const a = track(c.reportRejected(1, accessDenied()));
+        const b = track(c.reportRejected(1, accessDenied()));
+        const bug = make();
+        provider.last.reject(bug);
+        await flush();
+        assert.ok(a.error instanceof ProviderError);
+        assert.equal(a.error.cause, bug);
+        assert.match(a.error.message, /bug in the provider/);
+        assert.match(a.error.message, new RegExp(bug.name));
+        assert.equal(b.error, a.error);
+        assert.deepEqual(events.errors, [[a.error, { reason: 'rejected', provider: PROVIDER_NAME }]]);
+        // No cooldown: the next caller gets the provider's answer, not "cooling down".
+        const next = track(c.reportRejected(1, accessDenied()));
+        assert.equal(provider.calls.length, 3);
+        provider.last.reject(make());
+        await flush();
+        assert.ok(next.error instanceof ProviderError);
+        assert.equal(events.errors.length, 2, 'each one is reported');
+      });
+    }
+
+    it('treats a synchronous throw like a rejection, and lets the next acquire() call the provider at once', async () => {
+      let calls = 0;
+      const c = coordinator({
+        name: PROVIDER_NAME,
+        getCredentials() {
+          calls += 1;
+          if (calls === 1) throw new TypeError('options.secretId.trim is not a function');
+          return Promise.resolve(creds(1));
+        },
+      });
+      await assert.rejects(c.acquire(), (error: unknown) => error instanceof ProviderError && error.cause instanceof TypeError);
+      const second = await c.acquire();
+      assert.equal(second.generation, 1);
+      assert.equal(calls, 2);
+    });
+
+    it('does not retry a refresh before expiry that failed with one', async () => {
+      const provider = new ControlledProvider();
+      const c = await started(provider, { refreshBeforeExpiryMs: 60_000, cooldownMs: 1000 }, creds(1, { expiresAt: T0 + 30_000 }));
+      const events = recordEvents(c);
+      await clock.tickAsync(20_000);
+      assert.equal(provider.calls.length, 2);
+      provider.last.reject(new TypeError("Cannot read properties of undefined (reading 'SecretString')"));
+      await flush();
+      assert.equal(events.errors.length, 1);
+      assert.equal(clock.countTimers(), 0, 'a retry is scheduled');
+      await clock.tickAsync(60_000);
+      assert.equal(provider.calls.length, 2);
+    });
+
+    it('still keeps refused credentials from another login during the cooldown, so the account cannot lock', async () => {
+      const provider = new ControlledProvider();
+      const c = await started(provider, { cooldownMs: 1000 });
+      const ticket = await c.logins.enter(1);
+      ticket.refused(accessDenied());
+      const rejected = track(c.reportRejected(1, accessDenied()));
+      provider.last.reject(new TypeError('x is not a function'));
+      await flush();
+      assert.ok(rejected.error instanceof ProviderError);
+      await assert.rejects(c.logins.enter(1), (error: unknown) => (error as AccessDenied).errno === 1045);
+    });
+
+    it('passes an InvalidOptionError thrown by the provider through unchanged, without a cooldown', async () => {
+      const provider = new ControlledProvider();
+      const c = await started(provider);
+      const own = new InvalidOptionError('SecretsManagerProvider.secretId', 'is required');
+      const a = track(c.reportRejected(1, accessDenied()));
+      provider.last.reject(own);
+      await flush();
+      assert.equal(a.error, own);
+      track(c.reportRejected(1, accessDenied()));
+      assert.equal(provider.calls.length, 3);
+    });
+
+    it("backs off a network failure that undici reports as TypeError('fetch failed') with a cause", async () => {
+      const provider = new ControlledProvider();
+      const c = await started(provider, { cooldownMs: 1000 });
+      const outage = new TypeError('fetch failed', {
+        cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8200'), { code: 'ECONNREFUSED' }),
+      });
+      const a = track(c.reportRejected(1, accessDenied()));
+      provider.last.reject(outage);
+      await flush();
+      assert.ok(a.error instanceof ProviderError);
+      assert.doesNotMatch(a.error.message, /bug/);
+      const original = accessDenied();
+      const blocked = track(c.reportRejected(1, original));
+      await flush();
+      assert.equal(provider.calls.length, 2, 'the provider was called inside the cooldown');
+      assertAccessDenied(blocked.error, original, /cooling down/);
+    });
+
+    it('backs off a SyntaxError about JSON: a body that is not JSON, such as a proxy’s error page', async () => {
+      const provider = new ControlledProvider();
+      const c = await started(provider, { cooldownMs: 1000 });
+      let parseError: unknown;
+      try {
+        JSON.parse('<html>502 Bad Gateway</html>');
+      } catch (error) {
+        parseError = error;
+      }
+      track(c.reportRejected(1, accessDenied()));
+      provider.last.reject(parseError);
+      await flush();
+      track(c.reportRejected(1, accessDenied()));
+      assert.equal(provider.calls.length, 2, 'the provider was called inside the cooldown');
     });
   });
 

@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
+import { type AddressInfo, createServer } from 'node:net';
 import { sealCredentials } from '../lib/credentials.js';
 import { InvalidOptionError } from '../lib/errors.js';
-import { checkSubscriber, type CredentialsProvider, type FetchContext, fromFunction, isProvider, toProvider } from '../lib/provider.js';
+import {
+  checkSubscriber,
+  type CredentialsProvider,
+  type FetchContext,
+  fromFunction,
+  isProgrammerError,
+  isProvider,
+  toProvider,
+} from '../lib/provider.js';
 
 describe('provider', () => {
   describe('fromFunction', () => {
@@ -73,6 +82,44 @@ describe('provider', () => {
       );
       assert.throws(() => checkSubscriber('FileProvider', undefined, () => {}), { option: 'FileProvider.subscribe.onChange' });
       assert.throws(() => checkSubscriber('FileProvider', () => {}, 'x'), { option: 'FileProvider.subscribe.onError' });
+    });
+  });
+
+  describe('isProgrammerError', () => {
+    it('is true for TypeError, ReferenceError, SyntaxError and RangeError, and their subclasses', () => {
+      assert.equal(isProgrammerError(new TypeError("Cannot read properties of undefined (reading 'password')")), true);
+      assert.equal(isProgrammerError(new ReferenceError('secretId is not defined')), true);
+      assert.equal(isProgrammerError(new SyntaxError('Invalid regular expression: /(/: Unterminated group')), true);
+      assert.equal(isProgrammerError(new RangeError('Invalid time value')), true);
+      assert.equal(isProgrammerError(new InvalidOptionError('FileProvider.path', 'is required')), true);
+    });
+
+    it('is false for an outage and for what is not one of those classes', () => {
+      const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8200'), { code: 'ECONNREFUSED' });
+      assert.equal(isProgrammerError(refused), false);
+      assert.equal(isProgrammerError(new DOMException('timed out', 'TimeoutError')), false);
+      assert.equal(isProgrammerError('a string'), false);
+      assert.equal(isProgrammerError(undefined), false);
+    });
+
+    it("is false for the TypeError that Node's fetch throws when nothing listens (a network failure, with a cause)", async () => {
+      const server = createServer();
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as AddressInfo;
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const failure = await fetch(`http://127.0.0.1:${port}/v1/secret`).then(
+        () => assert.fail('nothing should listen there'),
+        (error: unknown) => error,
+      );
+      assert.ok(failure instanceof TypeError, 'undici no longer reports a network failure as a TypeError');
+      assert.ok(failure.cause !== undefined);
+      assert.equal(isProgrammerError(failure), false);
+    });
+
+    it('is false for a SyntaxError about JSON, such as a proxy error page parsed as JSON', async () => {
+      const body = await new Response('<html><body>502 Bad Gateway</body></html>').json().catch((error: unknown) => error);
+      assert.ok(body instanceof SyntaxError);
+      assert.equal(isProgrammerError(body), false);
     });
   });
 });

@@ -98,9 +98,11 @@ function parseJson(content: string, source: string): Credentials {
   try {
     value = JSON.parse(content);
   } catch (err) {
-    // The SyntaxError's message quotes the content: keep only the position, if any.
-    const position = /position (\d+)/.exec(err instanceof Error ? err.message : '')?.[1];
-    const where = position === undefined ? '' : ` (${lineAndColumn(content, Number(position))})`;
+    // The SyntaxError's message quotes the content: keep only the position V8 puts at its end
+    // (`... in JSON at position 40`, then maybe `(line 1 column 41)`), never a number from the quote.
+    const position = / in JSON at position (\d+)(?: \(line \d+ column \d+\))?$/.exec(err instanceof Error ? err.message : '')?.[1];
+    const at = Number(position);
+    const where = position === undefined || at > content.length ? '' : ` (${lineAndColumn(content, at)})`;
     throw new InvalidCredentialsError(source, `the file is not valid JSON${where}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -135,9 +137,14 @@ function parseUrl(content: string, source: string): Credentials {
     throw new InvalidCredentialsError(source, 'the file is not a valid mysql:// URL');
   }
   if (!URL_SCHEMES.has(url.protocol)) {
-    throw new InvalidCredentialsError(source, `unsupported URL scheme '${url.protocol}' (expected mysql: or mariadb:)`, {
-      key: 'scheme',
-    });
+    // Not quoted: a file that holds only a password, such as `Tr0ub4dor+x://…`, looks like a URL.
+    throw new InvalidCredentialsError(
+      source,
+      'the URL scheme is not mysql: or mariadb: (a file that starts like scheme:// is read as a URL)',
+      {
+        key: 'scheme',
+      },
+    );
   }
   const fields: Fields = {};
   const from: Partial<Record<keyof Fields, string>> = {};

@@ -11,14 +11,22 @@ import sinon from 'sinon';
 import { FileProviderError } from '../../providers/file/errors.js';
 import { watchDirectory, type DirectoryWatch, type DirectoryWatchOptions } from '../../providers/file/watcher.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+// Captured before any test fakes them: waiting for the file system is real time.
+const realSetTimeout = setTimeout;
+const realNow = () => performance.now();
+const sleep = (ms: number): Promise<void> => new Promise((r) => realSetTimeout(r, ms));
 
 async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = realNow() + timeoutMs;
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (realNow() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(10);
   }
+}
+
+/** Fakes the watcher's timers (debounce, re-watch, poll) and its clock; the file system stays real. */
+function fakeTimers(): sinon.SinonFakeTimers {
+  return sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
 }
 
 describe('watching the directory of a credentials file', () => {
@@ -39,16 +47,23 @@ describe('watching the directory of a credentials file', () => {
   });
 
   afterEach(() => {
+    sinon.restore();
     for (const w of watches) w.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('asks for one read after a burst of changes in the directory', async () => {
+  it('asks for one read after a burst of changes in the directory, debounceMs after the last', async () => {
+    const clock = fakeTimers();
     const { onCheck } = watch({ path: join(dir, 'creds.json'), debounceMs: 100 });
     for (let i = 0; i < 5; i++) await writeFile(join(dir, 'creds.json'), `{"n":${i}}`);
-    await waitFor(() => onCheck.called, 'onCheck');
-    await sleep(300);
+    await waitFor(() => clock.countTimers() === 1, 'the debounce timer');
+    await sleep(50); // the burst's other events, if they come late, only move the timer
+    assert.equal(onCheck.callCount, 0, 'read before the debounce');
+    clock.tick(99);
+    assert.equal(onCheck.callCount, 0, 'read before the debounce');
+    clock.tick(1);
     assert.equal(onCheck.callCount, 1);
+    assert.equal(clock.countTimers(), 0);
   });
 
   it('sees a file renamed over the old one', async () => {
@@ -68,6 +83,7 @@ describe('watching the directory of a credentials file', () => {
   it('reports a directory it cannot watch once, and watches it once it exists', async () => {
     const missing = join(dir, 'not-yet');
     const path = join(missing, 'creds.json');
+    const clock = fakeTimers();
     const { onCheck, onError } = watch({ path });
     assert.equal(onError.callCount, 1, 'reported before watchDirectory returns');
     const error = onError.firstCall.args[0];
@@ -75,22 +91,27 @@ describe('watching the directory of a credentials file', () => {
     assert.equal(error.path, path);
     assert.match(error.message, /could not be watched: its directory '.*not-yet' gave ENOENT; polling continues/);
 
-    await sleep(100); // retried with backoff, still missing: not reported again
-    assert.equal(onError.callCount, 1);
+    clock.tick(20 + 40 + 80); // three re-watch attempts with backoff, the directory still missing
+    assert.equal(onError.callCount, 1, 'reported again');
+    assert.equal(onCheck.callCount, 0);
     mkdirSync(missing);
-    await waitFor(() => onCheck.called, 'the read after the watch started');
+    clock.tick(160); // the next attempt watches it, and asks for a read of what changed meanwhile
+    assert.equal(onCheck.callCount, 1);
+    clock.restore();
     onCheck.resetHistory();
     await writeFile(path, '{}');
     await waitFor(() => onCheck.called, 'a change seen by the new watch');
   });
 
   it('calls nothing after close', async () => {
+    const clock = fakeTimers();
     const path = join(dir, 'creds.json');
     const { onCheck, onError, handle } = watch({ path, pollIntervalMs: 20 });
     handle.close();
     handle.close();
     await writeFile(path, '{}');
-    await sleep(150);
+    clock.tick(60_000); // polls and a debounced read would both have run by now
+    assert.equal(clock.countTimers(), 0);
     assert.equal(onCheck.callCount, 0);
     assert.equal(onError.callCount, 0);
   });

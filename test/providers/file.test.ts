@@ -8,7 +8,8 @@ import { join, resolve } from 'node:path';
 import { inspect } from 'node:util';
 import sinon from 'sinon';
 import { sealCredentials, type Credentials } from '../../lib/credentials.js';
-import { ClosedError, InvalidCredentialsError, InvalidOptionError } from '../../lib/errors.js';
+import { RotationCoordinator } from '../../lib/coordinator.js';
+import { ClosedError, InvalidCredentialsError, InvalidOptionError, RotationCooldownError } from '../../lib/errors.js';
 import { FileProviderError } from '../../providers/file/errors.js';
 import type { FetchContext } from '../../lib/provider.js';
 import { FileProvider, type FileProviderOptions } from '../../providers/file/index.js';
@@ -16,6 +17,7 @@ import { spySubscriber } from '../helpers/subscriber.js';
 
 const PASSWORD = 'Zq9!xK#7vPmW';
 const NEW_PASSWORD = 'Hy4$rT@2nLcB';
+const SENTINEL = 'Sentinel-8wQ';
 const INITIAL: FetchContext = { reason: 'initial' };
 /** Fast settings for watch tests; no polling, so that only the watcher can see a change. */
 const FAST: Partial<FileProviderOptions> = { debounceMs: 20, retryIntervalMs: 50, pollIntervalMs: 0 };
@@ -53,6 +55,21 @@ function assertNoPartOf(password: string, text: string): void {
     const piece = password.slice(i, i + 4);
     assert.ok(!text.includes(piece), `found '${piece}' of the password in: ${text}`);
   }
+}
+
+/**
+ * Writes `SENTINEL` credentials with `write` and waits for their report: reads follow one
+ * another, so any report the test did not expect comes before it. Returns the passwords
+ * reported, the sentinel's last. This is how a test checks that nothing else was reported,
+ * instead of sleeping and counting.
+ */
+async function reportsUntilSentinel(
+  onChange: sinon.SinonSpy<[Credentials], void>,
+  write: (content: string) => Promise<void>,
+): Promise<string[]> {
+  await write(json(SENTINEL));
+  await waitFor(() => onChange.args.some(([c]) => c.password === SENTINEL), 'the sentinel credentials');
+  return onChange.args.map(([c]) => c.password);
 }
 
 /** Subscribes with spies, then gives the read that starts every subscription time to settle. */
@@ -226,6 +243,25 @@ describe('FileProvider', () => {
       assert.equal((err.cause as NodeJS.ErrnoException).code, 'ENOENT');
     });
 
+    it('fails a pool’s first fetch after the retries when the file is missing, and reads it after the cooldown once it appears', async () => {
+      const path = join(dir, 'late.json');
+      const coordinator = new RotationCoordinator({ provider: provider({ path, retryIntervalMs: 5 }), cooldownMs: 50 });
+      try {
+        const first = await coordinator.acquire().catch((e: unknown) => e);
+        assert.ok(first instanceof FileProviderError, inspect(first));
+        assert.equal(first.path, path);
+        const cooling = await coordinator.acquire().catch((e: unknown) => e);
+        assert.ok(cooling instanceof RotationCooldownError, inspect(cooling));
+        assert.equal(cooling.cause, first);
+        await writeFile(path, json(PASSWORD));
+        await sleep(cooling.retryAt - Date.now() + 1); // the cooldown's end: then a fetch must happen
+        const { credentials } = await coordinator.acquire();
+        assert.equal(credentials.password, PASSWORD);
+      } finally {
+        await coordinator.close();
+      }
+    });
+
     it('rejects a directory given as the file with a FileProviderError', async () => {
       const err = await read(provider({ path: dir, retryIntervalMs: 0 })).catch((e: unknown) => e);
       assert.ok(err instanceof FileProviderError);
@@ -332,16 +368,13 @@ describe('FileProvider', () => {
 
       await kubeletUpdate(v1, '..2026_01_01_00_05_00.000000002', json(NEW_PASSWORD));
       await waitFor(() => onChange.called, 'onChange');
-      await sleep(300);
-      assert.equal(onChange.callCount, 1);
-      assert.equal(onChange.firstCall.args[0].password, NEW_PASSWORD);
-
       // A watch on the file itself would have died with the first update's old directory.
       await kubeletUpdate('..2026_01_01_00_05_00.000000002', '..2026_01_01_00_10_00.000000003', json(PASSWORD));
       await waitFor(() => onChange.callCount === 2, 'a second onChange');
-      await sleep(300);
-      assert.equal(onChange.callCount, 2);
-      assert.equal(onChange.secondCall.args[0].password, PASSWORD);
+      const reported = await reportsUntilSentinel(onChange, (content) =>
+        kubeletUpdate('..2026_01_01_00_10_00.000000003', '..2026_01_01_00_15_00.000000004', content),
+      );
+      assert.deepEqual(reported, [NEW_PASSWORD, PASSWORD, SENTINEL], 'an update reported twice');
       assert.equal(onError.callCount, 0);
     });
 
@@ -387,14 +420,11 @@ describe('FileProvider', () => {
         "host": "127.0.0.1", "port": "3306", "engine": "mysql" }`,
       );
       await rename(`${path}.tmp`, path);
-      await sleep(300);
+      await sleep(300); // so that it is read on its own, not together with the change below
       // Then a real change: it must be the only one reported.
       await writeFile(path, json(NEW_PASSWORD));
-
       await waitFor(() => onChange.called, 'onChange');
-      await sleep(200);
-      assert.equal(onChange.callCount, 1);
-      assert.equal(onChange.firstCall.args[0].password, NEW_PASSWORD);
+      assert.deepEqual(await reportsUntilSentinel(onChange, (content) => writeFile(path, content)), [NEW_PASSWORD, SENTINEL]);
     });
 
     it('reads a burst of writes once and reports only the final credentials', async () => {
@@ -407,9 +437,8 @@ describe('FileProvider', () => {
       for (let i = 1; i <= 5; i++) await writeFile(path, json(`${NEW_PASSWORD}-${i}`));
 
       await waitFor(() => onChange.called, 'onChange');
-      await sleep(400);
-      assert.equal(onChange.callCount, 1);
-      assert.equal(onChange.firstCall.args[0].password, `${NEW_PASSWORD}-5`);
+      const reported = await reportsUntilSentinel(onChange, (content) => writeFile(path, content));
+      assert.deepEqual(reported, [`${NEW_PASSWORD}-5`, SENTINEL]);
     });
 
     it('keeps the last good credentials through a half-written file and reports only the complete one', async () => {
@@ -421,14 +450,10 @@ describe('FileProvider', () => {
 
       const complete = json(NEW_PASSWORD);
       await writeFile(path, complete.slice(0, complete.length - 20)); // a writer that has not finished
-      await sleep(300); // read, found invalid, retried at least once
-      assert.equal(onChange.callCount, 0);
+      await sleep(300); // so that it is read, found invalid, and retried at least once
       await writeFile(path, complete);
-
       await waitFor(() => onChange.called, 'onChange');
-      await sleep(300);
-      assert.equal(onChange.callCount, 1);
-      assert.equal(onChange.firstCall.args[0].password, NEW_PASSWORD);
+      assert.deepEqual(await reportsUntilSentinel(onChange, (content) => writeFile(path, content)), [NEW_PASSWORD, SENTINEL]);
       assert.equal(onError.callCount, 0);
     });
 
