@@ -18,7 +18,19 @@ export interface Credentials {
    * The coordinator asks the provider for new ones `rotation.refreshBeforeExpiryMs` earlier.
    */
   expiresAt?: Date | number;
+  /**
+   * What `password` is. `'password'`: a password, the default. `'token'`: a short-lived token
+   * that the server checks only when a connection logs in (an RDS IAM authentication token): a
+   * new token for the same account is not a new user, so connections opened with an older token
+   * stay in the pool and only new logins send the new one. Set by `RdsIamProvider`.
+   *
+   * @defaultValue `'password'`
+   */
+  kind?: CredentialsKind;
 }
+
+/** What a password is: see {@link Credentials.kind}. */
+export type CredentialsKind = 'password' | 'token';
 
 /**
  * Credentials after validation: frozen, `password` non-enumerable, and redacted in
@@ -31,6 +43,7 @@ export interface SealedCredentials {
   readonly port?: number;
   readonly database?: string;
   readonly expiresAt?: number;
+  readonly kind?: CredentialsKind;
 }
 
 const SEALED = Symbol.for('credswap.credentials');
@@ -44,6 +57,7 @@ function visible(creds: SealedCredentials): Record<string, unknown> {
   if (creds.port !== undefined) out.port = creds.port;
   if (creds.database !== undefined) out.database = creds.database;
   if (creds.expiresAt !== undefined) out.expiresAt = new Date(creds.expiresAt).toISOString();
+  if (creds.kind !== undefined) out.kind = creds.kind;
   return out;
 }
 
@@ -90,7 +104,7 @@ export function sealCredentials(input: Credentials, source: string): SealedCrede
   if (typeof input !== 'object' || input === null) {
     throw new InvalidCredentialsError(source, `expected an object with user and password, got ${input === null ? 'null' : typeof input}`);
   }
-  const { user, password, host, port, database, expiresAt } = input;
+  const { user, password, host, port, database, expiresAt, kind } = input;
   if (typeof user !== 'string' || user.length === 0) {
     throw new InvalidCredentialsError(source, "'user' must be a non-empty string", { key: 'user' });
   }
@@ -113,6 +127,9 @@ export function sealCredentials(input: Credentials, source: string): SealedCrede
       throw new InvalidCredentialsError(source, "'expiresAt' must be a valid Date or epoch milliseconds", { key: 'expiresAt' });
     }
   }
+  if (kind !== undefined && kind !== 'password' && kind !== 'token') {
+    throw new InvalidCredentialsError(source, "'kind' must be 'password' or 'token'", { key: 'kind' });
+  }
   const sealed = Object.create(sealedPrototype) as Record<string | symbol, unknown>;
   sealed.user = user;
   Object.defineProperty(sealed, 'password', { value: password, enumerable: false });
@@ -120,18 +137,36 @@ export function sealCredentials(input: Credentials, source: string): SealedCrede
   if (port !== undefined) sealed.port = port;
   if (database !== undefined) sealed.database = database;
   if (expires !== undefined) sealed.expiresAt = expires;
+  if (kind !== undefined) sealed.kind = kind;
   Object.defineProperty(sealed, SEALED, { value: true });
   return Object.freeze(sealed) as unknown as SealedCredentials;
 }
 
 /**
  * True when two credentials would open the same session: same user, password, host, port and
- * database. `expiresAt` is not compared: a renewed lease is not a new generation.
+ * database. `expiresAt` and `kind` are not compared: a renewed lease is not a new generation.
  */
 export function sameCredentials(a: Credentials | undefined, b: Credentials | undefined): boolean {
   if (a === b) return true;
   if (!a || !b) return false;
   return a.user === b.user && a.password === b.password && a.host === b.host && a.port === b.port && a.database === b.database;
+}
+
+/**
+ * True when `a` and `b` are both tokens ({@link Credentials.kind} `'token'`) for the same account
+ * at the same place: same user, host, port and database, whatever the tokens. A connection
+ * opened with one is as good as one opened with the other, since the server checks a token only
+ * at login: changing from one to the other is a new token, not a new user.
+ *
+ * @example
+ * ```ts
+ * sameTokenAccount({ user: 'app', password: 't1', kind: 'token' }, { user: 'app', password: 't2', kind: 'token' }); // true
+ * sameTokenAccount({ user: 'app', password: 'p1' }, { user: 'app', password: 'p2' }); // false: passwords
+ * ```
+ */
+export function sameTokenAccount(a: Credentials | undefined, b: Credentials | undefined): boolean {
+  if (!a || !b || a.kind !== 'token' || b.kind !== 'token') return false;
+  return a.user === b.user && a.host === b.host && a.port === b.port && a.database === b.database;
 }
 
 /**

@@ -19,6 +19,7 @@ export const ERROR_CODES = [
   'CREDSWAP_ROTATION_COOLDOWN',
   'CREDSWAP_CLOSED',
   'CREDSWAP_ACCOUNT_UNAVAILABLE',
+  'CREDSWAP_READ_ONLY',
   'CREDSWAP_FILE_ERROR',
   'CREDSWAP_MISSING_DEPENDENCY',
   'CREDSWAP_SECRETS_MANAGER_ERROR',
@@ -231,6 +232,38 @@ export class AccountUnavailableError extends CredswapError {
   }
 }
 defineCode(AccountUnavailableError, 'CREDSWAP_ACCOUNT_UNAVAILABLE', 'AccountUnavailableError');
+
+/**
+ * The server refused a statement as read-only (`errno` 1290, 1836 or 1874): the primary is
+ * failing over. The statement did not run. On a connection you hold, a transaction it was part
+ * of is lost: retry the whole transaction (`retryable` is true); `getConnection()` waits for a
+ * writable server while the failover lasts. From `pool.query`/`pool.execute`, it means the
+ * statement waited `failover.waitMs` for a writable server in vain.
+ *
+ * `errno`, `sqlState` and `sqlMessage` are the server's, so code that checks `errno` (and
+ * `isReadOnlyError`) keeps working; `cause` is mysql2's error.
+ */
+export class ReadOnlyError extends CredswapError {
+  /** The server's error number: 1290, 1836 or 1874. */
+  readonly errno: number;
+  readonly sqlState: string | undefined;
+  readonly sqlMessage: string | undefined;
+  /** Always true: the statement did not run, so running it (or its transaction) again is safe. */
+  readonly retryable = true;
+
+  constructor(cause: Error & { errno?: number; sqlState?: string; sqlMessage?: string }, waitedMs?: number) {
+    const waited = waitedMs === undefined ? '' : ` after waiting ${waitedMs} ms for a writable server (failover.waitMs)`;
+    super(
+      'CREDSWAP_READ_ONLY',
+      `credswap: the server refused the statement as read-only (errno ${cause.errno}; a failover is under way)${waited}. It did not run; a transaction it was part of is lost and can be retried as a whole: getConnection() waits for a writable server`,
+      { cause },
+    );
+    this.errno = cause.errno ?? 0;
+    this.sqlState = cause.sqlState;
+    this.sqlMessage = cause.sqlMessage;
+  }
+}
+defineCode(ReadOnlyError, 'CREDSWAP_READ_ONLY', 'ReadOnlyError');
 
 /** True for any error credswap raised (from any copy of the package). */
 export function isCredswapError(value: unknown): value is CredswapError {

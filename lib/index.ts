@@ -23,8 +23,8 @@ export type {
 export { fromFunction, isProvider } from './provider.js';
 export { chain, tryNextProvider, shouldTryNextProvider } from './chain.js';
 export type { CredentialsProvider, HotSwapFunction, FetchContext, FetchReason, FromFunctionOptions } from './provider.js';
-export { sealCredentials, sameCredentials, fingerprint } from './credentials.js';
-export type { Credentials, SealedCredentials } from './credentials.js';
+export { sealCredentials, sameCredentials, sameTokenAccount, fingerprint } from './credentials.js';
+export type { Credentials, CredentialsKind, SealedCredentials } from './credentials.js';
 export {
   CredswapError,
   InvalidOptionError,
@@ -35,6 +35,7 @@ export {
   RotationCooldownError,
   ClosedError,
   AccountUnavailableError,
+  ReadOnlyError,
   MissingDependencyError,
   ERROR_CODES,
   isCredswapError,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { format, inspect } from 'node:util';
-import { type Credentials, fingerprint, isSealed, sameCredentials, sealCredentials } from '../lib/credentials.js';
+import { type Credentials, fingerprint, isSealed, sameCredentials, sameTokenAccount, sealCredentials } from '../lib/credentials.js';
 import { InvalidCredentialsError, InvalidOptionError } from '../lib/errors.js';
 import {
   type CredentialsProvider,
@@ -38,6 +38,22 @@ describe('credentials', () => {
       assert.equal(sealed.database, 'shop');
       assert.equal(sealed.expiresAt, expiresAt);
       assert.ok(isSealed(sealed));
+    });
+
+    it("keeps kind 'token', and shows it (never the token) when logged", () => {
+      const sealed = sealCredentials(full({ kind: 'token' }), SOURCE);
+      assert.equal(sealed.kind, 'token');
+      assert.deepEqual(JSON.parse(JSON.stringify(sealed)), {
+        user: 'app',
+        password: '[redacted]',
+        host: 'db.internal',
+        port: 3306,
+        database: 'shop',
+        kind: 'token',
+      });
+      assert.match(inspect(sealed), /kind: 'token'/);
+      assertNoPasswordIn(inspect(sealed));
+      assert.equal(sealCredentials(full(), SOURCE).kind, undefined, 'no kind: a password');
     });
 
     it('accepts an empty password', () => {
@@ -106,6 +122,7 @@ describe('credentials', () => {
           value: '2031-07-19',
         },
         { what: 'an infinite expiresAt', input: { user: 'app', password: PASSWORD, expiresAt: Infinity }, key: 'expiresAt' },
+        { what: 'an unknown kind', input: { user: 'app', password: PASSWORD, kind: 'iam-token' }, key: 'kind', value: 'iam-token' },
         { what: 'a string instead of an object', input: PASSWORD, key: undefined },
         { what: 'null', input: null, key: undefined },
       ];
@@ -199,6 +216,15 @@ describe('credentials', () => {
       assert.ok(sameCredentials(full(), full({ expiresAt: new Date() })));
     });
 
+    it('ignores kind, as fingerprint does: the same password opens the same session', () => {
+      assert.ok(sameCredentials(full({ kind: 'token' }), full()));
+      assert.equal(fingerprint(full({ kind: 'token' })), fingerprint(full()));
+    });
+
+    it('is false for two tokens of the same account: each token is new credentials (a new generation)', () => {
+      assert.ok(!sameCredentials(full({ kind: 'token', password: 'token-1' }), full({ kind: 'token', password: 'token-2' })));
+    });
+
     for (const [field, value] of [
       ['user', 'app2'],
       ['password', `${PASSWORD}!`],
@@ -215,6 +241,34 @@ describe('credentials', () => {
       assert.ok(!sameCredentials(full(), undefined));
       assert.ok(!sameCredentials(undefined, full()));
       assert.ok(sameCredentials(undefined, undefined));
+    });
+  });
+
+  describe('sameTokenAccount', () => {
+    const token = (extra: Partial<Credentials> = {}) => full({ kind: 'token', password: 'token-1', ...extra });
+
+    it('is true for two tokens of the same user, host, port and database, whatever the tokens and their expiry', () => {
+      assert.ok(sameTokenAccount(token(), token({ password: 'token-2', expiresAt: 5 })));
+      assert.ok(sameTokenAccount(sealCredentials(token(), SOURCE), token({ password: 'token-2' })));
+    });
+
+    for (const [field, value] of [
+      ['user', 'app2'],
+      ['host', 'db2.internal'],
+      ['port', 3307],
+      ['database', 'shop2'],
+    ] as const) {
+      it(`is false when the ${field} differs: another account is a new user`, () => {
+        assert.ok(!sameTokenAccount(token(), token({ [field]: value })));
+      });
+    }
+
+    it('is false unless both sides are tokens, even for equal passwords', () => {
+      assert.ok(!sameTokenAccount(full(), full()));
+      assert.ok(!sameTokenAccount(token(), full({ password: 'token-1' })));
+      assert.ok(!sameTokenAccount(full({ kind: 'password' }), token()));
+      assert.ok(!sameTokenAccount(token(), undefined));
+      assert.ok(!sameTokenAccount(undefined, undefined));
     });
   });
 

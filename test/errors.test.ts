@@ -81,6 +81,12 @@ const CASES: readonly Case[] = [
     takesCause: true,
   },
   {
+    name: 'ReadOnlyError',
+    code: 'CREDSWAP_READ_ONLY',
+    make: (m, cause) => new m.ReadOnlyError((cause as Error | undefined) ?? Object.assign(new Error('read-only'), { errno: 1290 }), 5_000),
+    takesCause: true,
+  },
+  {
     name: 'FileProviderError',
     code: 'CREDSWAP_FILE_ERROR',
     make: (m, cause) => new m.FileProviderError('/etc/db.json', 'cannot be read', { cause }),

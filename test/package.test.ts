@@ -89,9 +89,9 @@ describe('the packed package', function () {
     'credswap/sequelize': ['attachCredentials', 'SequelizeCredentials'],
     'credswap/knex': ['knexConnection'],
     'credswap/file': ['FileProvider'],
-    'credswap/aws': ['SecretsManagerProvider', 'parseSecretString'],
+    'credswap/aws': ['SecretsManagerProvider', 'parseSecretString', 'RdsIamProvider'],
     'credswap/vault': ['VaultDatabaseProvider', 'VaultStaticRoleProvider', 'VaultKvProvider', 'VaultError'],
-    'credswap/testing': ['startTestServer', 'startMariaDB', 'startTcpProxy', 'startLoadGenerator', 'defaultQueries'],
+    'credswap/testing': ['startTestServer', 'startMariaDB', 'startTcpProxy', 'startLoadGenerator', 'defaultQueries', 'startRdsIamFrontEnd'],
     'credswap/drill': ['runDrill', 'renderTable', 'validateReport'],
   };
 
@@ -142,6 +142,18 @@ describe('the packed package', function () {
     });
   });
 
+  it('credswap/aws loads without @aws-sdk/rds-signer and names it at the first token', function () {
+    const code = `const { RdsIamProvider } = require('credswap/aws');
+      const p = new RdsIamProvider({ hostname: 'db.rds.amazonaws.com', username: 'app', region: 'eu-west-1' });
+      p.getCredentials(new AbortController().signal, undefined, { reason: 'initial' }).then(
+        () => console.log('resolved'),
+        (e) => console.log(JSON.stringify({ code: e.code, dependency: e.dependency })));`;
+    assert.deepEqual(JSON.parse(run(process.execPath, ['-e', code], project)), {
+      code: 'CREDSWAP_MISSING_DEPENDENCY',
+      dependency: '@aws-sdk/rds-signer',
+    });
+  });
+
   it('ships declarations for every entry point, a LICENSE, and no tests', function () {
     const files = run('tar', ['-tzf', tarball], work);
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
@@ -172,7 +184,7 @@ describe('the packed package', function () {
       assert.equal(code, 0, out);
     });
 
-    it('accept the AWS SDK and node-vault clients when the optional peers are installed', function () {
+    it("accept the AWS SDK clients, the RDS signer's credentials and node-vault when the optional peers are installed", function () {
       const peers = join(work, 'app-peers');
       install(
         peers,
@@ -180,6 +192,7 @@ describe('the packed package', function () {
           tarball,
           `mysql2@${version('mysql2')}`,
           `@aws-sdk/client-secrets-manager@${version('@aws-sdk/client-secrets-manager')}`,
+          `@aws-sdk/rds-signer@${version('@aws-sdk/rds-signer')}`,
           `node-vault@${version('node-vault')}`,
         ],
         'module',

@@ -46,6 +46,7 @@ Scenarios:
   vault-dynamic     Vault dynamic credentials: leases end, the pool moves to a new user
   vault-static      Vault static role: rotate-role changes the password in place
   failover          primary set read_only=ON, proxy flips to the other server later
+  rds-iam           RDS IAM tokens (TLS, a local IAM front end): tokens renew and expire
 Without a scenario: ${DEFAULT_SCENARIO} --compare mysql2; when ${SDK_PACKAGE} is
 not installed, ${FALLBACK_SCENARIO} --compare mysql2 instead (a line on stderr says so).
 

@@ -329,6 +329,7 @@ class KnexCredentials {
     connection.addCommand = function (this: RawConnection, cmd: Mysql2Command): Mysql2Command {
       observeCommandErrors(cmd, (error) => {
         if (isReadOnlyError(error)) connection[READ_ONLY] = true;
+        return error;
       });
       return addCommand.call(this, cmd);
     };

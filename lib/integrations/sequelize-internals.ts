@@ -114,7 +114,10 @@ export function observeConnectionErrors(connection: SequelizeMysqlConnection, ob
   const addCommand = connection.addCommand;
   Object.defineProperty(connection, 'addCommand', {
     value(this: SequelizeMysqlConnection, cmd: Mysql2Command) {
-      observeCommandErrors(cmd, observe);
+      observeCommandErrors(cmd, (err) => {
+        observe(err);
+        return err;
+      });
       return addCommand.call(this, cmd as never);
     },
     writable: true,

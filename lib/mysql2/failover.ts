@@ -26,7 +26,7 @@ export interface FailoverOptions {
   /**
    * How long a `pool.query`/`pool.execute` refused as read-only, and a `getConnection()` during a
    * failover, wait for the address to lead to a writable server. After that the statement fails
-   * with the server's read-only error, and `getConnection()` hands out whatever connection it
+   * with a `ReadOnlyError`, and `getConnection()` hands out whatever connection it
    * can. `0` never waits. Keep it below what a caller can afford: on AWS Lambda, the
    * function's timeout minus the handler's own work.
    * @defaultValue 5000

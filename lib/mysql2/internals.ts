@@ -136,20 +136,18 @@ export function cloneConfig(config: Mysql2ConnectionConfig): Mysql2ConnectionCon
 
 /**
  * Calls `observe(err)` with every error a command reports, without changing how the command
- * reports it (an `error` event with no listener still throws as before).
+ * reports it (an `error` event with no listener still throws as before), except that the error
+ * reported is what `observe` returns.
  */
-export function observeCommandErrors(cmd: Mysql2Command, observe: (err: Error) => void): void {
+export function observeCommandErrors(cmd: Mysql2Command, observe: (err: Error) => Error): void {
   const onResult = cmd.onResult;
   if (typeof onResult === 'function') {
-    cmd.onResult = (err: Error | null, result?: unknown, fields?: unknown) => {
-      if (err) observe(err);
-      return onResult(err, result, fields);
-    };
+    cmd.onResult = (err: Error | null, result?: unknown, fields?: unknown) => onResult(err && observe(err), result, fields);
     return;
   }
   const emit = cmd.emit;
   cmd.emit = ((event: string | symbol, ...args: unknown[]) => {
-    if (event === 'error') observe(args[0] as Error);
+    if (event === 'error') args[0] = observe(args[0] as Error);
     return emit.apply(cmd, [event, ...args]);
   }) as typeof cmd.emit;
 }

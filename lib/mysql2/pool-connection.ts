@@ -10,13 +10,21 @@ import * as mysql2 from 'mysql2';
 import type { Socket } from 'node:net';
 import { unrefTimer } from '../backoff.js';
 import { isReadOnlyError } from './classify.js';
-import { type Mysql2Command, type Mysql2PoolConnection, PoolConnection, observeCommandErrors } from './internals.js';
+import {
+  type Mysql2Command,
+  type Mysql2ConnectionConfig,
+  type Mysql2PoolConnection,
+  PoolConnection,
+  observeCommandErrors,
+} from './internals.js';
 
 /** What a pooled connection calls back into: its pool. */
 export interface ConnectionOwner {
   readonly _closed: boolean;
   readonly rejectReadOnly: boolean;
   _readOnlyRefusal(connection: CredswapPoolConnection, error: Error): boolean;
+  /** The error a read-only refusal reaches the caller as (`waited`: after waiting for a writable server). */
+  _readOnlyError(error: Error, waited: boolean): Error;
   _closeConnection(connection: CredswapPoolConnection, how: 'quit' | 'destroy', reason?: string): void;
 }
 
@@ -55,6 +63,51 @@ export function connectionGeneration(connection: object): number | undefined {
   return (connection as Partial<CredswapPoolConnection>)[GENERATION];
 }
 
+/**
+ * A new, not yet connected connection for `owner`, tagged with its credentials' generation and,
+ * with `maxLifetimeMs`, when it expires: up to 10 % sooner, so that connections opened together
+ * do not all close together.
+ */
+export function newPooledConnection(
+  owner: ConnectionOwner,
+  config: Mysql2ConnectionConfig,
+  generation: number,
+  maxLifetimeMs: number,
+): CredswapPoolConnection {
+  const connection = new PooledConnection(owner, { config }) as unknown as CredswapPoolConnection;
+  connection[OWNER] = owner;
+  connection[GENERATION] = generation;
+  connection[SERVER] = 0;
+  connection[WRITABLE] = true;
+  connection[EXPIRES] = maxLifetimeMs > 0 ? Date.now() + maxLifetimeMs * (1 - 0.1 * Math.random()) : Infinity;
+  return connection;
+}
+
+/**
+ * Ends every connection as the pool ends: established ones politely (COM_QUIT), others by
+ * closing their socket. Resolves with the first error an ending reported.
+ */
+export async function endAll(connections: Iterable<CredswapPoolConnection>): Promise<Error | undefined> {
+  let firstError: Error | undefined;
+  await Promise.all(
+    [...connections].map(
+      (connection) =>
+        new Promise<void>((resolve) => {
+          if (!connection[ESTABLISHED] || connection._closing) {
+            connection.destroy();
+            resolve();
+            return;
+          }
+          connection._realEnd((err) => {
+            if (err && !firstError) firstError = err;
+            resolve();
+          });
+        }),
+    ),
+  );
+  return firstError;
+}
+
 /** The connections a credswap pool opens: mysql2's PoolConnection, reporting to its owner. */
 export class PooledConnection extends (PoolConnection as unknown as new (...args: unknown[]) => Mysql2PoolConnection) {
   // Called by mysql2's constructor for the handshake, before OWNER is set: not observed.
@@ -62,8 +115,9 @@ export class PooledConnection extends (PoolConnection as unknown as new (...args
     const owner = (this as unknown as CredswapPoolConnection)[OWNER];
     if (owner !== undefined && owner.rejectReadOnly && (cmd as ObservedCommand)[OBSERVED] !== true) {
       observeCommandErrors(cmd, (err) => {
-        const self = this as unknown as CredswapPoolConnection;
-        if (isReadOnlyError(err)) owner._readOnlyRefusal(self, err);
+        if (!isReadOnlyError(err)) return err;
+        owner._readOnlyRefusal(this as unknown as CredswapPoolConnection, err);
+        return owner._readOnlyError(err, false);
       });
     }
     return super.addCommand(cmd);

@@ -22,6 +22,8 @@ export interface StatementHost {
   _readOnlyRefusal(connection: CredswapPoolConnection, error: Error): boolean;
   /** Calls `resume` once the pool's failover episode (if any) has found a writable server, else `giveUp`. */
   _whenWritable(resume: () => void, giveUp: () => void): void;
+  /** The error a read-only refusal reaches the caller as (`waited`: after waiting for a writable server). */
+  _readOnlyError(error: Error, waited: boolean): Error;
 }
 
 export type QueryCallback = (err: Error | null, ...rest: unknown[]) => void;
@@ -94,10 +96,12 @@ export function runQuery(host: StatementHost, cmd: Mysql2Command, args: Statemen
                     host,
                     discarded,
                     (next) => runQuery(host, createPoolQuery(host, args), args, next),
-                    () => onResult(error, rows, fields),
+                    () => onResult(host._readOnlyError(error, !discarded), rows, fields),
                   );
                 return;
               }
+              onResult(host._readOnlyError(error, false), rows, fields);
+              return;
             }
             onResult(error, rows, fields);
           };
@@ -134,12 +138,14 @@ export function runExecute(host: StatementHost, args: StatementArgs & { cb: Quer
           // The connection's own observer has already reported a read-only refusal to the pool.
           if (mode === 'retryable' && error && isReadOnlyError(error) && !host._closed) {
             const discarded = connection[DISCARD] === 'read-only';
+            // The observer has already turned a refusal into the error callers get; after a wait, say so.
+            const refusal = (error.cause as Error | undefined) ?? error;
             retry = () =>
               retryAfterRefusal(
                 host,
                 discarded,
                 (next) => runExecute(host, args, next),
-                () => args.cb(error, rows, fields),
+                () => args.cb(discarded ? error : host._readOnlyError(refusal, true), rows, fields),
               );
             return;
           }

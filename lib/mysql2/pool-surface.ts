@@ -21,6 +21,23 @@ export abstract class PoolSurface extends EventEmitter {
   abstract _closed: boolean;
   /** Closes the pool. */
   abstract end(cb?: (err?: Error | null) => void): void;
+  /** @internal Every connection of the pool. */
+  abstract get _connections(): ReadonlySet<object>;
+
+  /**
+   * Closes the prepared statement for `sql` on every open connection of the pool (each caches
+   * its own, as `pool.execute` prepares them). mysql2's typings declare this method on its pool
+   * without implementing it; here it does what the name says, and returns one of the statements
+   * closed (as `connection.unprepare` does), or `undefined` when no connection had it.
+   */
+  unprepare(sql: string): unknown {
+    let closed: unknown;
+    for (const connection of this._connections as ReadonlySet<{ authorized?: boolean; unprepare(sql: string): unknown }>) {
+      // Only logged-in connections: the others have no statements, nor a server to tell.
+      if (connection.authorized === true) closed = connection.unprepare(sql) ?? closed;
+    }
+    return closed;
+  }
 
   /** Like mysql2: `pool.format(sql, values)`. */
   format(sql: string, values?: unknown): string {

@@ -4,30 +4,26 @@
  * connections, closing ones included), the queue of waiters, draining connections of older
  * credentials, discarding connections to a server its address no longer leads to or past their
  * lifetime, and shutdown. Logging a connection in (the login gate, a refused login's retry) is
- * `pool-logins.ts`; what a failover episode does is `failover.ts`.
+ * `pool-logins.ts`; the failover side (which server a connection reached, read-only refusals,
+ * probes) is `pool-failover.ts`; the idle and lifetime sweep is `pool-sweep.ts`.
  *
  * @packageDocumentation
  */
 
-import { unrefTimer } from '../backoff.js';
 import { type CredentialsSnapshot, type RotateEvent, RotationCoordinator } from '../coordinator.js';
 import { ClosedError } from '../errors.js';
 import { GenerationLedger } from '../generation-ledger.js';
-import { Failover, type FailoverEvent } from './failover.js';
 import { GenerationConfigs } from './generation-config.js';
 import { cloneConfig, type Mysql2Command, type Mysql2ConnectionConfig } from './internals.js';
 import {
   CLOSING,
   DISCARD,
   ESTABLISHED,
-  EXPIRES,
   GENERATION,
-  OWNER,
-  PooledConnection,
-  SERVER,
-  WRITABLE,
   closeSocketOf,
+  endAll,
   lend,
+  newPooledConnection,
   type ConnectionCallback,
   type CredswapPoolConnection,
   type Waiter,
@@ -36,7 +32,9 @@ import { PoolLogins } from './pool-logins.js';
 import { PoolSurface } from './pool-surface.js';
 import { type MYSQL2_POOL_KEYS, type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from './pool-options.js';
 import { createPoolQuery, retryModeFor, runExecute, runQuery, type QueryCallback } from './pool-statements.js';
-import { isReadOnlyTransactionError } from './classify.js';
+import { PoolDrain } from './pool-drain.js';
+import { PoolFailover } from './pool-failover.js';
+import { startSweep } from './pool-sweep.js';
 import type { ServerRole } from './server-identity.js';
 import type { Pool, PoolStats, PromisePool } from './types.js';
 
@@ -77,11 +75,13 @@ export class CallbackPool extends PoolSurface {
   /** mysql2 connection settings for the current generation's credentials. */
   readonly #configs: GenerationConfigs;
   readonly #timers = new Set<NodeJS.Timeout>();
+  /** Draining connections of older credentials after a rotation. */
+  readonly #drain: PoolDrain;
   /** Discarded connections whose sockets have not closed yet: each will free a slot. */
   #socketsClosing = 0;
   /** Which server the address leads to, and the failover episode; `undefined` with `failover: false`. */
-  readonly #failover: Failover | undefined;
-  #idleTimer: NodeJS.Timeout | undefined;
+  readonly #failover: PoolFailover | undefined;
+  #stopSweep: (() => void) | undefined;
   #ending: Promise<Error | undefined> | undefined;
   #promisePool: PromisePool | undefined;
 
@@ -90,7 +90,7 @@ export class CallbackPool extends PoolSurface {
     const resolved = resolvePoolOptions(options);
     this.#options = resolved;
     this.rejectReadOnly = resolved.rejectReadOnly;
-    this.#failover = resolved.failover && new Failover(this, resolved.failover);
+    this.#failover = resolved.failover && new PoolFailover(this, resolved.failover);
     this._checksServers = this.#failover !== undefined;
     this.#configs = new GenerationConfigs(resolved.mysqlOptions);
     const connectionConfig = this.#configs.base;
@@ -106,7 +106,7 @@ export class CallbackPool extends PoolSurface {
     if (resolved.provider) {
       const coordinator = RotationCoordinator.fromResolved(resolved.provider, resolved.rotation);
       coordinator.on('rotate', (event: RotateEvent) => {
-        if (event.previousGeneration > 0 && event.reason !== 'rejected') this.#probe();
+        if (event.previousGeneration > 0 && event.reason !== 'rejected') this.#drain.probe(coordinator.current);
         this.emit('rotate', event);
       });
       coordinator.on('rotation-error', (error, info) => this.emit('rotation-error', error, info));
@@ -114,7 +114,8 @@ export class CallbackPool extends PoolSurface {
     }
     this.#generations = new GenerationLedger((generation, credentials) => this.coordinator?.retire(generation, credentials));
     this.#logins = new PoolLogins(this, this.#generations, resolved.rotation.maxAttempts);
-    if (resolved.maxIdle < resolved.connectionLimit || resolved.maxLifetimeMs > 0) this.#scheduleIdleCheck();
+    this.#drain = new PoolDrain(this, this.#generations, resolved.rotation);
+    if (resolved.maxIdle < resolved.connectionLimit || resolved.maxLifetimeMs > 0) this.#stopSweep = startSweep(this, resolved);
   }
 
   /** Counts of the pool's connections, for monitoring and tests. */
@@ -170,8 +171,8 @@ export class CallbackPool extends PoolSurface {
   }
 
   /**
-   * Runs a query on a pooled connection, like mysql2's `pool.query`. A read-only error is retried
-   * once on a freshly opened connection (callback form, without `multipleStatements`).
+   * Runs a query on a pooled connection, like mysql2's `pool.query`. A statement refused as
+   * read-only runs once more on a writable server (callback form, without `multipleStatements`).
    */
   query(sql: unknown, values?: unknown, cb?: QueryCallback): Mysql2Command {
     const args = { sql, values, cb };
@@ -197,21 +198,6 @@ export class CallbackPool extends PoolSurface {
   end(cb?: (err?: Error | null) => void): void {
     if (!this.#ending) this.#ending = this.#end();
     void this.#ending.then((err) => cb?.(err ?? null));
-  }
-
-  /**
-   * Closes the prepared statement for `sql` on every open connection of the pool (each caches
-   * its own, as `pool.execute` prepares them). mysql2's typings declare this method on its pool
-   * without implementing it; here it does what the name says, and returns one of the statements
-   * closed (as `connection.unprepare` does), or `undefined` when no connection had it.
-   */
-  unprepare(sql: string): unknown {
-    let closed: unknown;
-    for (const connection of this.#all) {
-      if (!connection[ESTABLISHED]) continue;
-      closed = (connection as unknown as { unprepare(sql: string): unknown }).unprepare(sql) ?? closed;
-    }
-    return closed;
   }
 
   /**
@@ -264,16 +250,8 @@ export class CallbackPool extends PoolSurface {
 
   /** @internal A new connection with `snapshot`'s credentials, tagged and tracked, not connected yet. */
   _newConnection(snapshot: CredentialsSnapshot | undefined): CredswapPoolConnection {
-    const connection = new PooledConnection(this, {
-      config: cloneConfig(this.#configs.for(snapshot)),
-    }) as unknown as CredswapPoolConnection;
-    connection[OWNER] = this;
-    connection[GENERATION] = snapshot?.generation ?? 0;
-    connection[SERVER] = 0;
-    connection[WRITABLE] = true;
-    const lifetime = this.#options.maxLifetimeMs;
-    // Up to 10 % shorter, so that connections opened together do not all close together.
-    connection[EXPIRES] = lifetime > 0 ? Date.now() + lifetime * (1 - 0.1 * Math.random()) : Infinity;
+    const config = cloneConfig(this.#configs.for(snapshot));
+    const connection = newPooledConnection(this, config, snapshot?.generation ?? 0, this.#options.maxLifetimeMs);
     this.#all.add(connection);
     return connection;
   }
@@ -291,12 +269,11 @@ export class CallbackPool extends PoolSurface {
     role: ServerRole | undefined,
   ): void {
     connection[ESTABLISHED] = true;
-    if (role) connection[WRITABLE] = role.writable;
     // May discard connections to another server, or end a failover episode.
-    if (this.#failover) connection[SERVER] = this.#failover.loggedIn(role);
+    this.#failover?.loggedIn(connection, role);
     const generation = connection[GENERATION];
     // The first login with newer credentials worked: now connections of older ones drain.
-    if (snapshot && this.#generations.opened(snapshot)) this.#drain(generation);
+    if (snapshot && this.#generations.opened(snapshot)) this.#drain.drain(generation);
     this.coordinator?.reportSuccess(generation);
     this.emit('connection', connection);
     this.emit('acquire', connection);
@@ -353,29 +330,8 @@ export class CallbackPool extends PoolSurface {
   /** Why a released connection must not be handed out again, if it must not. */
   #discardReason(connection: CredswapPoolConnection): string | undefined {
     if (connection[DISCARD]) return connection[DISCARD];
-    if (this.#isStale(connection)) return 'stale';
-    return this.#onOtherServer(connection) ? 'failover' : undefined;
-  }
-
-  /** Reached a server that the pool's address no longer leads to. */
-  #onOtherServer(connection: CredswapPoolConnection): boolean {
-    const server = connection[SERVER];
-    return server !== 0 && server !== this.#failover!.server;
-  }
-
-  /** Opened with credentials older than the newest ones known to work, and draining is on. */
-  #isStale(connection: CredswapPoolConnection): boolean {
-    return this.#options.rotation.drain !== 'none' && this.#generations.isStale(connection[GENERATION]);
-  }
-
-  /**
-   * After a rotation nobody was refused for (a push, an expiry refresh, a manual refresh),
-   * opens one connection with the new credentials. Old connections drain only once it logs in,
-   * so credentials the server does not accept yet never cost the pool its working connections.
-   */
-  #probe(): void {
-    if (this.#options.rotation.drain === 'none' || this.#all.size === 0 || this._closed) return;
-    this._acquire({ attempt: 1, fresh: true, cb: (_err, connection) => connection?.release() }, true);
+    if (this.#drain.isStale(connection)) return 'stale';
+    return this.#failover?.onOtherServer(connection) ? 'failover' : undefined;
   }
 
   /**
@@ -404,12 +360,14 @@ export class CallbackPool extends PoolSurface {
    * and the connection stays, serving reads, until the address leads to another server.
    */
   _readOnlyRefusal(connection: CredswapPoolConnection, error: Error): boolean {
-    if (this.#failover === undefined || isReadOnlyTransactionError(error)) {
-      connection[DISCARD] = 'read-only';
-      return true;
-    }
-    this.#failover.refused(connection[SERVER]);
-    return false;
+    if (this.#failover) return this.#failover.refused(connection, error);
+    connection[DISCARD] = 'read-only';
+    return true;
+  }
+
+  /** @internal The error a read-only refusal reaches the caller as: see {@link PoolFailover.errorFor}. */
+  _readOnlyError(error: Error, waited: boolean): Error {
+    return this.#failover ? this.#failover.errorFor(error, waited) : error;
   }
 
   /** @internal Calls `resume` once no failover episode is under way (within `failover.waitMs`), else `giveUp`. */
@@ -418,78 +376,18 @@ export class CallbackPool extends PoolSurface {
     else process.nextTick(resume);
   }
 
-  /** @internal A failover probe: one fresh connection; the episode keeps it (into the pool) or closes it. */
-  _probe(cb: (err: Error | null, probe?: { readonly writable: boolean; keep(): void; close(): void }) => void): void {
-    this._acquire(
-      {
-        attempt: 1,
-        fresh: true,
-        cb: (err, connection) => {
-          if (err || !connection) {
-            cb(err ?? new ClosedError('the pool'));
-            return;
-          }
-          cb(null, {
-            writable: connection[WRITABLE] && !this.#onOtherServer(connection),
-            keep: () => connection.release(),
-            close: () => this._closeConnection(connection, 'quit', 'failover-probe'),
-          });
-        },
-      },
-      true,
-    );
+  /** @internal The idle connections, the longest idle first. */
+  get _idle(): readonly CredswapPoolConnection[] {
+    return this.#free;
   }
 
-  /** @internal The address leads to server `server` now: idle connections to others go at once, busy ones when released. */
-  _serverMoved(server: number): void {
-    for (const idle of [...this.#free]) {
-      if (idle[SERVER] !== 0 && idle[SERVER] !== server) this.#discard(idle, 'failover');
-    }
-  }
-
-  /** @internal */
-  _episode(event: FailoverEvent): void {
-    this.emit('failover', event);
+  /** @internal Every connection of the pool, opening and closing ones included. */
+  get _connections(): ReadonlySet<CredswapPoolConnection> {
+    return this.#all;
   }
 
   #discard(connection: CredswapPoolConnection, reason: string): void {
     this._closeConnection(connection, 'quit', reason);
-  }
-
-  #drain(generation: number): void {
-    const mode = this.#options.rotation.drain;
-    if (mode === 'none' || generation <= 1) return;
-    for (const connection of [...this.#free]) {
-      if (connection[GENERATION] < generation) this.#discard(connection, 'stale');
-    }
-    if (mode !== 'force') return;
-    const busy = [...this.#all].filter((c) => c[ESTABLISHED] && !c[CLOSING] && c[GENERATION] < generation);
-    if (busy.length === 0) return;
-    const timer = unrefTimer(() => {
-      this.#timers.delete(timer);
-      for (const connection of busy) {
-        if (this.#all.has(connection) && !connection[CLOSING]) {
-          this._closeConnection(connection, 'destroy', 'drain-timeout');
-        }
-      }
-    }, this.#options.rotation.drainTimeoutMs);
-    this.#timers.add(timer);
-  }
-
-  #scheduleIdleCheck(): void {
-    this.#idleTimer = unrefTimer(() => {
-      const { maxIdle, idleTimeout } = this.#options;
-      const now = Date.now();
-      while (this.#free.length > maxIdle || (this.#free.length > 0 && now - this.#free[0].lastActiveTime > idleTimeout)) {
-        this.#discard(this.#free[0], 'idle');
-      }
-      for (const connection of this.#all) {
-        if (connection[EXPIRES] > now || connection[CLOSING] || !connection[ESTABLISHED]) continue;
-        if (this.#free.includes(connection)) this.#discard(connection, 'lifetime');
-        else connection[DISCARD] ??= 'lifetime';
-      }
-      if (!this._closed) this.#scheduleIdleCheck();
-    }, 1000);
   }
 
   // --- shutdown ----------------------------------------------------------------------------
@@ -497,28 +395,14 @@ export class CallbackPool extends PoolSurface {
   async #end(): Promise<Error | undefined> {
     this._closed = true;
     this.#failover?.close();
-    if (this.#idleTimer) clearTimeout(this.#idleTimer);
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#timers.clear();
+    this.#stopSweep?.();
+    for (const timers of [this.#timers, this.#drain.timers]) {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+    }
     for (const waiter of this.#queue.splice(0)) process.nextTick(waiter.cb, new ClosedError('the pool'));
     const closing = this.coordinator?.close();
-    let firstError: Error | undefined;
-    await Promise.all(
-      [...this.#all].map(
-        (connection) =>
-          new Promise<void>((resolve) => {
-            if (!connection[ESTABLISHED] || connection._closing) {
-              connection.destroy();
-              resolve();
-              return;
-            }
-            connection._realEnd((err) => {
-              if (err && !firstError) firstError = err;
-              resolve();
-            });
-          }),
-      ),
-    );
+    const firstError = await endAll(this.#all);
     this.#all.clear();
     this.#free.length = 0;
     await closing;

@@ -101,3 +101,16 @@ export { startLoadGenerator, errorCodeOf, DEFAULT_WRITE_RATIO, DEFAULT_MAX_OUTCO
 export type { LoadGenerator, LoadGeneratorOptions, QueryKind, QueryOutcome } from './load.js';
 export { defaultQueries, DEFAULT_DRILL_TABLE } from './default-queries.js';
 export type { DefaultQueriesOptions, DrillQuery, QueryablePool } from './default-queries.js';
+
+export { startRdsIamFrontEnd, selfSignedCertificate, MAX_TOKEN_EXPIRES_SECONDS } from './rds-iam.js';
+export type {
+  RdsIamFrontEnd,
+  RdsIamFrontEndOptions,
+  RdsIamFrontEndStats,
+  RdsIamFrontEndProviderOptions,
+  RdsIamBackend,
+  RdsIamSession,
+  FrontEndRefusal,
+  TokenRefusal,
+  TestCertificate,
+} from './rds-iam.js';

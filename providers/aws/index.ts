@@ -1,8 +1,8 @@
 /**
  * `credswap/aws`: database credentials from AWS Secrets Manager, directly or through the Lambda
- * secrets extension, and a rotation handler for MySQL/MariaDB secrets. The AWS SDK
- * (`@aws-sdk/client-secrets-manager`, an optional peer dependency) loads on first use, never on
- * import.
+ * secrets extension, a rotation handler for MySQL/MariaDB secrets, and RDS IAM authentication
+ * tokens. The AWS SDK (`@aws-sdk/client-secrets-manager`, `@aws-sdk/rds-signer`, optional peer
+ * dependencies) loads on first use, never on import.
  *
  * @packageDocumentation
  */
@@ -33,3 +33,7 @@ export type { RotationHandlerOptions, RotationLogger, RotationStrategyName } fro
 export type { RotationEvent, RotationStep } from './rotation/event.js';
 export { MYSQL_MAX_USER_NAME_LENGTH } from './rotation/alternating-users.js';
 export { SecretsManagerError, RotationStepError } from './errors.js';
+export { RdsIamProvider, RDS_IAM_TOKEN_LIFETIME_MS, DEFAULT_RDS_PORT, DEFAULT_RDS_SSL } from './rds-iam.js';
+export type { RdsIamProviderOptions, RdsIamPoolOptions } from './rds-iam.js';
+export type { RdsSignerCredentials } from './rds-signer.js';
+export type { ClearPasswordPlugin } from './rds-iam-plugin.js';

@@ -3,7 +3,8 @@ import { inspect } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as mysql2Promise from 'mysql2/promise';
 import type { Credentials } from '../../lib/credentials.js';
-import { InvalidOptionError, RotationTimeoutError } from '../../lib/errors.js';
+import { InvalidOptionError, ReadOnlyError, RotationTimeoutError } from '../../lib/errors.js';
+import { isReadOnlyError } from '../../lib/mysql2/classify.js';
 import type { RotateEvent } from '../../lib/coordinator.js';
 import { createPool as createCallbackPool } from '../../lib/mysql2/index.js';
 import { createPool, type PromisePool } from '../../lib/mysql2/promise.js';
@@ -357,8 +358,18 @@ describe('credswap/mysql2 pool', function () {
       });
       await p.query('SELECT 1');
       await server.setReadOnly(true);
-      await assert.rejects(p.query('INSERT INTO t (v) VALUES (0)'), (e: Error & { errno: number }) => e.errno === 1290);
-      await assert.rejects(p.execute('INSERT INTO t (v) VALUES (?)', [0]), (e: Error & { errno: number }) => e.errno === 1290);
+      for (const write of [() => p.query('INSERT INTO t (v) VALUES (0)'), () => p.execute('INSERT INTO t (v) VALUES (?)', [0])]) {
+        const error = await write().then(
+          () => assert.fail('the write went through'),
+          (e: ReadOnlyError) => e,
+        );
+        assert.ok(error instanceof ReadOnlyError, String(error));
+        assert.equal(error.code, 'CREDSWAP_READ_ONLY');
+        assert.equal(error.errno, 1290, 'the server error number, for code that checks errno');
+        assert.equal(isReadOnlyError(error), true);
+        assert.match(error.message, /after waiting 150 ms/);
+        assert.equal((error.cause as { errno?: number }).errno, 1290);
+      }
       const [rows] = await p.query('SELECT 1 AS one');
       assert.equal((rows as Array<{ one: number }>)[0].one, 1, 'reads go on meanwhile');
     });
@@ -400,7 +411,12 @@ describe('credswap/mysql2 pool', function () {
       const id = conn.threadId;
       await server.setReadOnly(true);
       await conn.beginTransaction();
-      await assert.rejects(conn.query('INSERT INTO t (v) VALUES (0)'), (e: Error & { errno: number }) => e.errno === 1290);
+      const refused = await conn.query('INSERT INTO t (v) VALUES (0)').then(
+        () => assert.fail('the write went through'),
+        (e: ReadOnlyError) => e,
+      );
+      assert.ok(refused instanceof ReadOnlyError && refused.retryable && refused.errno === 1290, String(refused));
+      assert.match(refused.message, /transaction .* can be retried/);
       await conn.rollback();
       conn.release();
       let handedOut = false;

@@ -26,5 +26,7 @@ export function loadScenario(name: ScenarioName): ScenarioSetup {
       return (require('./vault-static.js') as typeof import('./vault-static.js')).setup;
     case 'failover':
       return (require('./failover.js') as typeof import('./failover.js')).setup;
+    case 'rds-iam':
+      return (require('./rds-iam.js') as typeof import('./rds-iam.js')).setup;
   }
 }

@@ -19,6 +19,7 @@ export const SCENARIO_NAMES = [
   'vault-dynamic',
   'vault-static',
   'failover',
+  'rds-iam',
 ] as const;
 
 /** One of {@link SCENARIO_NAMES}. */

@@ -51,7 +51,8 @@ function canonicalPath(rawPath: string): string {
   return uriEscape(normalized).replace(/%2F/g, '/');
 }
 
-function canonicalQuery(rawQuery: string): string {
+/** @internal The canonical query string of SigV4: decoded, re-encoded, sorted, without `X-Amz-Signature`. */
+export function canonicalQuery(rawQuery: string): string {
   if (rawQuery === '') return '';
   const pairs = rawQuery
     .split('&')
@@ -80,11 +81,13 @@ function canonicalHeaderValues(rawHeaders: readonly string[]): Map<string, strin
   return new Map([...values].map(([name, list]) => [name, list.join(',')]));
 }
 
-const sha256Hex = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
-const hmac = (key: string | Buffer, data: string): Buffer => createHmac('sha256', key).update(data, 'utf8').digest();
+/** @internal SHA-256 of `data`, in hex. */
+export const sha256Hex = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
+/** @internal HMAC-SHA256 of `data` under `key`. */
+export const hmac = (key: string | Buffer, data: string): Buffer => createHmac('sha256', key).update(data, 'utf8').digest();
 
 /** `20240131T235959Z` → epoch ms, or `undefined` when malformed. */
-function parseAmzDate(value: string): number | undefined {
+export function parseAmzDate(value: string): number | undefined {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
   if (!m) return undefined;
   const ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
