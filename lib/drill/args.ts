@@ -18,6 +18,7 @@ import {
   DEFAULT_DRILL_WRITE_RATIO,
   type DrillOptions,
 } from './run.js';
+import { DEFAULT_FLEET_CONCURRENCY } from './fleet/environment.js';
 import { SCENARIO_NAMES, type ScenarioName } from './scenarios/types.js';
 
 /** The scenario of `credswap drill` without one: it shows what credswap is for. */
@@ -58,6 +59,9 @@ Options:
   --flip-delay <time>     failover: read_only=ON to the proxy's flip (default ${DEFAULT_DRILL_FLIP_DELAY_MS / 1000}s)
   --churn <n>             connections each pool closes per second (default ${DEFAULT_DRILL_CHURN_PER_SECOND})
   --compare <mysql2|none> also run a plain mysql2 pool, side by side
+  --fleet <n>             run n worker processes, each with its own pool and load, against one
+                          database and one emulated secret store (aws-single-user, vault-static;
+                          --concurrency is then per process, default ${DEFAULT_FLEET_CONCURRENCY})
   --json                  print the report as JSON instead of the table
   -h, --help              this text
 
@@ -86,6 +90,7 @@ const FLAGS = {
   'flip-delay': { type: 'string' },
   churn: { type: 'string' },
   compare: { type: 'string' },
+  fleet: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   mysql: { type: 'string' },
@@ -106,6 +111,7 @@ const FLAG_OF: Record<string, string> = {
   flipDelayMs: '--flip-delay',
   churnPerSecond: '--churn',
   compare: '--compare',
+  fleet: '--fleet',
   mysqlUrl: '--mysql',
   secretId: '--secret-id',
   region: '--region',
@@ -178,11 +184,13 @@ export function parseDrillArgs(args: readonly string[], env: NodeJS.ProcessEnv =
   if (values.rotations !== undefined) options.rotations = parseNumber(values.rotations, '--rotations', true);
   if (values['write-ratio'] !== undefined) options.writeRatio = parseNumber(values['write-ratio'], '--write-ratio', false);
   if (values.churn !== undefined) options.churnPerSecond = parseNumber(values.churn, '--churn', false);
+  if (values.fleet !== undefined) options.fleet = parseNumber(values.fleet, '--fleet', true);
   if (values.compare !== undefined && values.compare !== 'mysql2' && values.compare !== 'none') {
     throw new InvalidOptionError('--compare', "must be 'mysql2' or 'none'");
   }
   const real = [values.mysql, values['secret-id'], values['vault-addr']].some((v) => v !== undefined);
-  if (values.compare === 'mysql2' || (values.compare === undefined && named === undefined && !real)) options.compare = 'mysql2';
+  const defaultCompare = values.compare === undefined && named === undefined && !real && values.fleet === undefined;
+  if (values.compare === 'mysql2' || defaultCompare) options.compare = 'mysql2';
   if (values.mysql !== undefined) options.mysqlUrl = values.mysql;
   if (values['secret-id'] !== undefined) options.secretId = values['secret-id'];
   if (values.region !== undefined) options.region = values.region;

@@ -118,7 +118,8 @@ const AWS_ONLY_OPTIONS = ['secretId', 'region', 'rotateLocally'] as const;
  * {@link DEFAULT_SCENARIO} runs when `@aws-sdk/client-secrets-manager` loads; when it is not
  * installed, {@link FALLBACK_SCENARIO} runs with the same options (`--compare mysql2` included)
  * and `notice` says why. Options only the AWS scenarios take (`--secret-id`, `--region`,
- * `--rotate-locally`) keep the default scenario: they ask for AWS.
+ * `--rotate-locally`) keep the default scenario: they ask for AWS; so does `--fleet`, which
+ * the fallback scenario does not support.
  *
  * @param loadSdk - loads the AWS SDK; rejects with a {@link MissingDependencyError} when it is missing
  * @throws what `loadSdk` rejects with when that is not a {@link MissingDependencyError} (an SDK
@@ -127,7 +128,8 @@ const AWS_ONLY_OPTIONS = ['secretId', 'region', 'rotateLocally'] as const;
 export async function chooseDrillScenario(parsed: ParsedCommand, loadSdk: () => Promise<unknown>): Promise<DrillChoice> {
   const { options } = parsed;
   if (parsed.scenarioNamed || options.scenario !== DEFAULT_SCENARIO) return { options };
-  if (AWS_ONLY_OPTIONS.some((key) => options[key] !== undefined)) return { options };
+  // So does --fleet: the fallback scenario has no fleet.
+  if (AWS_ONLY_OPTIONS.some((key) => options[key] !== undefined) || options.fleet !== undefined) return { options };
   try {
     await loadSdk();
     return { options };

@@ -7,6 +7,7 @@
  */
 
 import { formatCount, formatMs, formatSeconds, styler, type Style } from './format.js';
+import { renderFleet } from './fleet/render.js';
 import type { DrillReport, LatencySummary, TargetReport } from './report.js';
 
 export { createProgress } from './progress.js';
@@ -148,9 +149,11 @@ function header(report: DrillReport): string[] {
   const { options: o, machine: m } = report;
   const where = report.embedded ? 'throwaway servers and emulators' : 'the infrastructure named by the flags';
   const plural = (n: number, word: string) => `${formatCount(n)} ${word}${n === 1 ? '' : 's'}`;
+  const processes = report.fleet?.processes;
+  const fleet = processes === undefined ? '' : `${formatCount(processes)} process${processes === 1 ? '' : 'es'} × `;
   return [
     `credswap drill: ${report.scenario}, on ${where}`,
-    `${formatSeconds(o.durationMs)}, ${plural(o.concurrency, 'worker')}, ${Math.round(o.writeRatio * 100)}% writes, ${plural(o.rotations, report.scenario === 'failover' ? 'failover' : 'rotation')}; ` +
+    `${formatSeconds(o.durationMs)}, ${fleet}${plural(o.concurrency, 'worker')}, ${Math.round(o.writeRatio * 100)}% writes, ${plural(o.rotations, report.scenario === 'failover' ? 'failover' : 'rotation')}; ` +
       `Node ${m.node}, ${m.platform}, ${m.cpus} × ${m.cpuModel}`,
   ];
 }
@@ -159,7 +162,8 @@ function header(report: DrillReport): string[] {
  * The report as an aligned text table: one column per target (credswap, then mysql2 with
  * `--compare mysql2`), rows for queries ok and failed (one per error code), latency p50/p99/max
  * inside and outside the disruption windows, rotations, provider calls, connections opened, the
- * slowest convergence, the write-error window of a failover; then the verdict line,
+ * slowest convergence, the write-error window of a failover; a fleet drill's section (per
+ * process, the secret store's calls and their spread, refused logins, peak connections); then the verdict line,
  * `PASS: credswap failed 0 of N queries` or `FAIL: ...`. Ends with a newline.
  *
  * @example
@@ -198,6 +202,7 @@ export function renderTable(report: DrillReport, options: RenderTableOptions = {
     );
   }
   out.push(`  ${'─'.repeat(ruleWidth)}`, '');
+  if (report.fleet !== undefined) out.push(...renderFleet(report.fleet, paint), '');
   out.push(...verdict(report, paint));
   return `${out.join('\n')}\n`;
 }

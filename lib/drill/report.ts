@@ -10,6 +10,7 @@
 import * as os from 'node:os';
 import { READ_ONLY_ERRNOS } from '../mysql2/classify.js';
 import type { QueryOutcome } from '../testing/load.js';
+import type { FleetReport } from './fleet/report-types.js';
 
 /**
  * In a failover, writes issued this long after the flip may still reach the old primary (a
@@ -104,8 +105,10 @@ export interface DrillReport {
   machine: MachineInfo;
   /** When the drill started, ISO 8601. */
   startedAt: string;
-  /** credswap first, then mysql2 with `--compare mysql2`. */
+  /** credswap first, then mysql2 with `--compare mysql2`. A fleet drill has one: its processes' total. */
   targets: TargetReport[];
+  /** A fleet drill (`--fleet N`) only: per process, the secret store's calls, refused logins, the peak of connections. */
+  fleet?: FleetReport;
   /** True when every credswap target ran queries and none failed beyond `queries.refused`. */
   ok: boolean;
 }
@@ -272,6 +275,8 @@ export interface BuildReportInput {
   startedAt: Date;
   /** @defaultValue {@link describeMachine}() */
   machine?: MachineInfo;
+  /** A fleet drill's own section. */
+  fleet?: FleetReport;
 }
 
 /**
@@ -295,6 +300,7 @@ export function buildReport(input: BuildReportInput): DrillReport {
     machine: input.machine ?? describeMachine(),
     startedAt: input.startedAt.toISOString(),
     targets: input.targets,
+    ...(input.fleet !== undefined ? { fleet: input.fleet } : {}),
     ok: credswap.length > 0 && credswap.every((t) => t.queries.failed === t.queries.refused && t.queries.ok > 0),
   };
 }

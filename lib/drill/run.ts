@@ -13,6 +13,7 @@ import { InvalidOptionError } from '../errors.js';
 import { duration, expectObject, inRange, oneOf, rejectUnknownKeys } from '../options.js';
 import { startLoadGenerator, type LoadGenerator, type QueryKind, type QueryOutcome } from '../testing/load.js';
 import { buildReport, summarize, type DrillReport, type DrillWindow, type TargetReport } from './report.js';
+import { checkFleetOptions, DEFAULT_FLEET_CONCURRENCY, MAX_FLEET_PROCESSES, type FleetScenarioName } from './fleet/environment.js';
 import { loadScenario } from './scenarios/registry.js';
 import {
   SCENARIO_NAMES,
@@ -61,6 +62,13 @@ export interface DrillOptions extends DrillTargetOptions {
   churnPerSecond?: number;
   /** Run the same load on a plain mysql2 pool side by side. */
   compare?: 'mysql2';
+  /**
+   * Run as a fleet of this many worker processes, each with its own pool and load, against one
+   * database and one emulated secret store, through the same rotations (`aws-single-user` and
+   * `vault-static` only). `concurrency` is then per process, by default
+   * {@link DEFAULT_FLEET_CONCURRENCY}. See docs/drills.md, "Fleet drills".
+   */
+  fleet?: number;
 }
 
 /** Hooks of {@link runDrill}: where progress goes. */
@@ -79,6 +87,8 @@ export interface ResolvedDrillOptions extends Required<
 > {
   writeRatio: number | undefined;
   intervalMs: number;
+  /** Worker processes of a fleet drill; absent for a drill in this process. */
+  fleet?: number;
   options: DrillOptions;
 }
 
@@ -98,6 +108,7 @@ const KEYS = new Set([
   'vaultAddr',
   'vaultRole',
   'vaultToken',
+  'fleet',
 ]);
 
 /**
@@ -111,7 +122,9 @@ export function resolveDrillOptions(options: DrillOptions): ResolvedDrillOptions
   if (bag.scenario === undefined) throw new InvalidOptionError('scenario', 'is required'); // no default applies
   const scenario = oneOf(bag, 'scenario', '', SCENARIO_NAMES, options.scenario);
   const durationMs = duration(bag, 'durationMs', '', DEFAULT_DRILL_DURATION_MS, 500);
-  const concurrency = inRange(bag, 'concurrency', '', DEFAULT_DRILL_CONCURRENCY, { min: 1, max: 1000, integer: true });
+  const fleet = bag.fleet === undefined ? undefined : inRange(bag, 'fleet', '', 1, { min: 1, max: MAX_FLEET_PROCESSES, integer: true });
+  const defaultConcurrency = fleet === undefined ? DEFAULT_DRILL_CONCURRENCY : DEFAULT_FLEET_CONCURRENCY;
+  const concurrency = inRange(bag, 'concurrency', '', defaultConcurrency, { min: 1, max: 1000, integer: true });
   const rotations = inRange(bag, 'rotations', '', DEFAULT_DRILL_ROTATIONS, { min: 1, max: 100, integer: true });
   const flipDelayMs = duration(bag, 'flipDelayMs', '', DEFAULT_DRILL_FLIP_DELAY_MS);
   const churnPerSecond = inRange(bag, 'churnPerSecond', '', DEFAULT_DRILL_CHURN_PER_SECOND, { min: 0, max: 1000 });
@@ -142,7 +155,31 @@ export function resolveDrillOptions(options: DrillOptions): ResolvedDrillOptions
     );
   }
   if (options.vaultRole !== undefined && options.vaultAddr === undefined) throw new InvalidOptionError('vaultRole', 'needs vaultAddr');
-  return { scenario, durationMs, concurrency, rotations, flipDelayMs, churnPerSecond, writeRatio, intervalMs, options };
+  if (fleet !== undefined) checkFleetOptions(scenario, options);
+  return {
+    scenario,
+    durationMs,
+    concurrency,
+    rotations,
+    flipDelayMs,
+    churnPerSecond,
+    writeRatio,
+    intervalMs,
+    ...(fleet !== undefined ? { fleet } : {}),
+    options,
+  };
+}
+
+/** A fleet drill (`./fleet/run.ts`, loaded only for one). */
+function runFleet(resolved: ResolvedDrillOptions, hooks: DrillHooks): Promise<DrillReport> {
+  const { runFleetDrill } = require('./fleet/run.js') as typeof import('./fleet/run.js');
+  const { scenario, fleet, durationMs, concurrency, writeRatio, rotations, intervalMs, churnPerSecond, options } = resolved;
+  const settings = { durationMs, concurrency, rotations, intervalMs, churnPerSecond, mysqlUrl: options.mysqlUrl };
+  const processes = fleet!;
+  return runFleetDrill(
+    { scenario: scenario as FleetScenarioName, processes, writeRatio: writeRatio ?? DEFAULT_DRILL_WRITE_RATIO, ...settings },
+    hooks,
+  );
 }
 
 /** One pool under load, credswap's or the plain one. */
@@ -159,9 +196,9 @@ interface Target {
  * One query of the drill's load on `pool`. Reads use `pool.query`; writes run in a transaction
  * on a checked-out connection, as ORMs do (a path on which neither mysql2 nor credswap retries,
  * so a refused write reaches the application). `churnPerSecond` times a second, a query closes
- * its connection afterwards instead of releasing it.
+ * its connection afterwards instead of releasing it. (A fleet drill's workers run it too.)
  */
-function drillQuery(pool: PromisePool | PlainPool, statements: DrillStatements, churnPerSecond: number) {
+export function drillQuery(pool: PromisePool | PlainPool, statements: DrillStatements, churnPerSecond: number) {
   let budget = 0;
   let last = performance.now();
   const closeThisOne = (): boolean => {
@@ -255,6 +292,7 @@ function windowsFor(
  */
 export async function runDrill(options: DrillOptions, hooks: DrillHooks = {}): Promise<DrillReport> {
   const resolved = resolveDrillOptions(options);
+  if (resolved.fleet !== undefined) return runFleet(resolved, hooks);
   const progress = hooks.progress;
   const log = (line: string) => progress?.log(line);
   const startedAt = new Date();

@@ -166,7 +166,9 @@ export class Failover {
       return;
     }
     const wait: Wait = { resume, giveUp, timer: undefined };
-    wait.timer = unrefTimer(() => {
+    // Not unref'd: a caller waits on it, so it keeps the process alive (up to waitMs), as the
+    // socket of a running query would. The probes' own timers are unref'd.
+    wait.timer = setTimeout(() => {
       this.#waits.delete(wait);
       giveUp();
     }, this.#options.waitMs);

@@ -108,7 +108,7 @@ describe('credswap drill (CLI)', function () {
         '4',
       ]);
       assert.equal(code, 1, stderr);
-      assert.match(stdout, /FAIL: credswap failed [\d,]+ of [\d,]+ queries \([\d,]+ ER_OPTION_PREVENTS_STATEMENT\)/);
+      assert.match(stdout, /FAIL: credswap failed [\d,]+ of [\d,]+ queries \([\d,]+ CREDSWAP_READ_ONLY\)/);
     } finally {
       await server.stop();
     }

@@ -22,4 +22,18 @@ describe('process exit', function () {
     assert.equal(code, 0, out);
     assert.match(out, /ended unsubscribed=true/);
   });
+
+  it('a getConnection() waiting for a writable server keeps the process alive until the wait ends', async function () {
+    const database = await server.createDatabase('exit_ro');
+    const account = await server.createUser({ prefix: 'exitro', grants: `ALL ON ${database}.*` });
+    await server.setReadOnly(true);
+    try {
+      const fixture = join(__dirname, '../fixtures/read-only-wait-exit.ts');
+      const { code, out } = await runToExit([fixture, server.host, String(server.port), database, account.user, account.password]);
+      assert.equal(code, 0, out);
+      assert.match(out, /refused: ReadOnlyError 1290\nhanded out after the wait/);
+    } finally {
+      await server.setReadOnly(false);
+    }
+  });
 });
