@@ -9,9 +9,10 @@
 import type { EventEmitter } from 'node:events';
 import type { PoolConnection } from 'mysql2';
 import { isReadOnlyError } from './classify.js';
-import type { Selector } from './cluster-options.js';
+import type { ResolvedClusterOptions, Selector } from './cluster-options.js';
 import { createQuery, type Mysql2Command } from './internals.js';
 import type { CallbackPool } from './pool.js';
+import type { PoolOptions } from './pool-options.js';
 import { deliverError, type QueryCallback } from './pool-statements.js';
 
 /** @internal The cluster, as its namespaces see it. */
@@ -30,6 +31,24 @@ export interface ClusterHost extends EventEmitter {
 export type ClusterConnection = PoolConnection & { _clusterId?: string };
 
 export type ConnectionCallback = (err: Error | null, connection?: ClusterConnection) => void;
+
+/**
+ * The callback cluster (`PoolCluster`) as its promise flavour uses it, typed structurally so that
+ * the promise flavour needs no import of the cluster (which loads it on demand).
+ */
+export interface CallbackPoolCluster {
+  /** The cluster's options, as mysql2 exposes them (credentials omitted). */
+  readonly config: Readonly<Omit<ResolvedClusterOptions, 'credentials' | 'rotation'>>;
+  readonly nodes: ClusterNodeInfo[];
+  /** @internal */
+  readonly _closed: boolean;
+  add(config: PoolOptions | string): void;
+  add(id: string, config: PoolOptions | string): void;
+  remove(pattern: string | RegExp): void;
+  of(pattern?: string | RegExp, selector?: string): PoolNamespace;
+  end(cb?: (err?: Error | null) => void): void;
+  on(event: string, listener: (...args: unknown[]) => void): this;
+}
 
 /** What `cluster.nodes` tells about one node. */
 export interface ClusterNodeInfo {

@@ -12,6 +12,7 @@ import { toProvider } from '../provider.js';
 import { SharedProvider } from './cluster-provider.js';
 import { type PoolClusterOptions, type ResolvedClusterOptions, planNode, resolveClusterOptions, toSelector } from './cluster-options.js';
 import {
+  type CallbackPoolCluster,
   type ClusterConnection,
   type ClusterNode,
   type ClusterNodeInfo,
@@ -35,7 +36,7 @@ import type { PromisePoolCluster } from './promise-cluster.js';
  * (nodeId), `warn` (error), and each node's `rotate`, `rotation-error` and `discard` with the
  * node's id added (`event.node`, `info.node`, third argument).
  */
-export class PoolCluster extends EventEmitter {
+export class PoolCluster extends EventEmitter implements CallbackPoolCluster {
   /** The cluster's options, as mysql2 exposes them (credentials omitted). */
   readonly config: Readonly<Omit<ResolvedClusterOptions, 'credentials' | 'rotation'>>;
   /** @internal */

@@ -5,8 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import * as mysql2Promise from 'mysql2/promise';
-import type { PoolCluster } from './cluster.js';
-import type { ClusterNodeInfo, PoolNamespace } from './cluster-namespace.js';
+import type { CallbackPoolCluster, ClusterNodeInfo, PoolNamespace } from './cluster-namespace.js';
 import type { PoolOptions } from './pool-options.js';
 
 type Rows = [unknown, unknown];
@@ -60,11 +59,11 @@ export class PromisePoolNamespace {
 /** The promise pool cluster: what `createPoolCluster` of `credswap/mysql2/promise` returns. */
 export class PromisePoolCluster extends EventEmitter {
   /** The callback-style cluster underneath (mysql2 names it `poolCluster` too). */
-  readonly poolCluster: PoolCluster;
+  readonly poolCluster: CallbackPoolCluster;
   readonly #namespaces = new WeakMap<PoolNamespace, PromisePoolNamespace>();
 
   /** @internal use `createPoolCluster()` or `cluster.promise()`. */
-  constructor(cluster: PoolCluster) {
+  constructor(cluster: CallbackPoolCluster) {
     super();
     this.poolCluster = cluster;
     for (const event of FORWARDED_EVENTS) {
@@ -75,7 +74,7 @@ export class PromisePoolCluster extends EventEmitter {
   }
 
   /** The cluster's options. */
-  get config(): PoolCluster['config'] {
+  get config(): CallbackPoolCluster['config'] {
     return this.poolCluster.config;
   }
 
@@ -134,6 +133,6 @@ export class PromisePoolCluster extends EventEmitter {
 }
 
 /** @internal Wraps a callback cluster (what `cluster.promise()` returns). */
-export function wrapPromisePoolCluster(cluster: PoolCluster): PromisePoolCluster {
+export function wrapPromisePoolCluster(cluster: CallbackPoolCluster): PromisePoolCluster {
   return new PromisePoolCluster(cluster);
 }

@@ -18,6 +18,7 @@ import { deadTokenError, isInvalidToken, toVaultError, VaultError } from './erro
 import { logIn, lookUpToken, renewToken, type IssuedToken, type VaultRequestOptions, type VaultSend } from './login.js';
 import { resolveSessionOptions, type ResolvedSession, type VaultSdkClient, type VaultSessionOptions } from './options.js';
 import { backgroundRetryDelay, renewDelay, retryDelay } from './renewal.js';
+import { SessionEvents } from './session-events.js';
 import { issuedToken, tokenState, type Token, type VaultTokenEvent, type VaultTokenState } from './token.js';
 
 export type { VaultTokenEvent, VaultTokenState } from './token.js';
@@ -66,8 +67,7 @@ export class VaultSession {
   #failures = 0;
   #closed = false;
   readonly #abortOnClose = new AbortController();
-  readonly #tokenListeners = new Set<(event: VaultTokenEvent) => void>();
-  readonly #errorListeners = new Set<(error: Error) => void>();
+  readonly #events = new SessionEvents();
   /** Sends background requests (login, renewal) under the session's own signal only. */
   readonly #send: VaultSend = (path, call, token) => this.#client.send(path, this.#abortOnClose.signal, call, token);
 
@@ -99,14 +99,12 @@ export class VaultSession {
 
   /** Listens to token changes; returns a function that stops listening. */
   onToken(listener: (event: VaultTokenEvent) => void): () => void {
-    this.#tokenListeners.add(listener);
-    return () => this.#tokenListeners.delete(listener);
+    return this.#events.onToken(listener);
   }
 
   /** Listens to failures of background work (renewal, login); returns a function that stops listening. */
   onError(listener: (error: Error) => void): () => void {
-    this.#errorListeners.add(listener);
-    return () => this.#errorListeners.delete(listener);
+    return this.#events.onError(listener);
   }
 
   /** Removes the tokens, the secret id and the JWT the session has seen from a text. */
@@ -164,8 +162,7 @@ export class VaultSession {
     this.#closed = true;
     this.#clearTimer();
     this.#abortOnClose.abort(new ClosedError(`provider '${this.#owner}'`));
-    this.#tokenListeners.clear();
-    this.#errorListeners.clear();
+    this.#events.clear();
     this.#token = undefined;
   }
 
@@ -208,7 +205,7 @@ export class VaultSession {
     this.#token = token;
     this.#failures = 0;
     await this.#client.adoptToken(token.id);
-    this.#emitToken('login', token);
+    this.#events.token('login', token);
     this.#schedule();
     return token;
   }
@@ -246,7 +243,7 @@ export class VaultSession {
     token.renewable = false;
     token.endsAt = performance.now();
     this.#clearTimer();
-    this.#emitToken('lost', token);
+    this.#events.token('lost', token);
     // The next request logs in again (token auth: fails with a clear error).
     this.#token = undefined;
   }
@@ -299,7 +296,7 @@ export class VaultSession {
     } catch (error) {
       if (this.#closed) return;
       this.#failures += 1;
-      this.#report(error as Error);
+      this.#events.error(error as Error);
       if (this.#token === token) this.#schedule(true);
       else if (this.#token === undefined && this.canLogIn) {
         // Lost and the login failed: keep trying in the background.
@@ -307,7 +304,7 @@ export class VaultSession {
           () => {
             this.#timer = undefined;
             this.#joinLogin(this.#abortOnClose.signal).catch((e: unknown) => {
-              if (!this.#closed) this.#report(e as Error);
+              if (!this.#closed) this.#events.error(e as Error);
             });
           },
           backgroundRetryDelay(this.#failures, RETRY_BASE_MS),
@@ -352,7 +349,7 @@ export class VaultSession {
       return;
     }
     token.endsAt = endsAt;
-    this.#emitToken('renewed', token);
+    this.#events.token('renewed', token);
   }
 
   /** The token cannot be extended past `endsAt`: report it, and log in again now when possible. */
@@ -360,10 +357,10 @@ export class VaultSession {
     token.endsAt = endsAt;
     token.final = true;
     token.renewable = false;
-    this.#emitToken('capped', token);
+    this.#events.token('capped', token);
     if (!this.canLogIn) {
       const leftS = Math.max(0, Math.round(((endsAt ?? 0) - performance.now()) / 1000));
-      this.#report(
+      this.#events.error(
         new VaultError(
           'auth/token/renew-self',
           `the token cannot be renewed any more and expires in ${leftS} s; give the provider a new token before then`,
@@ -379,32 +376,9 @@ export class VaultSession {
     this.#joinLogin(this.#abortOnClose.signal).catch((error: unknown) => {
       if (this.#closed) return;
       this.#failures += 1;
-      this.#report(error as Error);
+      this.#events.error(error as Error);
       this.#token ??= token; // keep using the old one while it lasts; retry the login later
       this.#schedule(true);
     });
-  }
-
-  // --- reporting -----------------------------------------------------------------------------
-
-  #emitToken(type: VaultTokenEvent['type'], token: Token): void {
-    const event: VaultTokenEvent = { type, ...tokenState(token) };
-    for (const listener of [...this.#tokenListeners]) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.#report(error as Error);
-      }
-    }
-  }
-
-  #report(error: Error): void {
-    for (const listener of [...this.#errorListeners]) {
-      try {
-        listener(error);
-      } catch {
-        // A listener's own failure has nowhere else to go.
-      }
-    }
   }
 }
