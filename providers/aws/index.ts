@@ -29,7 +29,7 @@ export {
   DEFAULT_CLONE_SUFFIX,
   DEFAULT_MASTER_SECRET_KEY,
 } from './rotation/options.js';
-export type { RotationHandlerOptions, RotationLogger, RotationStrategyName } from './rotation/options.js';
+export type { DiscardOldPassword, RotationHandlerOptions, RotationLogger, RotationStrategyName } from './rotation/options.js';
 export type { RotationEvent, RotationStep } from './rotation/event.js';
 export { MYSQL_MAX_USER_NAME_LENGTH } from './rotation/alternating-users.js';
 export { SecretsManagerError, RotationStepError } from './errors.js';

@@ -175,6 +175,27 @@ describeWithMySQL('createRotationHandler: dual-password (mysql)', function () {
     assert.deepEqual(await hostsWithSecondary(kit.server, user), []);
   });
 
+  it("with discardOldPassword 'at-next-rotation', the old password logs in until the next rotation's setSecret replaces it", async function () {
+    const { user, password: p0 } = await t.appUser('APPLICATION_PASSWORD_ADMIN');
+    const secretId = t.newSecret(t.secretJson(user, p0));
+    const h = t.handler({ discardOldPassword: 'at-next-rotation' });
+
+    const first = await t.startRotation(secretId);
+    await run(h, secretId, first, ['createSecret', 'setSecret', 'testSecret', 'finishSecret']);
+    const p1 = t.value(secretId).password;
+    assert.equal(await t.login(user, p1), 'ok');
+    assert.equal(await t.login(user, p0), 'ok', 'finishSecret left the old password');
+
+    const second = await t.startRotation(secretId);
+    await run(h, secretId, second, ['createSecret', 'setSecret']);
+    const p2 = t.value(secretId, 'AWSPENDING').password;
+    assert.equal(await t.login(user, p0), 1045, "the next setSecret's RETAIN CURRENT PASSWORD replaced it");
+    assert.equal(await t.login(user, p1), 'ok', 'the current password is now the secondary one');
+    assert.equal(await t.login(user, p2), 'ok');
+    await run(h, secretId, second, ['testSecret', 'finishSecret']);
+    assert.equal(await t.login(user, p1), 'ok', 'and stays until the rotation after');
+  });
+
   it('changes every host of the user, keeping the old password on each, when the user may alter accounts (CREATE USER)', async function () {
     const { user, password } = await t.appUser('CREATE USER');
     await kit.server.query('GRANT SELECT ON mysql.* TO ?@?', [user, 'localhost']);
@@ -375,76 +396,84 @@ describeWithMySQL('createRotationHandler: dual-password (mysql)', function () {
       };
     }
 
-    it('holds the setSecret..finishSecret window open 3 s with the sessions killed in it: zero failed queries, zero refused logins in the window', async function () {
-      const { server, emulator } = kit;
-      const { user, password } = await t.appUser('APPLICATION_PASSWORD_ADMIN');
-      const secretId = t.newSecret(t.secretJson(user, password));
-      const functionArn = emulator.registerRotationFunction(
-        `dual-${kit.n}`,
-        t.handler({ client: undefined, clientConfig: emulator.clientConfig() }),
-      );
-      const client = new SecretsManagerClient(emulator.clientConfig());
-      pool = createPool({
-        connectionLimit: 8,
-        credentials: new SecretsManagerProvider({ secretId, client, refreshIntervalMs: 500 }),
-      });
-      const p = pool;
-      const rotations: RotateEvent[] = [];
-      p.on('rotate', (e) => rotations.push(e));
-      let logins = 0;
-      p.on('connection', () => (logins += 1));
-      const worked = parkableLoad(p, 16);
-      try {
-        await worked.load.untilOk(300);
-
-        const pause = emulator.pauseRotation({ secretId, after: 'setSecret' });
-        await kit.client.send(new RotateSecretCommand({ SecretId: secretId, RotationLambdaARN: functionArn }));
-        await pause.reached;
-        const windowStart = Date.now();
-        const refusedAtStart = await abortedConnects(server);
-        const loginsBefore = logins;
-
-        // Every session of the user is killed: the pool logs in again, with AWSCURRENT (the old password).
-        await worked.hold();
-        for (const session of await server.processlist(user)) {
-          await server.query(`KILL CONNECTION ${Number(session.id)}`).catch(() => {}); // gone already
-        }
-        await eventually(() => p.stats.total === 0, 10_000, 'the pool to see its sessions killed');
-        worked.release();
-        await worked.load.untilOk(worked.load.result.ok + 300);
-        while (Date.now() - windowStart < 3_000) await new Promise((resolve) => setTimeout(resolve, 50));
-
-        const refusedAtEnd = await abortedConnects(server);
-        const generationsInWindow = rotations.length;
-        const loginsInWindow = logins - loginsBefore;
-        const heldMs = Date.now() - windowStart;
-        pause.release();
-        const result = await emulator.waitForRotation(secretId, { timeoutMs: 30_000 });
-        assert.equal(result.status, 'succeeded', `rotation ${result.status} in ${result.failedStep}: ${inspect(result.error)}`);
-        await eventually(() => rotations.length === 2, 10_000, 'the pool to follow AWSCURRENT');
-        await worked.load.untilOk(worked.load.result.ok + 300);
-        const refusedAfter = (await abortedConnects(server)) - refusedAtEnd;
-        const refusedInWindow = refusedAtEnd - refusedAtStart;
-
-        assert.ok(heldMs >= 3_000, `window held ${heldMs} ms`);
-        assert.ok(loginsInWindow >= 8, `${loginsInWindow} new logins in the window`);
-        assert.equal(refusedInWindow, 0, 'no login was refused in the window (Aborted_connects did not move)');
-        assert.equal(generationsInWindow, 1, 'the pool kept the AWSCURRENT password all through the window');
-        assert.equal(rotations[1].user, user);
-        // finishSecret discards the old password as soon as AWSCURRENT has moved: logins the pool
-        // opens with it before it re-reads the secret are refused, and retried with the new one.
-        // The login gate lets at most two try it at once, below any lockout threshold.
-        assert.ok(refusedAfter <= 2, `${refusedAfter} refused logins after finishSecret`);
-      } finally {
-        worked.release();
-        const outcome = await worked.load.stop();
-        assert.deepEqual(
-          outcome.failed.map((e) => e.message),
-          [],
+    for (const discardOldPassword of ['at-finish', 'at-next-rotation'] as const) {
+      it(`holds the setSecret..finishSecret window open 3 s with the sessions killed in it: zero failed queries, zero refused logins in the window (discardOldPassword '${discardOldPassword}')`, async function () {
+        const { server, emulator } = kit;
+        const { user, password } = await t.appUser('APPLICATION_PASSWORD_ADMIN');
+        const secretId = t.newSecret(t.secretJson(user, password));
+        const functionArn = emulator.registerRotationFunction(
+          `dual-${kit.n}`,
+          t.handler({ client: undefined, clientConfig: emulator.clientConfig(), discardOldPassword }),
         );
-      }
-      assert.equal(await t.login(user, password), 1045, 'the old password is discarded after finishSecret');
-    });
+        const client = new SecretsManagerClient(emulator.clientConfig());
+        pool = createPool({
+          connectionLimit: 8,
+          credentials: new SecretsManagerProvider({ secretId, client, refreshIntervalMs: 500 }),
+        });
+        const p = pool;
+        const rotations: RotateEvent[] = [];
+        p.on('rotate', (e) => rotations.push(e));
+        let logins = 0;
+        p.on('connection', () => (logins += 1));
+        const worked = parkableLoad(p, 16);
+        try {
+          await worked.load.untilOk(300);
+
+          const pause = emulator.pauseRotation({ secretId, after: 'setSecret' });
+          await kit.client.send(new RotateSecretCommand({ SecretId: secretId, RotationLambdaARN: functionArn }));
+          await pause.reached;
+          const windowStart = Date.now();
+          const refusedAtStart = await abortedConnects(server);
+          const loginsBefore = logins;
+
+          // Every session of the user is killed: the pool logs in again, with AWSCURRENT (the old password).
+          await worked.hold();
+          for (const session of await server.processlist(user)) {
+            await server.query(`KILL CONNECTION ${Number(session.id)}`).catch(() => {}); // gone already
+          }
+          await eventually(() => p.stats.total === 0, 10_000, 'the pool to see its sessions killed');
+          worked.release();
+          await worked.load.untilOk(worked.load.result.ok + 300);
+          while (Date.now() - windowStart < 3_000) await new Promise((resolve) => setTimeout(resolve, 50));
+
+          const refusedAtEnd = await abortedConnects(server);
+          const generationsInWindow = rotations.length;
+          const loginsInWindow = logins - loginsBefore;
+          const heldMs = Date.now() - windowStart;
+          pause.release();
+          const result = await emulator.waitForRotation(secretId, { timeoutMs: 30_000 });
+          assert.equal(result.status, 'succeeded', `rotation ${result.status} in ${result.failedStep}: ${inspect(result.error)}`);
+          await eventually(() => rotations.length === 2, 10_000, 'the pool to follow AWSCURRENT');
+          await worked.load.untilOk(worked.load.result.ok + 300);
+          const refusedAfter = (await abortedConnects(server)) - refusedAtEnd;
+          const refusedInWindow = refusedAtEnd - refusedAtStart;
+
+          assert.ok(heldMs >= 3_000, `window held ${heldMs} ms`);
+          assert.ok(loginsInWindow >= 8, `${loginsInWindow} new logins in the window`);
+          assert.equal(refusedInWindow, 0, 'no login was refused in the window (Aborted_connects did not move)');
+          assert.equal(generationsInWindow, 1, 'the pool kept the AWSCURRENT password all through the window');
+          assert.equal(rotations[1].user, user);
+          if (discardOldPassword === 'at-finish') {
+            // finishSecret discards the old password as soon as AWSCURRENT has moved: logins the pool
+            // opens with it before it re-reads the secret are refused, and retried with the new one.
+            // The login gate lets at most two try it at once, below any lockout threshold.
+            assert.ok(refusedAfter <= 2, `${refusedAfter} refused logins after finishSecret`);
+          } else {
+            // The old password keeps logging in after finishSecret: not one login refused.
+            assert.equal(refusedAfter, 0, `${refusedAfter} refused logins after finishSecret`);
+          }
+        } finally {
+          worked.release();
+          const outcome = await worked.load.stop();
+          assert.deepEqual(
+            outcome.failed.map((e) => e.message),
+            [],
+          );
+        }
+        const expected = discardOldPassword === 'at-finish' ? 1045 : 'ok';
+        assert.equal(await t.login(user, password), expected, 'the old password after finishSecret');
+      });
+    }
   });
 });
 
@@ -474,6 +503,18 @@ describe('createRotationHandler: the strategy option', function () {
     assert.throws(
       () => createRotationHandler({} as RotationHandlerOptions),
       (error: unknown) => error instanceof InvalidOptionError && /'single-user', 'alternating-users', 'dual-password'/.test(error.message),
+    );
+  });
+
+  it('takes discardOldPassword with the dual-password strategy only, naming the option', function () {
+    createRotationHandler({ strategy: 'dual-password', discardOldPassword: 'at-next-rotation' });
+    assert.throws(
+      () => createRotationHandler({ strategy: 'single-user', discardOldPassword: 'at-finish' }),
+      (error: unknown) => error instanceof InvalidOptionError && error.option === 'discardOldPassword',
+    );
+    assert.throws(
+      () => createRotationHandler({ strategy: 'dual-password', discardOldPassword: 'never' as never }),
+      (error: unknown) => error instanceof InvalidOptionError && error.option === 'discardOldPassword',
     );
   });
 });

@@ -95,9 +95,17 @@ async function setAsAdministrator(invocation: Invocation, masterId: string, curr
 /**
  * finishSecret, after AWSCURRENT moved to the token's version: discards the old password, as the
  * user (logged in with the new AWSCURRENT) or as the administrator. `DISCARD OLD PASSWORD` does
- * nothing when there is none, so a retried finishSecret discards what is left, or nothing.
+ * nothing when there is none, so a retried finishSecret discards what is left, or nothing. With
+ * `discardOldPassword: 'at-next-rotation'` it leaves the old password: the next setSecret's
+ * `RETAIN CURRENT PASSWORD` replaces it.
  */
 async function discardOld(invocation: Invocation): Promise<void> {
+  if (invocation.settings.discardOldPassword === 'at-next-rotation') {
+    invocation.info(
+      "finishSecret: the old password keeps logging in until the next rotation replaces it (discardOldPassword: 'at-next-rotation')",
+    );
+    return;
+  }
   const secret = await invocation.secret(AWSCURRENT, invocation.token);
   const user = secret.credentials.user;
   const login = invocation.login(secret, 'AWSCURRENT');

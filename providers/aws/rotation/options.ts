@@ -152,11 +152,25 @@ export interface RotationHandlerOptions {
    */
   masterSecretKey?: string;
   /**
+   * Dual password: when the old password stops logging in. `'at-finish'`: finishSecret discards
+   * it (`DISCARD OLD PASSWORD`) once AWSCURRENT has moved, so a process that has not read the new
+   * secret by then has its next login refused once (credswap then fetches the new one). `'at-next-rotation'`:
+   * finishSecret leaves it, and the next rotation's setSecret replaces it (`RETAIN CURRENT
+   * PASSWORD` keeps only the current password as the secondary one): no login is ever refused,
+   * and the previous password keeps logging in for one rotation period.
+   * @defaultValue 'at-finish'
+   */
+  discardOldPassword?: DiscardOldPassword;
+  /**
    * Where to report progress.
    * @defaultValue none (silent)
    */
   logger?: RotationLogger;
 }
+
+/** See {@link RotationHandlerOptions.discardOldPassword}. */
+export type DiscardOldPassword = 'at-finish' | 'at-next-rotation';
+const DISCARD_MOMENTS: readonly DiscardOldPassword[] = ['at-finish', 'at-next-rotation'];
 
 const OPTION_KEYS = new Set([
   'strategy',
@@ -170,6 +184,7 @@ const OPTION_KEYS = new Set([
   'passwordLength',
   'cloneSuffix',
   'masterSecretKey',
+  'discardOldPassword',
   'logger',
 ]);
 const MAX_PASSWORD_LENGTH = 4096;
@@ -187,6 +202,7 @@ export interface RotationSettings {
   readonly passwordLength: number;
   readonly cloneSuffix: string;
   readonly masterSecretKey: string;
+  readonly discardOldPassword: DiscardOldPassword;
   readonly logger: RotationLogger | undefined;
 }
 
@@ -223,6 +239,10 @@ export function readOptions(options: unknown): RotationSettings {
   if (typeof excludeCharacters !== 'string') throw new InvalidOptionError('excludeCharacters', 'must be a string');
   const passwordLength = integer(bag, 'passwordLength', '', DEFAULT_ROTATION_PASSWORD_LENGTH, 1);
   if (passwordLength > MAX_PASSWORD_LENGTH) throw new InvalidOptionError('passwordLength', `must be at most ${MAX_PASSWORD_LENGTH}`);
+  if (bag.discardOldPassword !== undefined && strategy !== 'dual-password') {
+    throw new InvalidOptionError('discardOldPassword', "applies to strategy 'dual-password' only");
+  }
+  const discard = oneOf(bag, 'discardOldPassword', '', DISCARD_MOMENTS, 'at-finish');
   const logger = expectObject(bag.logger, 'logger', true);
   for (const method of ['info', 'warn'] as const) {
     if (logger !== undefined && logger[method] !== undefined && typeof logger[method] !== 'function') {
@@ -241,6 +261,7 @@ export function readOptions(options: unknown): RotationSettings {
     passwordLength,
     cloneSuffix: string(bag, 'cloneSuffix', '', DEFAULT_CLONE_SUFFIX) as string,
     masterSecretKey: string(bag, 'masterSecretKey', '', DEFAULT_MASTER_SECRET_KEY) as string,
+    discardOldPassword: discard,
     logger: logger,
   };
 }
