@@ -18,6 +18,7 @@ export {
   DEFAULT_MYSQL_START_TIMEOUT_MS,
   MYSQLD_ENV,
   MYSQL_DEBS_ENV,
+  MYSQL_DOWNLOAD_ENV,
   REQUIRE_MYSQL_ENV,
 } from './mysql.js';
 export type { MySQLServerOptions, MySQLAvailability, MySQLBinary, MySQLSource } from './mysql.js';

@@ -8,7 +8,9 @@
  * 2. a `mysqld` on `PATH` (or in `/usr/sbin`, `/usr/local/sbin`, `/usr/local/mysql/bin`) whose
  *    `--version` says MySQL 8.0.30 or later, not MariaDB;
  * 3. MySQL's Debian packages (`mysql-packages.ts`), unpacked once per machine and run through
- *    their own dynamic loader.
+ *    their own dynamic loader;
+ * 4. the same packages fetched from Debian's archive (`mysql-download.ts`), once per machine,
+ *    where apt can fetch them (and `CREDSWAP_MYSQL_DOWNLOAD` is not `0`).
  *
  * @packageDocumentation
  */
@@ -17,6 +19,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { downloadDir, downloadMySQLPackages, downloadProblem } from './mysql-download.js';
 import { packagesDir, packagesProblem, unpackMySQL, MYSQL_DEBS_ENV } from './mysql-packages.js';
 import type { ServerFiles } from './server/data-dir.js';
 import { ServerNotFoundError, ServerStartError } from './server/errors.js';
@@ -62,7 +65,7 @@ const RUN_OPTIONS = ['--innodb-redo-log-capacity=8M'];
 const INITIALISE_OPTIONS = ['--innodb-redo-log-capacity=32M'];
 
 /** Where a `mysqld` came from. */
-export type MySQLSource = 'option' | typeof MYSQLD_ENV | 'PATH' | 'packages';
+export type MySQLSource = 'option' | typeof MYSQLD_ENV | 'PATH' | 'packages' | 'download';
 
 /** A MySQL server binary, and how to run it. */
 export interface MySQLBinary {
@@ -119,10 +122,14 @@ export class MySQLNotFoundError extends ServerNotFoundError {
   }
 }
 
-/** What {@link locateMySQL} found: a `mysqld` to run as is, packages to unpack first, or nothing. */
+/**
+ * What {@link locateMySQL} found: a `mysqld` to run as is, packages to unpack first, packages to
+ * fetch from Debian's archive and then unpack, or nothing.
+ */
 export type MySQLLocation =
   | { readonly kind: 'binary'; readonly source: typeof MYSQLD_ENV | 'PATH'; readonly mysqld: string }
   | { readonly kind: 'packages'; readonly dir: string }
+  | { readonly kind: 'download' }
   | { readonly kind: 'none'; readonly tried: readonly string[] };
 
 /**
@@ -151,9 +158,16 @@ export function locateMySQL(env: NodeJS.ProcessEnv = process.env, serverDirs: re
   if (seen.size === 0) tried.push('no mysqld on PATH');
 
   const dir = packagesDir(env);
-  if (dir === undefined) return { kind: 'none', tried: [...tried, `no packages (${MYSQL_DEBS_ENV} not set)`] };
-  const problem = packagesProblem(dir);
-  return problem === undefined ? { kind: 'packages', dir } : { kind: 'none', tried: [...tried, problem] };
+  if (dir === undefined) tried.push(`no packages (${MYSQL_DEBS_ENV} not set)`);
+  else {
+    const problem = packagesProblem(dir);
+    if (problem === undefined) return { kind: 'packages', dir };
+    tried.push(problem);
+  }
+  // Fetched from Debian's archive by an earlier run, or to be fetched now.
+  const problem = downloadProblem(env);
+  if (problem !== undefined) return { kind: 'none', tried: [...tried, problem] };
+  return packagesProblem(downloadDir()) === undefined ? { kind: 'packages', dir: downloadDir() } : { kind: 'download' };
 }
 
 /**
@@ -179,6 +193,8 @@ export function mysqlAvailability(env: NodeJS.ProcessEnv = process.env, serverDi
       return { available: true, source: location.source, path: location.mysqld };
     case 'packages':
       return { available: true, source: 'packages', path: location.dir };
+    case 'download':
+      return { available: true, source: 'download', path: downloadDir() };
     case 'none':
       return {
         available: false,
@@ -233,7 +249,7 @@ export async function resolveMySQL(
 }
 
 async function prepare(
-  location: { kind: 'binary'; source: MySQLSource; mysqld: string } | { kind: 'packages'; dir: string },
+  location: { kind: 'binary'; source: MySQLSource; mysqld: string } | { kind: 'packages'; dir: string } | { kind: 'download' },
 ): Promise<MySQLBinary> {
   if (location.kind === 'binary') {
     const { source, mysqld } = location;
@@ -243,9 +259,10 @@ async function prepare(
     }
     return { source, mysqld, command: mysqld, commandArgs: [], serverOptions: [] };
   }
-  const unpacked = await unpackMySQL(location.dir);
+  const dir = location.kind === 'download' ? await downloadMySQLPackages() : location.dir;
+  const unpacked = await unpackMySQL(dir);
   return {
-    source: 'packages',
+    source: location.kind === 'download' ? 'download' : 'packages',
     mysqld: unpacked.mysqld,
     command: unpacked.loader,
     commandArgs: ['--library-path', unpacked.libraryPath, unpacked.mysqld],

@@ -6,7 +6,8 @@
  * data directory made once per machine (`mysqld --initialize-insecure` takes a few seconds; a
  * start from the copy, under one).
  *
- * Where the `mysqld` comes from (`CREDSWAP_MYSQLD`, `PATH`, or MySQL's Debian packages) and its
+ * Where the `mysqld` comes from (`CREDSWAP_MYSQLD`, `PATH`, MySQL's Debian packages, or those
+ * packages fetched from Debian's archive) and its
  * options are in `mysql-binaries.ts`; what any flavour of server shares is under `server/`.
  *
  * @example
@@ -35,6 +36,7 @@ import { templateDataDir } from './server/template.js';
 import { startThrowawayServer } from './server/throwaway.js';
 
 export { findMySQLBinary, mysqlAvailability, MySQLNotFoundError, MYSQL_DEBS_ENV, MYSQLD_ENV, REQUIRE_MYSQL_ENV } from './mysql-binaries.js';
+export { MYSQL_DOWNLOAD_ENV } from './mysql-download.js';
 export type { MySQLAvailability, MySQLBinary, MySQLSource } from './mysql-binaries.js';
 
 /** Default of {@link MySQLServerOptions.startTimeoutMs}. */

@@ -15,6 +15,8 @@ import {
   versionProblem,
   type MySQLBinary,
 } from '../../lib/testing/mysql-binaries.js';
+import { downloadDir, downloadMySQLPackages, downloadProblem, packagesToFetch } from '../../lib/testing/mysql-download.js';
+import { startMySQL } from '../../lib/testing/mysql.js';
 import { packagesProblem } from '../../lib/testing/mysql-packages.js';
 import { serverFiles } from '../../lib/testing/server/data-dir.js';
 import { ServerNotFoundError, ServerStartError } from '../../lib/testing/server/errors.js';
@@ -35,9 +37,9 @@ function fakePackagesDir(): string {
   return dir;
 }
 
-/** The environment of a machine where neither variable is set and there are no packages. */
+/** The environment of a machine where neither variable is set, there are no packages, and none are fetched. */
 function bareEnv(): NodeJS.ProcessEnv {
-  return { CREDSWAP_MYSQL_DEBS: path.join(scratchDir(), 'no-debs') };
+  return { CREDSWAP_MYSQL_DEBS: path.join(scratchDir(), 'no-debs'), CREDSWAP_MYSQL_DOWNLOAD: '0' };
 }
 
 /** Skips a test that needs packages to be usable here: x86_64 Linux with dpkg-deb. */
@@ -113,6 +115,7 @@ describe('testing/mysql-binaries', function () {
           `${mariadbd} is MariaDB (${MARIADB})`,
           `${mysql57} is MySQL 5.7.44, older than 8.0.30`,
           `no packages folder ${env.CREDSWAP_MYSQL_DEBS}`,
+          'CREDSWAP_MYSQL_DOWNLOAD is off',
         ],
       });
     });
@@ -121,12 +124,31 @@ describe('testing/mysql-binaries', function () {
       const debs = scratchDir();
       fs.writeFileSync(path.join(debs, 'libc6_2.43-7_amd64.deb'), '');
 
-      const found = withPath([scratchDir()], () => locateMySQL({ CREDSWAP_MYSQL_DEBS: debs }, []));
+      const found = withPath([scratchDir()], () => locateMySQL({ CREDSWAP_MYSQL_DEBS: debs, CREDSWAP_MYSQL_DOWNLOAD: 'false' }, []));
 
       assert.deepEqual(found, {
         kind: 'none',
-        tried: ['CREDSWAP_MYSQLD not set', 'no mysqld on PATH', `no mysql-server-core_*_amd64.deb in ${debs}`],
+        tried: [
+          'CREDSWAP_MYSQLD not set',
+          'no mysqld on PATH',
+          `no mysql-server-core_*_amd64.deb in ${debs}`,
+          'CREDSWAP_MYSQL_DOWNLOAD is off',
+        ],
       });
+    });
+
+    it("falls back to fetching the packages from Debian's archive where apt can, and says why it cannot elsewhere", function () {
+      const found = withPath([scratchDir()], () => locateMySQL({ CREDSWAP_MYSQL_DEBS: path.join(scratchDir(), 'no-debs') }, []));
+      const problem = downloadProblem({});
+      if (problem === undefined) {
+        // Fetched by an earlier run on this machine: its folder, unpacked like any other.
+        const expected = packagesProblem(downloadDir()) === undefined ? { kind: 'packages', dir: downloadDir() } : { kind: 'download' };
+        assert.deepEqual(found, expected);
+        assert.equal(mysqlAvailability({ CREDSWAP_MYSQL_DEBS: path.join(scratchDir(), 'no-debs') }, []).available, true);
+      } else {
+        assert.equal(found.kind, 'none');
+        assert.equal((found as { tried: readonly string[] }).tried.at(-1), problem);
+      }
     });
   });
 
@@ -282,5 +304,63 @@ describe('testing/mysql-binaries', function () {
 
     assert.deepEqual(fs.readFileSync(recorded, 'utf8').trimEnd().split('\n'), ['--first', ...initialiseArgs(binary, dataDir)]);
     assert.deepEqual(fs.readdirSync(dataDir), ['ibdata1']);
+  });
+
+  describe("fetching from Debian's archive", function () {
+    it('fetches the server, the client and the libraries, without perl, apt or other programs', function () {
+      const plan = [
+        'NOTE: This is only a simulation!',
+        'Inst gcc-16-base (16.1.0-1 Debian:unstable [amd64])',
+        'Inst libc6 (2.43-7 Debian:unstable [amd64])',
+        'Inst perl-base (5.42.0-1 Debian:unstable [amd64])',
+        'Inst apt (3.1.2 Debian:unstable [amd64])',
+        'Inst liblocale-gettext-perl (1.07-7 Debian:unstable [amd64])',
+        'Inst libperl5.42 (5.42.0-1 Debian:unstable [amd64])',
+        'Inst zlib1g (1:1.3.dfsg-3 Debian:unstable [amd64])',
+        'Inst openssl-provider-legacy (3.5.0-1 Debian:unstable [amd64])',
+        'Inst ca-certificates (20250419 Debian:unstable [all])',
+        'Inst mysql-client-core (9.7.4-2 Debian:unstable [amd64])',
+        'Inst mysql-server-core (9.7.4-2 Debian:unstable [amd64])',
+        'Conf libc6 (2.43-7 Debian:unstable [amd64])',
+      ].join('\n');
+      assert.deepEqual(packagesToFetch(plan), [
+        'gcc-16-base',
+        'libc6',
+        'zlib1g',
+        'openssl-provider-legacy',
+        'mysql-client-core',
+        'mysql-server-core',
+      ]);
+    });
+
+    it('is off with CREDSWAP_MYSQL_DOWNLOAD=0 or false, whatever the machine', function () {
+      assert.equal(downloadProblem({ CREDSWAP_MYSQL_DOWNLOAD: '0' }), 'CREDSWAP_MYSQL_DOWNLOAD is off');
+      assert.equal(downloadProblem({ CREDSWAP_MYSQL_DOWNLOAD: ' False ' }), 'CREDSWAP_MYSQL_DOWNLOAD is off');
+    });
+
+    // Fetches about 90 packages from Debian's archive: run with CREDSWAP_TEST_MYSQL_DOWNLOAD=1.
+    it('fetches the packages once, and a MySQL server starts from them', async function () {
+      if (process.env.CREDSWAP_TEST_MYSQL_DOWNLOAD !== '1' || downloadProblem() !== undefined) {
+        this.test!.title += ` (skipped: ${downloadProblem() ?? 'set CREDSWAP_TEST_MYSQL_DOWNLOAD=1 to fetch from Debian'})`;
+        this.skip();
+      }
+      this.timeout(600_000);
+      const lines: string[] = [];
+      const dir = await downloadMySQLPackages((line) => lines.push(line));
+      assert.equal(dir, downloadDir());
+      assert.equal(packagesProblem(dir), undefined);
+      const before = process.env.CREDSWAP_MYSQL_DEBS;
+      process.env.CREDSWAP_MYSQL_DEBS = dir; // the fetched packages, not the pinned ones
+      const server = await startMySQL().finally(() => {
+        if (before === undefined) delete process.env.CREDSWAP_MYSQL_DEBS;
+        else process.env.CREDSWAP_MYSQL_DEBS = before;
+      });
+      try {
+        const [row] = await server.query<Array<{ v: string }>>('SELECT VERSION() AS v');
+        assert.match(row.v, /^\d+\.\d+\.\d+/);
+      } finally {
+        await server.stop();
+      }
+    });
   });
 });

@@ -49,9 +49,9 @@ export function baseDir(binary: string): string {
  * Runs a tool to completion and resolves with its output (stdout, then stderr). Rejects with a
  * {@link ServerStartError} carrying the output's last lines when it fails or outlives `timeoutMs`.
  */
-export function run(file: string, args: readonly string[], timeoutMs: number): Promise<string> {
+export function run(file: string, args: readonly string[], timeoutMs: number, cwd?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: timeoutMs, maxBuffer: 4 << 20 }, (error, stdout, stderr) => {
+    execFile(file, args, { timeout: timeoutMs, maxBuffer: 4 << 20, cwd }, (error, stdout, stderr) => {
       const output = `${stdout}${stderr}`;
       if (error) reject(new ServerStartError(`${path.basename(file)} failed: ${error.message}`, lastLines(output)));
       else resolve(output);
