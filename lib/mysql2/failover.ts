@@ -38,9 +38,23 @@ export interface FailoverOptions {
    * @defaultValue 40
    */
   probeIntervalMs?: number;
+  /**
+   * Once per this many milliseconds without a login, open one connection to see which server
+   * the address leads to now (a full pool closes an idle connection for it): a pool whose
+   * connections all stay open, and that is never refused a write (one that only reads), then
+   * follows a proxy or virtual IP that moved within about two intervals. Costs up to one login
+   * per interval per pool. `0`: no such check; the pool moves at its next login, and
+   * `maxLifetimeMs` makes sure there is one.
+   * @defaultValue 0
+   */
+  checkIntervalMs?: number;
 }
 
-export const DEFAULT_FAILOVER: Readonly<Required<FailoverOptions>> = Object.freeze({ waitMs: 5_000, probeIntervalMs: 40 });
+export const DEFAULT_FAILOVER: Readonly<Required<FailoverOptions>> = Object.freeze({
+  waitMs: 5_000,
+  probeIntervalMs: 40,
+  checkIntervalMs: 0,
+});
 
 /** With nothing waiting, an episode probes at most this often... */
 const IDLE_PROBE_MS = 1_000;

@@ -7,14 +7,16 @@
  * @packageDocumentation
  */
 
+import { performance } from 'node:perf_hooks';
 import { ReadOnlyError } from '../errors.js';
 import { isReadOnlyTransactionError } from './classify.js';
 import { Failover, type FailoverEvent, type FailoverHost, type FailoverOptions } from './failover.js';
+import { type CheckedPool, startServerCheck } from './pool-server-check.js';
 import { type CredswapPoolConnection, DISCARD, SERVER, WRITABLE, type Waiter } from './pool-connection.js';
 import type { ServerRole } from './server-identity.js';
 
 /** The pool, as its failover side sees it. */
-export interface FailoverPool {
+export interface FailoverPool extends CheckedPool {
   readonly _closed: boolean;
   /** Hands `waiter` a connection (`front`: ahead of the queue). */
   _acquire(waiter: Waiter, front: boolean): void;
@@ -30,11 +32,22 @@ export class PoolFailover implements FailoverHost {
   readonly #pool: FailoverPool;
   readonly #failover: Failover;
   readonly #waitMs: number;
+  /** When a login last worked, on the `performance.now()` clock. */
+  #lastLoginAt = performance.now();
+  #stopCheck: (() => void) | undefined;
 
   constructor(pool: FailoverPool, options: Required<FailoverOptions>) {
     this.#pool = pool;
     this.#failover = new Failover(this, options);
     this.#waitMs = options.waitMs;
+    if (options.checkIntervalMs > 0) {
+      this.#stopCheck = startServerCheck(
+        pool,
+        options.checkIntervalMs,
+        () => this.#lastLoginAt,
+        () => this.#failover.active,
+      );
+    }
   }
 
   get _closed(): boolean {
@@ -48,6 +61,7 @@ export class PoolFailover implements FailoverHost {
 
   /** A login reached the server `role` describes: tags the connection (may discard others, or end an episode). */
   loggedIn(connection: CredswapPoolConnection, role: ServerRole | undefined): void {
+    this.#lastLoginAt = performance.now();
     if (role) connection[WRITABLE] = role.writable;
     connection[SERVER] = this.#failover.loggedIn(role);
   }
@@ -88,6 +102,7 @@ export class PoolFailover implements FailoverHost {
 
   /** The pool ends. */
   close(): void {
+    this.#stopCheck?.();
     this.#failover.close();
   }
 

@@ -80,7 +80,7 @@ export interface PoolOptions extends Mysql2PoolOptions {
    * With `rejectReadOnly`: how a failover episode waits and probes. `false`: no episodes; a
    * connection refused as read-only is destroyed and `query`/`execute` run again at once on a new
    * connection (a login per refused write while the address still leads to the old primary).
-   * @defaultValue `{ waitMs: 5000, probeIntervalMs: 40 }`
+   * @defaultValue `{ waitMs: 5000, probeIntervalMs: 40, checkIntervalMs: 0 }`
    */
   failover?: false | FailoverOptions;
   /**
@@ -98,7 +98,7 @@ export interface PoolOptions extends Mysql2PoolOptions {
  * Every other key is mysql2's to accept or warn about.
  */
 export const CREDSWAP_POOL_KEYS: readonly string[] = ['credentials', 'rotation', 'rejectReadOnly', 'failover', 'maxLifetimeMs'];
-const FAILOVER_KEYS: ReadonlySet<string> = new Set(['waitMs', 'probeIntervalMs']);
+const FAILOVER_KEYS: ReadonlySet<string> = new Set(['waitMs', 'probeIntervalMs', 'checkIntervalMs']);
 const ROTATION_KEYS: ReadonlySet<string> = new Set([...COORDINATOR_TIMING_KEYS, 'maxAttempts', 'drain', 'drainTimeoutMs']);
 const DRAIN_MODES: readonly DrainMode[] = ['graceful', 'force', 'none'];
 
@@ -184,5 +184,6 @@ function resolveFailover(value: unknown, rejectReadOnly: boolean): Required<Fail
   return {
     waitMs: duration(bag, 'waitMs', 'failover.', DEFAULT_FAILOVER.waitMs),
     probeIntervalMs: duration(bag, 'probeIntervalMs', 'failover.', DEFAULT_FAILOVER.probeIntervalMs, 1),
+    checkIntervalMs: duration(bag, 'checkIntervalMs', 'failover.', DEFAULT_FAILOVER.checkIntervalMs),
   };
 }

@@ -89,6 +89,22 @@ describeEachFlavour('credswap/mysql2 pool through a rotation and a failover', (f
     assert.deepEqual(seen.discards, ['failover', 'failover', 'failover']);
   });
 
+  it('with failover.checkIntervalMs, a pool that only reads and logs nothing in moves after the proxy flips', async function () {
+    const { p, seen } = rigPool({ connectionLimit: 3, failover: { checkIntervalMs: 300 } });
+    pool = p;
+    const held = await Promise.all([1, 2, 3].map(() => p.getConnection()));
+    for (const connection of held) connection.release();
+    const reads = startLoad(2, () => p.query('SELECT 1'));
+    await reads.untilOk(20);
+    const loginsBefore = seen.logins;
+    rig.proxy.flip(rig.replica);
+    await eventually(() => onPrimary() === 0, 5_000, 'no connection left on the old primary');
+    const result = await reads.stop();
+    assert.deepEqual(result.failed, []);
+    assert.ok(seen.discards.filter((reason) => reason === 'failover').length >= 1, seen.discards.join(', '));
+    assert.ok(seen.logins - loginsBefore <= 4, `${seen.logins - loginsBefore} logins: the check's, then the pool refilling`);
+  });
+
   it('maxLifetimeMs closes connections past their lifetime, idle ones at once and busy ones when released', async function () {
     const { p, seen } = rigPool({ connectionLimit: 2, maxLifetimeMs: 300 });
     pool = p;

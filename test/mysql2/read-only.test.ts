@@ -45,7 +45,7 @@ describe('Failover', function () {
   beforeEach(function () {
     clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
     host = new FakeHost();
-    failover = new Failover(host, { waitMs: 1_000, probeIntervalMs: 40 });
+    failover = new Failover(host, { waitMs: 1_000, probeIntervalMs: 40, checkIntervalMs: 0 });
   });
 
   afterEach(function () {
@@ -140,7 +140,7 @@ describe('Failover', function () {
   });
 
   it('waitMs 0 gives up at once; close() ends the episode and resumes the callers', async function () {
-    const impatient = new Failover(host, { waitMs: 0, probeIntervalMs: 40 });
+    const impatient = new Failover(host, { waitMs: 0, probeIntervalMs: 40, checkIntervalMs: 0 });
     impatient.loggedIn(A);
     impatient.refused(1);
     let gaveUp = 0;
