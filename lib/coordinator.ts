@@ -16,6 +16,7 @@ import { backoffDelay } from './backoff.js';
 import { type Flight, isProgrammerFailure, startFlight } from './coordinator-flight.js';
 import { ExpiryRefresh } from './coordinator-refresh.js';
 import { type SealedCredentials, fingerprint, sameCredentials, sealCredentials } from './credentials.js';
+import { ProviderCall, publishRotation, publishRotationError } from './diagnostics.js';
 import { DEFAULT_LOGIN_TRUST_MS, LoginGate } from './login-gate.js';
 import { ClosedError, CredentialsUnavailableError, ProviderError, RotationCooldownError } from './errors.js';
 import {
@@ -237,13 +238,17 @@ export class RotationCoordinator extends EventEmitter {
 
   #start(reason: FetchReason): Flight {
     const startedGeneration = this.#generation;
-    const flight = startFlight({
-      provider: this.provider,
-      reason,
-      current: this.#credentials,
-      timeoutMs: this.#timings.timeoutMs,
-      accept: (result) => this.#accept(result, reason, startedGeneration),
-    });
+    const call = new ProviderCall(this.provider.name, reason, startedGeneration);
+    const flight = call.run(() =>
+      startFlight({
+        provider: this.provider,
+        reason,
+        current: this.#credentials,
+        timeoutMs: this.#timings.timeoutMs,
+        accept: (result) => this.#accept(result, reason, startedGeneration, call),
+      }),
+    );
+    call.follow(flight.promise);
     this.#flight = flight;
     flight.promise.then(
       () => {
@@ -259,7 +264,7 @@ export class RotationCoordinator extends EventEmitter {
   }
 
   /** Turns a provider result into the current snapshot; runs synchronously when the call returns. */
-  #accept(result: unknown, reason: FetchReason, startedGeneration: number): CredentialsSnapshot {
+  #accept(result: unknown, reason: FetchReason, startedGeneration: number, call: ProviderCall): CredentialsSnapshot {
     if (this.#closed) throw new ClosedError('the rotation coordinator');
     if (this.#generation !== startedGeneration) return this.#snapshot!; // a newer generation won
     if (result === undefined || result === null) {
@@ -271,7 +276,7 @@ export class RotationCoordinator extends EventEmitter {
       this.#renew(sealed);
       return this.#snapshot!;
     }
-    return this.#advance(sealed, reason);
+    return this.#advance(sealed, reason, call);
   }
 
   /** The same credentials with another `expiresAt`: no new generation, only a new refresh time. */
@@ -282,7 +287,7 @@ export class RotationCoordinator extends EventEmitter {
     this.#scheduleRefresh();
   }
 
-  #advance(credentials: SealedCredentials, reason: RotateReason): CredentialsSnapshot {
+  #advance(credentials: SealedCredentials, reason: RotateReason, call?: ProviderCall): CredentialsSnapshot {
     const previousGeneration = this.#generation;
     this.#generation += 1;
     this.#credentials = credentials;
@@ -300,6 +305,7 @@ export class RotationCoordinator extends EventEmitter {
       fingerprint: fingerprint(credentials),
       ...(credentials.expiresAt !== undefined ? { expiresAt: credentials.expiresAt } : {}),
     };
+    publishRotation(event, call);
     this.#emitRotate(event);
     return snapshot;
   }
@@ -344,6 +350,7 @@ export class RotationCoordinator extends EventEmitter {
    * coordinator's own bookkeeping.
    */
   #reportError(error: Error, reason: RotationErrorReason): void {
+    publishRotationError(error, reason, this.provider.name);
     try {
       this.emit('rotation-error', error, { reason, provider: this.provider.name });
     } catch (thrown) {

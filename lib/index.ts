@@ -41,3 +41,16 @@ export {
   isCredswapError,
 } from './errors.js';
 export type { CredswapErrorCode } from './errors.js';
+export { DIAGNOSTICS_CHANNELS, MYSQL2_POOL_CONNECT_CHANNEL } from './diagnostics.js';
+export type {
+  RotationMessage,
+  RotationErrorMessage,
+  ProviderCallContext,
+  ProviderCallOutcome,
+  LoginRefusedMessage,
+  ConnectionMessage,
+  ConnectionDiscardMessage,
+  DrainMessage,
+  FailoverMessage,
+  Mysql2PoolConnectContext,
+} from './diagnostics.js';

@@ -20,6 +20,9 @@ const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 /** The banner the README gives for ES module bundles (esbuild's `require` shim needs a real one). */
 const ESM_REQUIRE_BANNER = "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
 const version = (name: string): string => require(`${name}/package.json`).version as string;
+/** The installed version of a package whose `exports` hide its package.json. */
+const installedVersion = (name: string): string =>
+  (JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
 
 function run(cmd: string, args: string[], cwd: string, env?: NodeJS.ProcessEnv): string {
   return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
@@ -93,6 +96,7 @@ describe('the packed package', function () {
     'credswap/vault': ['VaultDatabaseProvider', 'VaultStaticRoleProvider', 'VaultKvProvider', 'VaultError'],
     'credswap/testing': ['startTestServer', 'startMariaDB', 'startTcpProxy', 'startLoadGenerator', 'defaultQueries', 'startRdsIamFrontEnd'],
     'credswap/drill': ['runDrill', 'renderTable', 'validateReport'],
+    'credswap/otel': ['CredswapMetrics'],
   };
 
   for (const [entry, names] of Object.entries(entryPoints)) {
@@ -216,6 +220,70 @@ describe('the packed package', function () {
       const publint = attempt(process.execPath, [join(root, 'node_modules', '.bin', 'publint'), '--strict', tarball], work);
       assert.equal(publint.code, 0, publint.out);
       assert.match(publint.out, /All good/);
+    });
+  });
+
+  describe('credswap/otel, with and without @opentelemetry/api', function () {
+    /** A consumer's use of credswap/otel, with the SDK's MeterProvider when `withSdk`. */
+    const consumer = (withSdk: boolean) =>
+      [
+        "import { DIAGNOSTICS_CHANNELS, type RotationMessage } from 'credswap';",
+        "import { CredswapMetrics, type MeterProviderLike } from 'credswap/otel';",
+        ...(withSdk ? ["import { MeterProvider } from '@opentelemetry/sdk-metrics';"] : []),
+        'export const channel: string = DIAGNOSTICS_CHANNELS.rotation;',
+        'export const generation = (m: RotationMessage): number => m.generation;',
+        'export const metrics = (p: MeterProviderLike) => new CredswapMetrics({ meterProvider: p });',
+        ...(withSdk ? ['export const sdk = new CredswapMetrics({ meterProvider: new MeterProvider() });'] : []),
+        '',
+      ].join('\n');
+
+    it('without it, credswap/otel loads, its declarations compile, and CredswapMetrics without a meterProvider names the package', function () {
+      const code = `const { CredswapMetrics } = require('credswap/otel');
+        try { new CredswapMetrics(); console.log('created'); } catch (e) { console.log(JSON.stringify({ code: e.code, dependency: e.dependency })); }`;
+      assert.deepEqual(JSON.parse(run(process.execPath, ['-e', code], project)), {
+        code: 'CREDSWAP_MISSING_DEPENDENCY',
+        dependency: '@opentelemetry/api',
+      });
+      writeFileSync(join(project, 'otel.ts'), consumer(false));
+      for (const resolution of ['nodenext', 'bundler'] as const) {
+        const { code: exit, out } = typecheck(project, ['otel.ts'], resolution);
+        assert.equal(exit, 0, `${resolution}: ${out}`);
+      }
+    });
+
+    it("with it, credswap/mysql2 still loads no OpenTelemetry, and the SDK's MeterProvider records a rotation", async function () {
+      const app = join(work, 'app-otel');
+      install(app, [
+        tarball,
+        `mysql2@${version('mysql2')}`,
+        `@opentelemetry/api@${installedVersion('@opentelemetry/api')}`,
+        `@opentelemetry/sdk-metrics@${installedVersion('@opentelemetry/sdk-metrics')}`,
+      ]);
+      const loaded = `require('credswap'); require('credswap/mysql2'); require('credswap/mysql2/promise');
+        console.log(JSON.stringify(Object.keys(require.cache).filter((k) => /@opentelemetry/.test(k))))`;
+      assert.deepEqual(JSON.parse(run(process.execPath, ['-e', loaded], app)), []);
+      const script = `import { RotationCoordinator } from 'credswap';
+        import { CredswapMetrics } from 'credswap/otel';
+        import { metrics } from '@opentelemetry/api';
+        import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+        class Reader extends MetricReader { async onForceFlush() {} async onShutdown() {} }
+        const reader = new Reader();
+        metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+        const recording = new CredswapMetrics();
+        const coordinator = new RotationCoordinator({ provider: async () => ({ user: 'app', password: 'p' }) });
+        await coordinator.acquire();
+        await coordinator.close();
+        recording.disable();
+        const { resourceMetrics } = await reader.collect();
+        const rotations = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === 'credswap.rotations');
+        console.log(JSON.stringify(rotations.dataPoints.map((p) => [p.attributes['credswap.rotation.reason'], p.value])));`;
+      writeFileSync(join(app, 'otel.mjs'), script);
+      assert.deepEqual(JSON.parse(await runNode('otel.mjs', app, process.env)), [['initial', 1]]);
+      writeFileSync(join(app, 'otel.ts'), consumer(true));
+      for (const resolution of ['nodenext', 'bundler'] as const) {
+        const { code, out } = typecheck(app, ['otel.ts'], resolution);
+        assert.equal(code, 0, `${resolution}: ${out}`);
+      }
     });
   });
 

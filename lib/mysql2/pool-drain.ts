@@ -10,6 +10,7 @@
 
 import { unrefTimer } from '../backoff.js';
 import type { CredentialsSnapshot } from '../coordinator.js';
+import { drainObserved, publishDrain } from '../diagnostics.js';
 import type { GenerationLedger } from '../generation-ledger.js';
 import type { DrainMode } from './pool-options.js';
 import { CLOSING, type CredswapPoolConnection, ESTABLISHED, GENERATION, type Waiter } from './pool-connection.js';
@@ -60,6 +61,10 @@ export class PoolDrain {
   drain(generation: number): void {
     if (this.#mode === 'none' || generation <= 1) return;
     const pool = this.#pool;
+    if (drainObserved()) {
+      const stale = [...pool._connections].filter((c) => c[ESTABLISHED] && !c[CLOSING] && c[GENERATION] < generation).length;
+      publishDrain({ generation, mode: this.#mode, stale });
+    }
     for (const connection of [...pool._idle]) {
       if (connection[GENERATION] < generation) pool._closeConnection(connection, 'quit', 'stale');
     }

@@ -8,6 +8,7 @@
  */
 
 import { performance } from 'node:perf_hooks';
+import { publishFailover } from '../diagnostics.js';
 import { ReadOnlyError } from '../errors.js';
 import { isReadOnlyTransactionError } from './classify.js';
 import { Failover, type FailoverEvent, type FailoverHost, type FailoverOptions } from './failover.js';
@@ -138,6 +139,7 @@ export class PoolFailover implements FailoverHost {
 
   /** @internal */
   _episode(event: FailoverEvent): void {
+    publishFailover(event);
     this.#pool.emit('failover', event);
   }
 }

@@ -9,16 +9,18 @@
  */
 
 import type { CredentialsSnapshot, RotationCoordinator } from '../coordinator.js';
+import { poolConnectTraced, publishLoginRefused, tracePoolConnect } from '../diagnostics.js';
 import { AccountUnavailableError, ClosedError } from '../errors.js';
 import type { GenerationLedger } from '../generation-ledger.js';
 import { UNGATED, type LoginTicket } from '../login-gate.js';
 import { accountProblemOf, isAccessDenied } from './classify.js';
-import { hideHandshakeSecrets, isMariaDBConnection } from './internals.js';
+import { hideHandshakeSecrets, isMariaDBConnection, type Mysql2ConnectionConfig } from './internals.js';
 import type { CredswapPoolConnection, Waiter } from './pool-connection.js';
 import { checkServerRole, type ServerRole } from './server-identity.js';
 
 /** The pool, as its logins see it. */
 export interface LoginHost {
+  readonly config: { readonly connectionConfig: Mysql2ConnectionConfig };
   readonly _closed: boolean;
   readonly coordinator: RotationCoordinator | undefined;
   /** Whether each login asks its server who it is and whether it takes writes (failover). */
@@ -52,6 +54,12 @@ export class PoolLogins {
 
   /** Opens a connection for `waiter` in a slot the pool has already counted. */
   open(waiter: Waiter): void {
+    // Traced as mysql2 traces its pool's connects, for instrumentation that listens to mysql2.
+    if (poolConnectTraced()) tracePoolConnect(this.#host.config.connectionConfig, waiter.cb, (cb) => this.#open({ ...waiter, cb }));
+    else this.#open(waiter);
+  }
+
+  #open(waiter: Waiter): void {
     const coordinator = this.#host.coordinator;
     if (!coordinator) {
       this.#connect(waiter, undefined);
@@ -125,6 +133,7 @@ export class PoolLogins {
       else ticket.failed();
       host._forget(connection);
       const problem = accountProblemOf(err, isMariaDBConnection(connection));
+      if (problem !== undefined || isAccessDenied(err)) publishLoginRefused(connection, snapshot?.generation ?? 0, err, problem);
       if (problem !== undefined) {
         // Locked or expired whatever the password: not a rotation.
         host._loginFailed(waiter, new AccountUnavailableError(String(connection.config.user), problem, err));

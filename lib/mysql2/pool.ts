@@ -11,6 +11,7 @@
  */
 
 import { type CredentialsSnapshot, type RotateEvent, RotationCoordinator } from '../coordinator.js';
+import { publishConnectionClose, publishConnectionOpen, publishDiscard } from '../diagnostics.js';
 import { ClosedError } from '../errors.js';
 import { GenerationLedger } from '../generation-ledger.js';
 import { GenerationConfigs } from './generation-config.js';
@@ -167,6 +168,7 @@ export class CallbackPool extends PoolSurface {
     if (index !== -1) this.#free.splice(index, 1);
     this.#slots -= 1;
     this.#generations.closed(connection[GENERATION]);
+    publishConnectionClose(connection, connection[GENERATION]);
     this.#serveQueue();
   }
 
@@ -275,6 +277,7 @@ export class CallbackPool extends PoolSurface {
     // The first login with newer credentials worked: now connections of older ones drain.
     if (snapshot && this.#generations.opened(snapshot)) this.#drain.drain(generation);
     this.coordinator?.reportSuccess(generation);
+    publishConnectionOpen(connection, generation);
     this.emit('connection', connection);
     this.emit('acquire', connection);
     waiter.cb(null, connection);
@@ -346,7 +349,10 @@ export class CallbackPool extends PoolSurface {
     this.#socketsClosing += 1;
     const index = this.#free.indexOf(connection);
     if (index !== -1) this.#free.splice(index, 1);
-    if (reason) this.emit('discard', connection, reason);
+    if (reason) {
+      publishDiscard(connection, connection[GENERATION], reason);
+      this.emit('discard', connection, reason);
+    }
     closeSocketOf(connection, how, this.#timers, () => {
       this.#socketsClosing -= 1;
       this._removeConnection(connection);
@@ -403,6 +409,7 @@ export class CallbackPool extends PoolSurface {
     for (const waiter of this.#queue.splice(0)) process.nextTick(waiter.cb, new ClosedError('the pool'));
     const closing = this.coordinator?.close();
     const firstError = await endAll(this.#all);
+    for (const connection of this.#all) if (connection[ESTABLISHED]) publishConnectionClose(connection, connection[GENERATION]);
     this.#all.clear();
     this.#free.length = 0;
     await closing;
