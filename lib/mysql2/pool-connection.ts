@@ -22,9 +22,11 @@ import {
 export interface ConnectionOwner {
   readonly _closed: boolean;
   readonly rejectReadOnly: boolean;
-  _readOnlyRefusal(connection: CredswapPoolConnection, error: Error): boolean;
-  /** The error a read-only refusal reaches the caller as (`waited`: after waiting for a writable server). */
-  _readOnlyError(error: Error, waited: boolean): Error;
+  /** What the pool does about read-only servers (see `pool-failover.ts`). */
+  readonly _failover: {
+    refused(connection: CredswapPoolConnection, error: Error): boolean;
+    errorFor(error: Error, waited: boolean): Error;
+  };
   _closeConnection(connection: CredswapPoolConnection, how: 'quit' | 'destroy', reason?: string): void;
 }
 
@@ -116,8 +118,8 @@ export class PooledConnection extends (PoolConnection as unknown as new (...args
     if (owner !== undefined && owner.rejectReadOnly && (cmd as ObservedCommand)[OBSERVED] !== true) {
       observeCommandErrors(cmd, (err) => {
         if (!isReadOnlyError(err)) return err;
-        owner._readOnlyRefusal(this as unknown as CredswapPoolConnection, err);
-        return owner._readOnlyError(err, false);
+        owner._failover.refused(this as unknown as CredswapPoolConnection, err);
+        return owner._failover.errorFor(err, false);
       });
     }
     return super.addCommand(cmd);

@@ -28,8 +28,42 @@ export interface FailoverPool extends CheckedPool {
   emit(event: 'failover', payload: FailoverEvent): boolean;
 }
 
+/** What a pool does about read-only servers: {@link PoolFailover}, or {@link NO_FAILOVER}. */
+export interface ReadOnlyPolicy {
+  /** True while a failover episode is under way. */
+  readonly active: boolean;
+  /** A login reached the server `role` describes. */
+  loggedIn(connection: CredswapPoolConnection, role: ServerRole | undefined): void;
+  /** Reached a server that the pool's address no longer leads to. */
+  onOtherServer(connection: CredswapPoolConnection): boolean;
+  /** A connection received a read-only error; true when it is to be discarded (a statement then runs again on a fresh one). */
+  refused(connection: CredswapPoolConnection, error: Error): boolean;
+  /** The error a read-only refusal reaches the caller as (`waited`: after waiting for a writable server). */
+  errorFor(error: Error, waited: boolean): Error;
+  /** Calls `resume` once no episode is under way (within `failover.waitMs`), else `giveUp`. */
+  whenWritable(resume: () => void, giveUp: () => void): void;
+  close(): void;
+}
+
+/**
+ * `failover: false` (or `rejectReadOnly: false`), as mysql2 does it: a refused connection is
+ * discarded and a pool statement runs again at once on a new one; errors stay the server's.
+ */
+export const NO_FAILOVER: ReadOnlyPolicy = Object.freeze({
+  active: false,
+  loggedIn() {},
+  onOtherServer: () => false,
+  refused(connection: CredswapPoolConnection) {
+    connection[DISCARD] = 'read-only';
+    return true;
+  },
+  errorFor: (error: Error) => error,
+  whenWritable: (resume: () => void) => process.nextTick(resume),
+  close() {},
+});
+
 /** The failover side of one pool (with `rejectReadOnly` and `failover` on). */
-export class PoolFailover implements FailoverHost {
+export class PoolFailover implements FailoverHost, ReadOnlyPolicy {
   readonly #pool: FailoverPool;
   readonly #failover: Failover;
   readonly #waitMs: number;

@@ -18,12 +18,12 @@ export interface StatementHost {
   readonly _closed: boolean;
   /** Hands `waiter` a connection (`front`: ahead of the queue). */
   _acquire(waiter: Waiter, front: boolean): void;
-  /** Reports a read-only refusal; true when the connection is to be discarded (and a retry needs a fresh one). */
-  _readOnlyRefusal(connection: CredswapPoolConnection, error: Error): boolean;
-  /** Calls `resume` once the pool's failover episode (if any) has found a writable server, else `giveUp`. */
-  _whenWritable(resume: () => void, giveUp: () => void): void;
-  /** The error a read-only refusal reaches the caller as (`waited`: after waiting for a writable server). */
-  _readOnlyError(error: Error, waited: boolean): Error;
+  /** What the pool does about read-only servers (see `pool-failover.ts`). */
+  readonly _failover: {
+    refused(connection: CredswapPoolConnection, error: Error): boolean;
+    errorFor(error: Error, waited: boolean): Error;
+    whenWritable(resume: () => void, giveUp: () => void): void;
+  };
 }
 
 export type QueryCallback = (err: Error | null, ...rest: unknown[]) => void;
@@ -62,7 +62,7 @@ export function retryModeFor(host: StatementHost, callback: unknown): RetryMode 
  */
 function retryAfterRefusal(host: StatementHost, discarded: boolean, run: (mode: RetryMode) => void, fail: () => void): void {
   if (discarded) run('fresh');
-  else host._whenWritable(() => (host._closed ? fail() : run('retry')), fail);
+  else host._failover.whenWritable(() => (host._closed ? fail() : run('retry')), fail);
 }
 
 /**
@@ -87,7 +87,7 @@ export function runQuery(host: StatementHost, cmd: Mysql2Command, args: Statemen
           (cmd as ObservedCommand)[OBSERVED] = true;
           cmd.onResult = (error: Error | null, rows?: unknown, fields?: unknown) => {
             if (error && isReadOnlyError(error)) {
-              const discarded = host._readOnlyRefusal(connection, error);
+              const discarded = host._failover.refused(connection, error);
               if (mode === 'retryable' && !host._closed) {
                 // The server refused the statement: it did not run. Once more, once this
                 // connection is released (its slot is then on its way back).
@@ -96,11 +96,11 @@ export function runQuery(host: StatementHost, cmd: Mysql2Command, args: Statemen
                     host,
                     discarded,
                     (next) => runQuery(host, createPoolQuery(host, args), args, next),
-                    () => onResult(host._readOnlyError(error, !discarded), rows, fields),
+                    () => onResult(host._failover.errorFor(error, !discarded), rows, fields),
                   );
                 return;
               }
-              onResult(host._readOnlyError(error, false), rows, fields);
+              onResult(host._failover.errorFor(error, false), rows, fields);
               return;
             }
             onResult(error, rows, fields);
@@ -145,7 +145,7 @@ export function runExecute(host: StatementHost, args: StatementArgs & { cb: Quer
                 host,
                 discarded,
                 (next) => runExecute(host, args, next),
-                () => args.cb(discarded ? error : host._readOnlyError(refusal, true), rows, fields),
+                () => args.cb(discarded ? error : host._failover.errorFor(refusal, true), rows, fields),
               );
             return;
           }

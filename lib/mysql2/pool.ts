@@ -34,7 +34,7 @@ import { PoolSurface } from './pool-surface.js';
 import { type MYSQL2_POOL_KEYS, type PoolOptions, type ResolvedPoolOptions, resolvePoolOptions } from './pool-options.js';
 import { createPoolQuery, retryModeFor, runExecute, runQuery, type QueryCallback } from './pool-statements.js';
 import { PoolDrain } from './pool-drain.js';
-import { PoolFailover } from './pool-failover.js';
+import { NO_FAILOVER, PoolFailover, type ReadOnlyPolicy } from './pool-failover.js';
 import { startSweep } from './pool-sweep.js';
 import type { ServerRole } from './server-identity.js';
 import type { Pool, PoolStats, PromisePool } from './types.js';
@@ -81,7 +81,8 @@ export class CallbackPool extends PoolSurface {
   /** Discarded connections whose sockets have not closed yet: each will free a slot. */
   #socketsClosing = 0;
   /** Which server the address leads to, and the failover episode; `undefined` with `failover: false`. */
-  readonly #failover: PoolFailover | undefined;
+  /** @internal What the pool does about read-only servers. */
+  readonly _failover: ReadOnlyPolicy;
   #stopSweep: (() => void) | undefined;
   #ending: Promise<Error | undefined> | undefined;
   #promisePool: PromisePool | undefined;
@@ -91,8 +92,8 @@ export class CallbackPool extends PoolSurface {
     const resolved = resolvePoolOptions(options);
     this.#options = resolved;
     this.rejectReadOnly = resolved.rejectReadOnly;
-    this.#failover = resolved.failover && new PoolFailover(this, resolved.failover);
-    this._checksServers = this.#failover !== undefined;
+    this._failover = resolved.failover ? new PoolFailover(this, resolved.failover) : NO_FAILOVER;
+    this._checksServers = resolved.failover !== undefined;
     this.#configs = new GenerationConfigs(resolved.mysqlOptions);
     const connectionConfig = this.#configs.base;
     this.config = Object.freeze({
@@ -134,9 +135,9 @@ export class CallbackPool extends PoolSurface {
   getConnection(cb: ConnectionCallback): void {
     const waiter: Waiter = { cb, attempt: 1, fresh: false };
     // During a failover, wait for a writable server (up to failover.waitMs), then take what there is.
-    if (this.#failover?.active) {
+    if (this._failover.active) {
       const acquire = () => this._acquire(waiter, false);
-      this.#failover.whenWritable(acquire, acquire);
+      this._failover.whenWritable(acquire, acquire);
       return;
     }
     this._acquire(waiter, false);
@@ -272,7 +273,7 @@ export class CallbackPool extends PoolSurface {
   ): void {
     connection[ESTABLISHED] = true;
     // May discard connections to another server, or end a failover episode.
-    this.#failover?.loggedIn(connection, role);
+    this._failover.loggedIn(connection, role);
     const generation = connection[GENERATION];
     // The first login with newer credentials worked: now connections of older ones drain.
     if (snapshot && this.#generations.opened(snapshot)) this.#drain.drain(generation);
@@ -334,7 +335,7 @@ export class CallbackPool extends PoolSurface {
   #discardReason(connection: CredswapPoolConnection): string | undefined {
     if (connection[DISCARD]) return connection[DISCARD];
     if (this.#drain.isStale(connection)) return 'stale';
-    return this.#failover?.onOtherServer(connection) ? 'failover' : undefined;
+    return this._failover.onOtherServer(connection) ? 'failover' : undefined;
   }
 
   /**
@@ -359,29 +360,6 @@ export class CallbackPool extends PoolSurface {
     });
   }
 
-  /**
-   * @internal A connection received a read-only error. Returns true when it is to be discarded
-   * (then a pool statement runs again on a fresh connection): with `failover: false`, or for a
-   * read-only transaction's 1792. Otherwise the refusal starts (or continues) a failover episode
-   * and the connection stays, serving reads, until the address leads to another server.
-   */
-  _readOnlyRefusal(connection: CredswapPoolConnection, error: Error): boolean {
-    if (this.#failover) return this.#failover.refused(connection, error);
-    connection[DISCARD] = 'read-only';
-    return true;
-  }
-
-  /** @internal The error a read-only refusal reaches the caller as: see {@link PoolFailover.errorFor}. */
-  _readOnlyError(error: Error, waited: boolean): Error {
-    return this.#failover ? this.#failover.errorFor(error, waited) : error;
-  }
-
-  /** @internal Calls `resume` once no failover episode is under way (within `failover.waitMs`), else `giveUp`. */
-  _whenWritable(resume: () => void, giveUp: () => void): void {
-    if (this.#failover) this.#failover.whenWritable(resume, giveUp);
-    else process.nextTick(resume);
-  }
-
   /** @internal The idle connections, the longest idle first. */
   get _idle(): readonly CredswapPoolConnection[] {
     return this.#free;
@@ -400,7 +378,7 @@ export class CallbackPool extends PoolSurface {
 
   async #end(): Promise<Error | undefined> {
     this._closed = true;
-    this.#failover?.close();
+    this._failover.close();
     this.#stopSweep?.();
     for (const timers of [this.#timers, this.#drain.timers]) {
       for (const timer of timers) clearTimeout(timer);
