@@ -16,7 +16,13 @@
  * - `close()`: what `sequelize.close()` calls.
  *
  * And on each mysql2 connection: `addCommand(cmd)` (see lib/mysql2/internals.ts), overridden on
- * the instance to see the errors of every statement Sequelize runs on it.
+ * the instance to see (and replace) the errors of every statement Sequelize runs on it.
+ *
+ * On the instance: `sequelize.constructor.AccessDeniedError` and `.ConnectionError` (the classes
+ * Sequelize's `connect` wraps driver errors in, `parent` and `original` being the driver's
+ * error), and the `beforePoolAcquire` hook (`sequelize.addHook`, Sequelize 6.32+), awaited before
+ * each acquisition from the pool with the options of `getConnection` (`type: 'SELECT'` for
+ * reads).
  *
  * Why not only the `beforeConnect` hook: it receives the connection manager's one shared config
  * object, so with concurrent connects nobody can tell which credentials a connection used, and
@@ -29,6 +35,7 @@ import { type Mysql2Command, observeCommandErrors } from '../mysql2/internals.js
 export interface SequelizeMysqlConnection {
   config: object;
   addCommand(cmd: never): unknown;
+  on(event: 'error', listener: (err: Error & { fatal?: boolean }) => void): unknown;
 }
 
 /** The connection config Sequelize passes to `connect` (other keys are kept as they are). */
@@ -56,6 +63,45 @@ export interface SequelizeLike {
   readonly options: { readonly dialect?: unknown; readonly replication?: unknown };
   readonly config: { readonly password?: unknown };
   readonly connectionManager: object;
+  addHook?(hook: string, name: string, fn: (...args: never[]) => unknown): unknown;
+}
+
+/** A Sequelize error class that wraps a driver error (`parent` and `original`). */
+export type SequelizeErrorClass = new (parent: Error) => Error;
+
+/** The classes Sequelize's mysql `connect` wraps login errors in. */
+export interface SequelizeConnectErrors {
+  /** For a 1045 (`SequelizeAccessDeniedError`). */
+  readonly AccessDeniedError: SequelizeErrorClass;
+  /** For errors it has no class of its own for (`SequelizeConnectionError`). */
+  readonly ConnectionError: SequelizeErrorClass;
+}
+
+/**
+ * Sequelize's connection error classes, from the instance's constructor (the `Sequelize`
+ * class, which exposes every Sequelize error class); `undefined` when it has none.
+ */
+export function connectErrorsOf(sequelize: SequelizeLike): SequelizeConnectErrors | undefined {
+  const ctor = (sequelize as unknown as { constructor?: Record<string, unknown> }).constructor;
+  const { AccessDeniedError, ConnectionError } = ctor ?? {};
+  if (typeof AccessDeniedError !== 'function' || typeof ConnectionError !== 'function') return undefined;
+  return { AccessDeniedError, ConnectionError } as unknown as SequelizeConnectErrors;
+}
+
+/** The options `getConnection` passes to the `beforePoolAcquire` hook, as far as credswap reads them. */
+export interface PoolAcquireOptions {
+  /** `'SELECT'` for reads (a model finder, a read-only transaction). */
+  readonly type?: unknown;
+}
+
+/**
+ * Runs (and awaits) `hook` before each acquisition from Sequelize's pool, through its
+ * `beforePoolAcquire` hook. Returns false when this Sequelize has no such hook.
+ */
+export function beforePoolAcquire(sequelize: SequelizeLike, hook: (options: PoolAcquireOptions | undefined) => Promise<void>): boolean {
+  if (typeof sequelize.addHook !== 'function') return false;
+  sequelize.addHook('beforePoolAcquire', 'credswapFailover', hook);
+  return true;
 }
 
 /** The methods credswap replaces. */
@@ -107,17 +153,15 @@ export function interceptConnectionManager(sequelize: SequelizeLike, interceptor
 }
 
 /**
- * Calls `observe(err)` with the error of every command that runs on `connection` from now on,
- * without changing how the command reports it.
+ * Calls `observe(err)` with the error of every command that runs on `connection` from now on;
+ * the command reports what `observe` returns (the same error, or one in its place) as it would
+ * have reported its own.
  */
-export function observeConnectionErrors(connection: SequelizeMysqlConnection, observe: (err: Error) => void): void {
+export function observeConnectionErrors(connection: SequelizeMysqlConnection, observe: (err: Error) => Error): void {
   const addCommand = connection.addCommand;
   Object.defineProperty(connection, 'addCommand', {
     value(this: SequelizeMysqlConnection, cmd: Mysql2Command) {
-      observeCommandErrors(cmd, (err) => {
-        observe(err);
-        return err;
-      });
+      observeCommandErrors(cmd, observe);
       return addCommand.call(this, cmd as never);
     },
     writable: true,

@@ -14,66 +14,47 @@
  */
 import { EventEmitter } from 'node:events';
 import { inspect } from 'node:util';
-import {
-  COORDINATOR_TIMING_KEYS,
-  type CoordinatorTimingOptions,
-  type CredentialsSnapshot,
-  type RotateEvent,
-  RotationCoordinator,
-  resolveTimings,
-} from '../coordinator.js';
+import { type CredentialsSnapshot, type RotateEvent, RotationCoordinator } from '../coordinator.js';
 import { ClosedError, InvalidOptionError } from '../errors.js';
 import { GenerationLedger } from '../generation-ledger.js';
 import { isAccessDenied, isReadOnlyError } from '../mysql2/classify.js';
 import { hideSecrets } from '../mysql2/internals.js';
-import { DEFAULT_MAX_ATTEMPTS } from '../mysql2/pool-options.js';
-import { bool, expectObject, integer, rejectUnknownKeys } from '../options.js';
-import { type CredentialsProvider, type HotSwapFunction, toProvider } from '../provider.js';
+import { OrmFailover, type ProbeConnection, type ServerTag } from './orm-failover.js';
+import { NotTried, accountUnavailable, enterGate, settleLogin } from './orm-logins.js';
+import { type SequelizeCredentialsOptions, resolveSequelizeOptions } from './sequelize-options.js';
 import {
+  type PoolAcquireOptions,
+  type SequelizeConnectErrors,
   type SequelizeConnectionConfig,
   type SequelizeConnectionManager,
   type SequelizeLike,
   type SequelizeMysqlConnection,
+  beforePoolAcquire,
+  connectErrorsOf,
   interceptConnectionManager,
   observeConnectionErrors,
   unsupportedReason,
 } from './sequelize-internals.js';
 
-/** The `rotation` option of {@link attachCredentials}. */
-export interface SequelizeRotationOptions extends CoordinatorTimingOptions {
-  /**
-   * Connection attempts for one new connection when the server answers 1045, counting the
-   * first: after each 1045 the connect is repeated with the newest credentials.
-   * @defaultValue 3
-   */
-  maxAttempts?: number;
-}
+export type { SequelizeCredentialsOptions, SequelizeRotationOptions } from './sequelize-options.js';
+export type { OrmFailoverOptions } from './orm-failover.js';
+export type { FailoverEvent } from '../mysql2/failover.js';
 
-/** Options of {@link attachCredentials}. */
-export interface SequelizeCredentialsOptions {
-  /** A provider (`FileProvider`, `SecretsManagerProvider`, `fromFunction(...)`, ...) or a hot-swap function. */
-  credentials: CredentialsProvider | HotSwapFunction;
-  /** When credentials rotate: the coordinator's timings and `maxAttempts`. */
-  rotation?: SequelizeRotationOptions;
-  /**
-   * Drop, instead of reusing, a connection that received a read-only error (1290, 1792, 1836, 1874)
-   * when it is released, so the next one is opened afresh (and follows DNS to a new primary).
-   * @defaultValue true
-   */
-  rejectReadOnly?: boolean;
-}
-
-/** Why a connection was dropped: a read-only error, or credentials older than the newest working ones. */
-export type SequelizeDiscardReason = 'read-only' | 'stale';
+/**
+ * Why a connection was dropped: a read-only error (without failover episodes, or a read-only
+ * transaction's 1792), credentials older than the newest working ones, or a server the address
+ * no longer leads to.
+ */
+export type SequelizeDiscardReason = 'read-only' | 'stale' | 'failover';
 
 interface ConnectionState {
   readonly snapshot: CredentialsSnapshot;
+  /** Where it logged in (with failover). */
+  readonly tag: ServerTag | undefined;
   discard?: 'read-only';
   closed?: boolean;
 }
 
-const OPTION_KEYS: ReadonlySet<string> = new Set(['credentials', 'rotation', 'rejectReadOnly']);
-const ROTATION_KEYS: ReadonlySet<string> = new Set([...COORDINATOR_TIMING_KEYS, 'maxAttempts']);
 const attached = new WeakSet<object>();
 
 /**
@@ -81,17 +62,22 @@ const attached = new WeakSet<object>();
  * {@link attachCredentials} returns. Every new connection of Sequelize's pool logs in with the
  * newest credentials; a connect refused with 1045 reports the refusal to the coordinator (one
  * provider call however many connects fail at once) and is retried with what it returns;
- * connections opened with older credentials are dropped once newer ones have worked;
- * connections that hit a read-only error are dropped when released.
+ * logins go through the coordinator's login gate (lockout-safe); connections opened with older
+ * credentials are dropped once newer ones have worked; failovers are followed (see
+ * {@link SequelizeCredentialsOptions.failover}).
  *
  * Events: `rotate` ({@link RotateEvent}), `rotation-error` (`(error, { reason, provider })`),
- * `discard` (`(connection, reason)`, see {@link SequelizeDiscardReason}).
+ * `discard` (`(connection, reason)`, see {@link SequelizeDiscardReason}), `failover`
+ * ({@link FailoverEvent}, as the pool's: an episode started or ended).
  */
 export class SequelizeCredentials extends EventEmitter {
   /** The coordinator deciding when credentials change. */
   readonly coordinator: RotationCoordinator;
   readonly #maxAttempts: number;
   readonly #rejectReadOnly: boolean;
+  readonly #failover: OrmFailover | undefined;
+  /** Sequelize's classes for login errors, so that errors credswap makes look like its own. */
+  readonly #errors: SequelizeConnectErrors | undefined;
   /** Replicated setups keep each read/write entry's own host and port. */
   readonly #replicated: boolean;
   readonly #connections = new WeakMap<object, ConnectionState>();
@@ -106,15 +92,9 @@ export class SequelizeCredentials extends EventEmitter {
   /** @internal Use {@link attachCredentials}. */
   constructor(sequelize: SequelizeLike, options: SequelizeCredentialsOptions) {
     super();
-    const bag = expectObject(options, 'options')!;
-    rejectUnknownKeys(bag, OPTION_KEYS, '');
-    if (bag.credentials === undefined) throw new InvalidOptionError('credentials', 'is required');
-    const provider = toProvider(bag.credentials);
-    const rotation = expectObject(bag.rotation, 'rotation', true) ?? {};
-    rejectUnknownKeys(rotation, ROTATION_KEYS, 'rotation.');
-    const timings = resolveTimings(rotation, 'rotation.');
-    this.#maxAttempts = integer(rotation, 'maxAttempts', 'rotation.', DEFAULT_MAX_ATTEMPTS, 1);
-    this.#rejectReadOnly = bool(bag, 'rejectReadOnly', '', true);
+    const resolved = resolveSequelizeOptions(options);
+    this.#maxAttempts = resolved.maxAttempts;
+    this.#rejectReadOnly = resolved.rejectReadOnly;
     const unsupported = unsupportedReason(sequelize);
     if (unsupported) throw new InvalidOptionError('sequelize', unsupported);
     const password = sequelize.config.password;
@@ -124,10 +104,11 @@ export class SequelizeCredentials extends EventEmitter {
     if (attached.has(sequelize)) throw new InvalidOptionError('sequelize', 'already has credentials attached');
     attached.add(sequelize);
     this.#replicated = Boolean(sequelize.options.replication);
+    this.#errors = connectErrorsOf(sequelize);
 
-    this.coordinator = RotationCoordinator.fromResolved(provider, timings);
+    this.coordinator = RotationCoordinator.fromResolved(resolved.provider, resolved.timings);
     this.coordinator.on('rotate', (event: RotateEvent) => {
-      if (event.previousGeneration > 0 && event.reason !== 'rejected') this.#probe();
+      if (event.previousGeneration > 0 && event.reason !== 'rejected') this.#verifyNewCredentials();
       this.emit('rotate', event);
     });
     this.coordinator.on('rotation-error', (error, info) => this.emit('rotation-error', error, info));
@@ -161,6 +142,22 @@ export class SequelizeCredentials extends EventEmitter {
       },
     });
     this.#originalConnect = originals.connect;
+    const failover = resolved.failover;
+    if (failover) {
+      const coordinator = this.coordinator;
+      this.#failover = new OrmFailover(
+        {
+          get closed() {
+            return coordinator.closed;
+          },
+          probe: () => this.#probeServer(),
+          episode: (event) => this.emit('failover', event),
+        },
+        failover,
+      );
+      // Writes wait for a writable server during an episode; reads need none.
+      beforePoolAcquire(sequelize, (acquire) => this.#beforeAcquire(acquire));
+    }
   }
 
   /**
@@ -179,6 +176,7 @@ export class SequelizeCredentials extends EventEmitter {
    * it. Idempotent.
    */
   close(): Promise<void> {
+    this.#failover?.close();
     this.#closing ??= this.coordinator.close();
     return this.#closing;
   }
@@ -208,18 +206,50 @@ export class SequelizeCredentials extends EventEmitter {
     let snapshot = coordinator.current ?? (await coordinator.acquire());
     for (let attempt = 1; ; attempt++) {
       if (coordinator.closed) throw new ClosedError('the Sequelize credentials');
+      const ticket = await enterGate(coordinator, snapshot.generation);
+      if (coordinator.closed) {
+        if (!(ticket instanceof NotTried)) ticket.failed();
+        throw new ClosedError('the Sequelize credentials');
+      }
+      if (ticket instanceof NotTried) {
+        // No login: these credentials were refused a moment ago. The copy of that refusal comes
+        // out as Sequelize's own AccessDeniedError, as the login's would have.
+        const error = this.#wrap('AccessDeniedError', ticket.refusal);
+        if (attempt >= this.#maxAttempts) throw error;
+        snapshot = await this.#afterRefusal(snapshot, ticket.refusal, error);
+        continue;
+      }
       let connection: SequelizeMysqlConnection;
       try {
         connection = await connect(this.#configFor(config, snapshot));
       } catch (error) {
         const driverError = driverErrorOf(error);
+        settleLogin(ticket, driverError);
+        // Locked or expired whatever the password: not a rotation.
+        const unavailable = accountUnavailable(snapshot.credentials.user, driverError);
+        if (unavailable) throw this.#wrap('ConnectionError', unavailable);
         if (!isAccessDenied(driverError) || attempt >= this.#maxAttempts || coordinator.closed) throw error;
         snapshot = await this.#afterRefusal(snapshot, driverError, error as Error);
         continue;
       }
-      this.#track(connection, snapshot);
+      ticket.succeeded();
+      let tag: ServerTag | undefined;
+      if (this.#failover) {
+        try {
+          tag = await this.#failover.check(connection);
+        } catch (lost) {
+          throw this.#wrap('ConnectionError', lost as Error); // the connection is gone
+        }
+      }
+      this.#track(connection, snapshot, tag);
       return connection;
     }
+  }
+
+  /** `error` in Sequelize's error class `kind` (its `parent` and `original`), as Sequelize's `connect` wraps driver errors. */
+  #wrap(kind: keyof SequelizeConnectErrors, error: Error): Error {
+    const SequelizeError = this.#errors?.[kind];
+    return SequelizeError ? new SequelizeError(error) : error;
   }
 
   /** Credentials to retry with after `snapshot`'s were refused, or throws what the caller should see. */
@@ -255,18 +285,31 @@ export class SequelizeCredentials extends EventEmitter {
     return copy;
   }
 
-  #track(connection: SequelizeMysqlConnection, snapshot: CredentialsSnapshot): void {
-    const state: ConnectionState = { snapshot };
+  #track(connection: SequelizeMysqlConnection, snapshot: CredentialsSnapshot, tag: ServerTag | undefined): void {
+    const state: ConnectionState = { snapshot, tag };
     this.#connections.set(connection, state);
     hideSecrets(connection.config);
-    if (this.#rejectReadOnly) {
-      observeConnectionErrors(connection, (err) => {
-        if (isReadOnlyError(err)) state.discard = 'read-only';
-      });
-    }
+    // Not closed by Sequelize: the server dropped it (killed, restarted, timed out). Until a login
+    // works again, logins go one at a time: the password may have changed with it.
+    connection.on('error', (err) => {
+      if (err.fatal && !state.closed && !this.coordinator.closed) this.coordinator.logins.distrust();
+    });
+    if (this.#rejectReadOnly) observeConnectionErrors(connection, (err) => this.#statementError(state, err));
     // The first login with newer credentials makes connections of older ones stale.
     this.#generations.opened(snapshot);
     this.coordinator.reportSuccess(snapshot.generation);
+  }
+
+  /** What a statement's error reaches Sequelize as; a read-only refusal marks the connection or starts an episode. */
+  #statementError(state: ConnectionState, err: Error): Error {
+    if (!isReadOnlyError(err)) return err;
+    if (!this.#failover) {
+      state.discard = 'read-only';
+      return err;
+    }
+    const { discard, error } = this.#failover.refused(state.tag, err);
+    if (discard) state.discard = 'read-only';
+    return error;
   }
 
   #forget(connection: SequelizeMysqlConnection): void {
@@ -281,7 +324,9 @@ export class SequelizeCredentials extends EventEmitter {
     const state = this.#connections.get(connection);
     // Connections opened before credentials were attached count as generation 0.
     const reason: SequelizeDiscardReason | undefined =
-      state?.discard ?? (this.#generations.isStale(state?.snapshot.generation ?? 0) ? 'stale' : undefined);
+      state?.discard ??
+      (this.#generations.isStale(state?.snapshot.generation ?? 0) ? 'stale' : undefined) ??
+      (this.#failover?.onOtherServer(state?.tag) ? 'failover' : undefined);
     if (reason === undefined) return false;
     this.emit('discard', connection, reason);
     return true;
@@ -292,13 +337,31 @@ export class SequelizeCredentials extends EventEmitter {
    * with the new credentials and closes it. Old connections become stale only once it logs in,
    * so credentials the server does not accept yet never cost the pool its working connections.
    */
-  #probe(): void {
+  #verifyNewCredentials(): void {
     const config = this.#lastConfig;
     if (!config || this.coordinator.closed) return;
     this.#open(this.#originalConnect, config)
       .then((connection) => this.#manager.disconnect(connection))
       // A refusal the provider could not resolve is reported through `rotation-error`.
       .catch(() => {});
+  }
+
+  /** During a failover episode, an acquisition for anything but a read waits for a writable server (up to `failover.waitMs`). */
+  async #beforeAcquire(options: PoolAcquireOptions | undefined): Promise<void> {
+    const failover = this.#failover;
+    if (!failover?.active || options?.type === 'SELECT') return;
+    await failover.whenWritable();
+  }
+
+  /** A failover episode's probe: one login, outside Sequelize's pool, closed once its server is known. */
+  async #probeServer(): Promise<ProbeConnection> {
+    const config = this.#lastConfig;
+    if (!config) throw new Error('credswap: no Sequelize connection yet to probe with');
+    const connection = await this.#open(this.#originalConnect, config);
+    return {
+      tag: this.#connections.get(connection)?.tag ?? { server: 0, writable: true },
+      close: () => void this.#manager.disconnect(connection).catch(() => {}),
+    };
   }
 }
 

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import knex from 'knex';
-import { knexPoolOf } from '../../lib/integrations/knex-client.js';
+import { interceptLogins, knexClientOf, knexPoolOf, rejectPendingAcquires } from '../../lib/integrations/knex-client.js';
 import { type MariaDBServer, startTestServer } from '../../lib/testing/mariadb.js';
 
 describe('the Knex contract of credswap/knex', function () {
@@ -59,9 +59,81 @@ describe('the Knex contract of credswap/knex', function () {
     assert.equal(destroyed, 1);
   });
 
+  it("opens every connection with the Client's own acquireRawConnection, from the settings the connection function returned, and closes one with destroyRawConnection", async function () {
+    const account = await server.createUser({ prefix: 'kc' });
+    const returned: object[] = [];
+    const db = knex({
+      client: 'mysql2',
+      pool: { min: 0, max: 2 },
+      connection: async () => {
+        const settings = { host: server.host, port: server.port, user: account.user, password: account.password };
+        returned.push(settings);
+        return settings;
+      },
+    });
+    try {
+      const client = knexClientOf(db.client);
+      assert.ok(client, 'the Client has acquireRawConnection and destroyRawConnection');
+      const seen: unknown[] = [];
+      const opened: unknown[] = [];
+      const original = interceptLogins(client, async (open) => {
+        seen.push(client.connectionSettings);
+        const connection = await open();
+        opened.push(connection);
+        return connection;
+      });
+      const held = await Promise.all([db.client.acquireConnection(), db.client.acquireConnection()]);
+      await Promise.all(held.map((c) => db.client.releaseConnection(c)));
+      assert.equal(opened.length, 2, 'one call per new connection');
+      assert.ok(
+        held.every((c) => opened.includes(c)),
+        'the connections Knex hands out are the ones it opened',
+      );
+      assert.equal(seen.length, 2);
+      // Both first connections ask the connection function (Knex has no settings yet): either object will do.
+      assert.ok(
+        seen.every((settings) => returned.includes(settings as object)),
+        'created from settings the connection function returned',
+      );
+      // The original opens one more (outside the pool), which destroyRawConnection closes.
+      const extra = (await original()) as { _closing?: boolean };
+      await client.destroyRawConnection(extra);
+      assert.equal(extra._closing, true);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it("keeps acquisitions waiting for a connection in its tarn pool's pendingAcquires, which rejectPendingAcquires fails", async function () {
+    let release: (() => void) | undefined;
+    const db = knex({
+      client: 'mysql2',
+      pool: { min: 0, max: 1, propagateCreateError: false },
+      log: { warn() {} }, // Knex warns about every failed acquire
+      connection: async () => ({ host: server.host, port: server.port, user: 'nobody', password: 'x' }),
+    });
+    try {
+      const client = knexClientOf(db.client)!;
+      interceptLogins(client, () => new Promise((_resolve, reject) => (release = () => reject(new Error('never mind')))));
+      const queries = [db.raw('SELECT 1'), db.raw('SELECT 2')].map((q) =>
+        q.then(
+          () => 'ran',
+          (e: Error) => e.message,
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      rejectPendingAcquires(db.client, new Error('the account is locked'));
+      assert.deepEqual(await Promise.all(queries), ['the account is locked', 'the account is locked']);
+      release?.();
+    } finally {
+      await db.destroy();
+    }
+  });
+
   it('finds no pool on something that is not a Knex Client', function () {
     for (const value of [undefined, null, 42, {}, { pool: {} }, { pool: { on: 'no' } }]) {
       assert.equal(knexPoolOf(value), undefined);
+      assert.equal(knexClientOf(value), undefined);
     }
   });
 });

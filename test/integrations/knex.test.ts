@@ -26,7 +26,22 @@ describe('credswap/knex', function () {
         'RejectReadOnly',
       ],
       ['a misspelt credentials', () => knexConnection({ credential: hotSwap } as KnexConnectionOptions), 'credential'],
-      ['failover (a pool option)', () => knexConnection({ credentials: hotSwap, failover: false } as KnexConnectionOptions), 'failover'],
+      [
+        'maxLifetimeMs (a pool option)',
+        () => knexConnection({ credentials: hotSwap, maxLifetimeMs: 1 } as KnexConnectionOptions),
+        'maxLifetimeMs',
+      ],
+      [
+        "failover's periodic check (credswap's pool only)",
+        () => knexConnection({ credentials: hotSwap, failover: { checkIntervalMs: 1_000 } } as KnexConnectionOptions),
+        'failover.checkIntervalMs',
+      ],
+      ['a negative failover.waitMs', () => knexConnection({ credentials: hotSwap, failover: { waitMs: -1 } }), 'failover.waitMs'],
+      [
+        'failover with rejectReadOnly: false',
+        () => knexConnection({ credentials: hotSwap, rejectReadOnly: false, failover: { waitMs: 100 } }),
+        'failover',
+      ],
       [
         'a password next to credentials',
         () => knexConnection({ credentials: hotSwap, password: SECRET } as KnexConnectionOptions),
@@ -102,7 +117,8 @@ describe('credswap/knex', function () {
     });
 
     it("adds its hooks to the user's pool options and calls the user's own after its own", async function () {
-      const connection = knexConnection({ credentials: hotSwap });
+      // failover: false, so that afterCreate asks nothing of this connection, which is not one.
+      const connection = knexConnection({ credentials: hotSwap, failover: false });
       const calls: string[] = [];
       const pool = connection.pool({
         max: 3,

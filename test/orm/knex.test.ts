@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import knex, { type Knex } from 'knex';
+import { ReadOnlyError } from '../../lib/errors.js';
 import { knexConnection, type KnexConnection } from '../../lib/integrations/knex.js';
 import { createPool, type Pool } from '../../lib/mysql2/index.js';
 import { createPool as createPromisePool } from '../../lib/mysql2/promise.js';
@@ -142,7 +143,7 @@ describe('Knex', function () {
       });
     });
 
-    it('destroys a connection that hit a read-only error instead of handing it out again', async function () {
+    it('keeps a connection refused as read-only while the address leads to that server, and the caller gets a ReadOnlyError', async function () {
       const { db } = connect(1);
       const [{ id: first }] = (await db.raw('SELECT CONNECTION_ID() AS id'))[0];
       await rig.primary.setReadOnly(true);
@@ -153,7 +154,39 @@ describe('Knex', function () {
             () => undefined,
             (e: unknown) => e,
           );
+        assert.ok(error instanceof ReadOnlyError, String(error));
+        assert.equal(error.code, 'CREDSWAP_READ_ONLY');
+        assert.equal(error.errno, 1290, "the server's errno is kept");
+        assert.equal(error.retryable, true);
+      } finally {
+        await rig.primary.setReadOnly(false);
+      }
+      // The episode ends at the next login to a writable server; reads never needed one.
+      const [{ id: second }] = (await db.raw('SELECT CONNECTION_ID() AS id'))[0];
+      assert.equal(second, first, 'the refused connection still serves');
+    });
+
+    it('with failover: false, destroys a connection that hit a read-only error instead of handing it out again', async function () {
+      const connection = knexConnection({
+        host: rig.host,
+        port: rig.port,
+        database: rig.database,
+        credentials: rig.credentials,
+        failover: false,
+      });
+      const db = knex({ client: 'mysql2', connection, pool: connection.pool({ min: 0, max: 1 }) });
+      cleanups.push(() => db.destroy());
+      const [{ id: first }] = (await db.raw('SELECT CONNECTION_ID() AS id'))[0];
+      await rig.primary.setReadOnly(true);
+      try {
+        const error = await db('items')
+          .insert({ n: 1 })
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
         assert.equal(errnoOf(error), 1290);
+        assert.ok(!(error instanceof ReadOnlyError), "the server's own error");
       } finally {
         await rig.primary.setReadOnly(false);
       }

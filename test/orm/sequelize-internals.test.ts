@@ -3,10 +3,13 @@
  * the installed Sequelize and a real server. If Sequelize changes any of them, this fails first.
  */
 import assert from 'node:assert/strict';
-import { Sequelize } from 'sequelize';
+import { QueryTypes, Sequelize } from 'sequelize';
 import {
+  type PoolAcquireOptions,
   type SequelizeConnectionConfig,
   type SequelizeMysqlConnection,
+  beforePoolAcquire,
+  connectErrorsOf,
   interceptConnectionManager,
   observeConnectionErrors,
   unsupportedReason,
@@ -165,8 +168,60 @@ describe('Sequelize internals credswap relies on', function () {
     const { db, connections } = recorded();
     await db.query('SELECT 1');
     const seen: number[] = [];
-    for (const connection of connections) observeConnectionErrors(connection, (err) => seen.push((err as Error & { errno: number }).errno));
+    for (const connection of connections) {
+      observeConnectionErrors(connection, (err) => {
+        seen.push((err as Error & { errno: number }).errno);
+        return err;
+      });
+    }
     await assert.rejects(db.query('SELECT * FROM no_such_table'), (e: { parent?: { errno?: number } }) => e.parent?.errno === 1146);
     assert.deepEqual(seen, [1146]);
+  });
+
+  it("the instance's constructor has the error classes Sequelize's connect wraps login errors in, keeping the driver's error as parent and original", async function () {
+    const { db } = recorded({ password: 'wrong-password' });
+    const errors = connectErrorsOf(db as never);
+    assert.ok(errors, 'AccessDeniedError and ConnectionError');
+    const refused = (await db.query('SELECT 1').then(
+      () => assert.fail('should be refused'),
+      (e: unknown) => e,
+    )) as Error;
+    assert.ok(refused instanceof errors.AccessDeniedError, 'a 1045 comes out of connect() as this AccessDeniedError');
+    const cause = new Error('a driver error');
+    for (const SequelizeError of [errors.AccessDeniedError, errors.ConnectionError]) {
+      const wrapped = new SequelizeError(cause) as Error & { parent?: unknown; original?: unknown };
+      assert.ok(wrapped instanceof errors.ConnectionError);
+      assert.equal(wrapped.parent, cause);
+      assert.equal(wrapped.original, cause);
+      assert.equal(wrapped.message, cause.message);
+    }
+  });
+
+  it('awaits the beforePoolAcquire hook before each acquisition, with type SELECT for reads', async function () {
+    const { db, calls } = recorded();
+    await db.query('SELECT 1'); // an idle connection: the next acquisition validates it
+    const seen: unknown[] = [];
+    let release: (() => void) | undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    assert.equal(
+      beforePoolAcquire(db as never, async (options: PoolAcquireOptions | undefined) => {
+        seen.push(options?.type);
+        if (seen.length === 1) {
+          await gate;
+          calls.push('hook done');
+        }
+      }),
+      true,
+    );
+    calls.splice(0);
+    const first = db.query('SELECT 1');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    release!();
+    await first;
+    assert.deepEqual(calls.slice(0, 2), ['hook done', 'validate'], 'the acquisition waited for the hook');
+    await db.query('SELECT 1', { type: QueryTypes.SELECT });
+    await db.transaction(async (transaction) => db.query('SELECT 1', { transaction }));
+    assert.equal(seen[1], 'SELECT');
+    assert.equal(seen.length, 3, 'once per acquisition: not for statements of a transaction');
   });
 });

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { DataTypes, type Model, type ModelStatic, Sequelize } from 'sequelize';
-import { InvalidOptionError } from '../../lib/errors.js';
+import { DataTypes, type Model, type ModelStatic, QueryTypes, Sequelize } from 'sequelize';
+import { InvalidOptionError, ReadOnlyError } from '../../lib/errors.js';
 import { attachCredentials, type SequelizeDiscardReason } from '../../lib/integrations/sequelize.js';
 import { runToExit } from '../helpers/child.js';
 import { errnoOf, rotateAndFailOverUnderLoad, useFailoverRig } from '../helpers/failover.js';
@@ -20,6 +20,9 @@ describe('credswap/sequelize through a rotation and a failover', function () {
   afterEach(async function () {
     await sequelize?.close();
     sequelize = undefined;
+    // Back to the primary, writable, for the next test.
+    await rig.primary.setReadOnly(false);
+    rig.proxy.flip(rig.primary);
   });
 
   function connect(pool: { max: number; maxUses?: number }): { db: Sequelize; Item: ModelStatic<Model<ItemAttributes>> } {
@@ -61,7 +64,94 @@ describe('credswap/sequelize through a rotation and a failover', function () {
       },
     );
     assert.ok(result.failedCount > 0, 'the old primary refused some writes');
-    assert.ok(discards.includes('read-only'), `connections that hit a read-only error were dropped: ${discards.join(', ')}`);
+    for (const error of result.failed) {
+      const parent = (error as { parent?: unknown }).parent;
+      assert.ok(parent instanceof ReadOnlyError, `a ReadOnlyError as Sequelize's parent: ${String(parent)}`);
+    }
+    assert.ok(discards.includes('failover'), `connections to the old primary were dropped: ${discards.join(', ')}`);
+    assert.ok(!discards.includes('read-only'), 'connections refused as read-only were kept while the address led to their server');
+  });
+
+  it("a statement refused as read-only in a transaction fails with a ReadOnlyError that Sequelize's error wraps, and the connection stays", async function () {
+    const { db, Item } = connect({ max: 1 });
+    const credentials = attachCredentials(db, { credentials: rig.credentials });
+    const discards: SequelizeDiscardReason[] = [];
+    credentials.on('discard', (_connection, reason: SequelizeDiscardReason) => discards.push(reason));
+    const [[before]] = (await db.query('SELECT CONNECTION_ID() AS id')) as [[{ id: number }], unknown];
+    await rig.primary.setReadOnly(true);
+    const error = (await db
+      .transaction(async (transaction) => Item.create({ n: 1 }, { transaction }))
+      .then(
+        () => assert.fail('the server should refuse the write'),
+        (e: unknown) => e,
+      )) as {
+      name: string;
+      parent?: unknown;
+      original?: unknown;
+    };
+    assert.equal(error.name, 'SequelizeDatabaseError');
+    assert.ok(error.parent instanceof ReadOnlyError);
+    assert.equal(error.original, error.parent);
+    assert.equal(error.parent.code, 'CREDSWAP_READ_ONLY');
+    assert.equal(error.parent.errno, 1290, "the server's errno");
+    assert.equal(error.parent.retryable, true);
+    // A read needs no writable server: the same connection serves it, at once.
+    const [after] = await db.query<{ id: number }>('SELECT CONNECTION_ID() AS id', { type: QueryTypes.SELECT });
+    assert.equal(after.id, before.id);
+    assert.deepEqual(discards, []);
+  });
+
+  it('during a failover episode, a transaction waits for a writable server and runs there once', async function () {
+    const { db, Item } = connect({ max: 2 });
+    const episodes: string[] = [];
+    const credentials = attachCredentials(db, { credentials: rig.credentials });
+    credentials.on('failover', (event: { state: string }) => episodes.push(event.state));
+    await Item.create({ n: 1 });
+    await rig.primary.setReadOnly(true);
+    await assert.rejects(Item.create({ n: 2 }), (e: { parent?: unknown }) => e.parent instanceof ReadOnlyError);
+    assert.deepEqual(episodes, ['started']);
+    const replicaBefore = await rig.count(rig.replica);
+    const loginsBefore = rig.proxy.stats.accepted;
+    const transaction = db.transaction(async (t) => Item.create({ n: 3 }, { transaction: t }));
+    // Reads do not wait for the episode.
+    await Item.findAll({ limit: 1 });
+    // Someone waits: probe logins look for a writable server at the fast pace (40 ms).
+    await eventually(() => rig.proxy.stats.accepted >= loginsBefore + 3, 5_000, 'probe logins while the transaction waits');
+    assert.equal(await rig.count(rig.replica), replicaBefore);
+    rig.proxy.flip(rig.replica);
+    await transaction; // on the read-only primary, it would have failed
+    assert.equal(await rig.count(rig.replica), replicaBefore + 1, 'the transaction ran on the new primary, once');
+    assert.deepEqual(episodes, ['started', 'ended']);
+  });
+
+  it("with failover: false, a connection refused as read-only is dropped when released and the error is the server's", async function () {
+    const { db, Item } = connect({ max: 1 });
+    const credentials = attachCredentials(db, { credentials: rig.credentials, failover: false });
+    const discards: SequelizeDiscardReason[] = [];
+    credentials.on('discard', (_connection, reason: SequelizeDiscardReason) => discards.push(reason));
+    await Item.create({ n: 1 });
+    await rig.primary.setReadOnly(true);
+    const error = await Item.create({ n: 2 }).then(
+      () => assert.fail('the server should refuse the write'),
+      (e: { parent?: unknown }) => e,
+    );
+    assert.equal(errnoOf(error), 1290);
+    assert.ok(!(error.parent instanceof ReadOnlyError));
+    assert.deepEqual(discards, ['read-only']);
+  });
+
+  it('logins refused at once cost one refused login: the others get a copy of the refusal as SequelizeAccessDeniedError', async function () {
+    const { db } = connect({ max: 10 });
+    attachCredentials(db, { credentials: async () => ({ user: rig.user, password: 'not-the-password' }) });
+    const before = rig.proxy.stats.accepted;
+    const results = await Promise.allSettled(Array.from({ length: 10 }, () => db.query('SELECT 1')));
+    assert.equal(rig.proxy.stats.accepted - before, 1, 'one login reached the server');
+    for (const result of results) {
+      assert.equal(result.status, 'rejected');
+      const error = result.reason as { name: string; parent?: { errno?: number } };
+      assert.equal(error.name, 'SequelizeAccessDeniedError');
+      assert.equal(error.parent?.errno, 1045);
+    }
   });
 
   it('answers twenty connections refused at once with one provider call', async function () {
@@ -215,6 +305,16 @@ describe('credswap/sequelize through a rotation and a failover', function () {
         'rejectReadOnly that is not a boolean',
         () => attachCredentials(plain(), { credentials: provider, rejectReadOnly: 'yes' as never }),
         'rejectReadOnly',
+      ],
+      [
+        'an unknown failover option',
+        () => attachCredentials(plain(), { credentials: provider, failover: { checkIntervalMs: 1_000 } as never }),
+        'failover.checkIntervalMs',
+      ],
+      [
+        'failover with rejectReadOnly: false',
+        () => attachCredentials(plain(), { credentials: provider, rejectReadOnly: false, failover: {} }),
+        'failover',
       ],
       ['something that is not Sequelize', () => attachCredentials({}, { credentials: provider }), 'sequelize'],
       [
