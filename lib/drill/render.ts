@@ -88,7 +88,29 @@ function rows(report: DrillReport): Row[] {
       ),
     });
   }
+  if (targets.some((t) => t.writeErrorAfterFlipMs !== undefined)) {
+    out.push({ label: '  after the flip', cells: targets.map(afterFlip) });
+  }
+  if (targets.some((t) => t.windows.some((w) => w.logins !== undefined))) {
+    out.push({ label: 'logins while read-only', cells: targets.map(readOnlyLogins) });
+  }
   return out;
+}
+
+/** The last write error after a flip, from the flip: `none` when every write error came before it. */
+function afterFlip(target: TargetReport): { text: string; style?: Style[] } {
+  const ms = target.writeErrorAfterFlipMs;
+  if (ms === undefined) return { text: NONE, style: ['dim'] };
+  return ms === 0 ? { text: 'none' } : { text: formatMs(ms), style: ['red'] };
+}
+
+/** New connections to the old primary while it was read-only, over every failover window, and per second. */
+function readOnlyLogins(target: TargetReport): { text: string; style?: Style[] } {
+  const windows = target.windows.filter((w) => w.logins !== undefined);
+  if (windows.length === 0) return { text: NONE, style: ['dim'] };
+  const logins = windows.reduce((sum, w) => sum + w.logins!, 0);
+  const seconds = windows.reduce((sum, w) => sum + (w.endMs - w.startMs), 0) / 1000;
+  return { text: `${formatCount(logins)} (${seconds > 0 ? (logins / seconds).toFixed(1) : '0.0'}/s)` };
 }
 
 function sumCode(targets: readonly TargetReport[], code: string): number {
@@ -162,7 +184,8 @@ function header(report: DrillReport): string[] {
  * The report as an aligned text table: one column per target (credswap, then mysql2 with
  * `--compare mysql2`), rows for queries ok and failed (one per error code), latency p50/p99/max
  * inside and outside the disruption windows, rotations, provider calls, connections opened, the
- * slowest convergence, the write-error window of a failover; a fleet drill's section (per
+ * slowest convergence, the write-error window of a failover (and its part after the flip), the
+ * logins while the old primary was read-only; a fleet drill's section (per
  * process, the secret store's calls and their spread, refused logins, peak connections); then the verdict line,
  * `PASS: credswap failed 0 of N queries` or `FAIL: ...`. Ends with a newline.
  *

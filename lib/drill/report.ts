@@ -32,6 +32,11 @@ export interface DrillWindow {
    * flip). `undefined`: it never did.
    */
   convergedMs?: number;
+  /**
+   * Failover windows: new connections the pool opened from `startMs` to `endMs`, the old
+   * primary's read-only window. Before the flip every new connection reaches the old primary.
+   */
+  logins?: number;
 }
 
 /** What a drill gathers per target besides the outcomes of its load. */
@@ -59,6 +64,13 @@ export interface WindowReport extends DrillWindow {
   failed: number;
   /** `convergedMs - startMs`; `undefined` when the pool never converged. */
   convergenceMs?: number;
+  /** Failover windows with {@link DrillWindow.logins}: those logins per second of the read-only window. */
+  loginsPerSecond?: number;
+  /**
+   * Failover drills: from the flip (`endMs`) to the error of the last write that failed after it
+   * (before the next window began); 0 when no write failed after the flip.
+   */
+  writeErrorAfterFlipMs?: number;
 }
 
 /** One target's results. */
@@ -74,6 +86,8 @@ export interface TargetReport extends TargetStats {
   windows: WindowReport[];
   /** Failover drills: from issuing the first failed write to the error of the last one, ms (0 when none). */
   writeErrorWindowMs?: number;
+  /** Failover drills: the longest {@link WindowReport.writeErrorAfterFlipMs} over the windows, ms (0 when none). */
+  writeErrorAfterFlipMs?: number;
 }
 
 /** The drill's settings, as reported. */
@@ -154,6 +168,9 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
 /** Rounds to the microsecond, so reports carry no float noise. */
 const micros = (ms: number) => Math.round(ms * 1000) / 1000;
 
+/** `count` per second of `ms` milliseconds, rounded to the microsecond; 0 for a window shorter than a microsecond. */
+const perSecond = (count: number, ms: number) => (ms > 0 ? micros(count / (ms / 1000)) : 0);
+
 /** p50, p99, max and count of `values` (any order), rounded to the microsecond. */
 export function summarizeLatency(values: readonly number[]): LatencySummary {
   // A typed array sorts numerically, and a million values in a fraction of the time.
@@ -208,6 +225,11 @@ export function summarize(input: SummarizeInput): TargetReport {
   let firstFailedWrite = Number.POSITIVE_INFINITY;
   let lastFailedWriteEnd = Number.NEGATIVE_INFINITY;
   const windowFailures = windows.map(() => 0);
+  // Per window: the error of the last write that failed after the flip, before the next window began.
+  const lastErrorAfterFlip = windows.map(() => Number.NEGATIVE_INFINITY);
+  const nextStart = windows.map((w) =>
+    Math.min(Number.POSITIVE_INFINITY, ...windows.filter((x) => x.startMs > w.startMs).map((x) => x.startMs)),
+  );
 
   for (const o of outcomes) {
     (windows.some((w) => isInside(o.at, w)) ? inside : outside).push(o.durationMs);
@@ -223,8 +245,13 @@ export function summarize(input: SummarizeInput): TargetReport {
     });
     if (refusedInFailover(o, windows)) refused += 1;
     if (o.kind === 'write') {
+      const errorAt = o.at + o.durationMs;
       firstFailedWrite = Math.min(firstFailedWrite, o.at);
-      lastFailedWriteEnd = Math.max(lastFailedWriteEnd, o.at + o.durationMs);
+      lastFailedWriteEnd = Math.max(lastFailedWriteEnd, errorAt);
+      windows.forEach((w, i) => {
+        if (w.kind === 'failover' && errorAt > w.endMs && o.at < nextStart[i])
+          lastErrorAfterFlip[i] = Math.max(lastErrorAfterFlip[i], errorAt);
+      });
     }
   }
 
@@ -245,10 +272,17 @@ export function summarize(input: SummarizeInput): TargetReport {
       endMs: micros(w.endMs),
       ...(w.convergedMs !== undefined ? { convergedMs: micros(w.convergedMs), convergenceMs: micros(w.convergedMs - w.startMs) } : {}),
       failed: windowFailures[i],
+      ...(w.kind === 'failover' && w.logins !== undefined
+        ? { logins: w.logins, loginsPerSecond: perSecond(w.logins, micros(w.endMs - w.startMs)) }
+        : {}),
+      ...(input.failover && w.kind === 'failover'
+        ? { writeErrorAfterFlipMs: Number.isFinite(lastErrorAfterFlip[i]) ? micros(lastErrorAfterFlip[i] - w.endMs) : 0 }
+        : {}),
     })),
   };
   if (input.failover) {
     report.writeErrorWindowMs = Number.isFinite(firstFailedWrite) ? micros(lastFailedWriteEnd - firstFailedWrite) : 0;
+    report.writeErrorAfterFlipMs = micros(Math.max(0, ...report.windows.map((w) => w.writeErrorAfterFlipMs ?? 0)));
   }
   return report;
 }

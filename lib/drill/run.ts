@@ -187,7 +187,8 @@ interface Target {
   name: 'credswap' | 'mysql2';
   pool: PromisePool | PlainPool;
   load?: LoadGenerator;
-  connections: number;
+  /** When each new connection opened (`performance.now()`): how many, and the logins inside a failover's read-only window. */
+  connectedAt: number[];
   rotateAt: number[];
   providerCalls?: () => number;
 }
@@ -268,6 +269,9 @@ function windowsFor(
     let convergedMs: number | undefined;
     if (kind === 'failover') {
       convergedMs = hasWrites ? failoverConvergence(load.outcomes, startMs, endMs, nextStart) : undefined;
+      // Before the flip every new connection reaches the old primary, which refuses writes then.
+      const logins = target.connectedAt.filter((t) => t >= d.startAt && t <= d.endAt).length;
+      return { kind, startMs, endMs, ...(convergedMs !== undefined ? { convergedMs } : {}), logins };
     } else if (target.name === 'credswap') {
       // The pool's first new generation after the rotation began. A plain pool never takes new credentials.
       const at = target.rotateAt.find((t) => t >= d.startAt && t - base < nextStart);
@@ -322,13 +326,13 @@ export async function runDrill(options: DrillOptions, hooks: DrillHooks = {}): P
     const writeRatio = hasWrites ? (resolved.writeRatio ?? DEFAULT_DRILL_WRITE_RATIO) : 0;
 
     const credswap = await scenario.createCredswapPool();
-    const first: Target = { name: 'credswap', pool: credswap.pool, connections: 0, rotateAt: [], providerCalls: credswap.providerCalls };
+    const first: Target = { name: 'credswap', pool: credswap.pool, connectedAt: [], rotateAt: [], providerCalls: credswap.providerCalls };
     credswap.pool.on('rotate', (_event: RotateEvent) => first.rotateAt.push(performance.now()));
     targets.push(first);
     if (options.compare === 'mysql2') {
-      targets.push({ name: 'mysql2', pool: await scenario.createPlainPool(), connections: 0, rotateAt: [] });
+      targets.push({ name: 'mysql2', pool: await scenario.createPlainPool(), connectedAt: [], rotateAt: [] });
     }
-    for (const target of targets) (target.pool as PlainPool).on('connection', () => (target.connections += 1));
+    for (const target of targets) (target.pool as PlainPool).on('connection', () => target.connectedAt.push(performance.now()));
 
     // Warm up: each pool serves a first query before the clock starts.
     await Promise.all(targets.map((t) => t.pool.query(scenario.statements.read)));
@@ -377,7 +381,7 @@ export async function runDrill(options: DrillOptions, hooks: DrillHooks = {}): P
         stats: {
           target: target.name,
           ...(target.providerCalls ? { providerCalls: target.providerCalls(), rotations: Math.max(0, target.rotateAt.length - 1) } : {}),
-          connectionsOpened: target.connections,
+          connectionsOpened: target.connectedAt.length,
         },
       });
     });

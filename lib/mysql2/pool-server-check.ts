@@ -3,8 +3,9 @@
  * stay open logs nothing in, so nothing shows it when its address starts leading to another
  * server (a proxy or virtual IP moved, or a DNS name whose connections outlive the change). Once
  * per interval without any login, the check opens one connection ahead of the queue (a full pool
- * closes an idle one to make room); its login tells which server the address leads to, and the
- * pool then discards connections to any other one. The new connection stays in the pool.
+ * closes an idle connection, or the next one released, to make room); its login tells which
+ * server the address leads to, and the pool then discards connections to any other one. The new
+ * connection stays in the pool.
  *
  * @packageDocumentation
  */
@@ -16,7 +17,7 @@ import type { CredswapPoolConnection, Waiter } from './pool-connection.js';
 /** The pool, as its server check sees it. */
 export interface CheckedPool {
   readonly _closed: boolean;
-  readonly _idle: readonly CredswapPoolConnection[];
+  readonly _connections: ReadonlySet<CredswapPoolConnection>;
   _acquire(waiter: Waiter, front: boolean): void;
 }
 
@@ -31,8 +32,9 @@ export function startServerCheck(pool: CheckedPool, intervalMs: number, lastLogi
   let checking = false;
   const check = () => {
     if (pool._closed) return;
-    const quiet = performance.now() - lastLoginAt() >= intervalMs;
-    if (quiet && !checking && !busy() && pool._idle.length > 0) {
+    const since = performance.now() - lastLoginAt();
+    // A pool with no connection has nothing that could be on the wrong server.
+    if (since >= intervalMs - 1 && !checking && !busy() && pool._connections.size > 0) {
       checking = true;
       pool._acquire(
         {
@@ -45,8 +47,11 @@ export function startServerCheck(pool: CheckedPool, intervalMs: number, lastLogi
         },
         true,
       );
+      timer = unrefTimer(check, intervalMs);
+      return;
     }
-    timer = unrefTimer(check, intervalMs);
+    // Next: one interval after the last login (this check's, or any other).
+    timer = unrefTimer(check, Math.max(1, intervalMs - since));
   };
   timer = unrefTimer(check, intervalMs);
   return () => clearTimeout(timer);

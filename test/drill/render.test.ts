@@ -103,7 +103,7 @@ describe('drill rendering', function () {
       assert.deepEqual(row(table, 'connections opened'), ['12', '8']);
       assert.deepEqual(row(table, 'convergence (slowest)'), ['41.2 ms', 'never']);
       assert.equal(
-        body(table).some((l) => l.includes('write-error window')),
+        body(table).some((l) => /write-error window|after the flip|logins while read-only/.test(l)),
         false,
         'no failover row in a rotation drill',
       );
@@ -162,8 +162,8 @@ describe('drill rendering', function () {
       assert.deepEqual(row(table, 'convergence (slowest)'), ['—']);
     });
 
-    it('failover: names the window, and shows the write-error window', function () {
-      const window: DrillWindow = { kind: 'failover', startMs: 2000, endMs: 4000, convergedMs: 4012 };
+    it('failover: names the window, and shows the write-error window, its part after the flip and the logins while read-only', function () {
+      const window: DrillWindow = { kind: 'failover', startMs: 2000, endMs: 4000, convergedMs: 4012, logins: 41 };
       const fails = (n: number, from: number, step: number) =>
         Array.from({ length: n }, (_, i): QueryOutcome => ({
           at: from + i * step,
@@ -182,7 +182,7 @@ describe('drill rendering', function () {
       });
       const mysql2 = summarize({
         outcomes: [...outcomes(5000, 8000), ...fails(900, 2001, 6.6)],
-        windows: [{ kind: 'failover', startMs: 2000, endMs: 4000 }],
+        windows: [{ kind: 'failover', startMs: 2000, endMs: 4000, logins: 3 }],
         stats: { target: 'mysql2', connectionsOpened: 8 },
         failover: true,
       });
@@ -197,6 +197,9 @@ describe('drill rendering', function () {
       assert.match(table, /1 failover;/);
       assert.match(table, /latency inside failover window/);
       assert.deepEqual(row(table, 'write-error window'), ['1,965 ms', '5,935 ms']);
+      // credswap's last failed write was issued at 3964.5 (error at 3966); mysql2's at 7934.4 (error at 7935.9).
+      assert.deepEqual(row(table, 'after the flip'), ['none', '3,936 ms']);
+      assert.deepEqual(row(table, 'logins while read-only'), ['41 (20.5/s)', '3 (1.5/s)']);
       assert.deepEqual(row(table, 'ER_OPTION_PREVENTS_STATEMENT'), ['120', '900']);
       assert.ok(
         table.endsWith(

@@ -183,6 +183,55 @@ describe('drill report', function () {
       assert.equal('writeErrorWindowMs' in summarize({ outcomes, windows, stats: credswapStats }), false);
     });
 
+    it('failover: the part after the flip runs from the flip to the error of the last write that failed after it, per window', function () {
+      const write = (at: number, durationMs: number) => fail(at, durationMs, 'ER_OPTION_PREVENTS_STATEMENT', 'write');
+      const windows: DrillWindow[] = [
+        { kind: 'failover', startMs: 1000, endMs: 2000, convergedMs: 2010 },
+        { kind: 'failover', startMs: 5000, endMs: 6000, convergedMs: 6050 },
+      ];
+      const outcomes = [
+        write(1500, 10), // before the first flip
+        write(1990, 40), // issued before the flip, its error 30 ms after it
+        fail(2100, 5, 'ER_OPTION_PREVENTS_STATEMENT', 'read'), // a read: not a write error
+        write(5500, 2), // the second window, before its flip
+        write(6100, 25), // 125 ms after the second flip
+      ];
+      const report = summarize({ outcomes, windows, stats: credswapStats, failover: true });
+      assert.deepEqual(
+        report.windows.map((w) => w.writeErrorAfterFlipMs),
+        [30, 125],
+      );
+      assert.equal(report.writeErrorAfterFlipMs, 125, 'the longest over the windows');
+      const before = summarize({ outcomes: [write(1500, 10), write(5500, 2)], windows, stats: credswapStats, failover: true });
+      assert.deepEqual([before.writeErrorAfterFlipMs, ...before.windows.map((w) => w.writeErrorAfterFlipMs)], [0, 0, 0]);
+      const rotation = summarize({ outcomes, windows, stats: credswapStats });
+      assert.equal('writeErrorAfterFlipMs' in rotation, false);
+      assert.equal('writeErrorAfterFlipMs' in rotation.windows[0], false);
+    });
+
+    it('failover: carries the logins of the read-only window and their rate; rotation windows have none', function () {
+      const report = summarize({
+        outcomes: [],
+        windows: [
+          { kind: 'failover', startMs: 1000, endMs: 3000, logins: 42 },
+          { kind: 'rotation', startMs: 5000, endMs: 5100, logins: 7 },
+        ],
+        stats: credswapStats,
+        failover: true,
+      });
+      assert.deepEqual(
+        report.windows.map((w) => [w.logins, w.loginsPerSecond]),
+        [
+          [42, 21],
+          [undefined, undefined],
+        ],
+      );
+      for (const endMs of [0, Number.MIN_VALUE, 0.0004]) {
+        const instant = summarize({ outcomes: [], windows: [{ kind: 'failover', startMs: 0, endMs, logins: 3 }], stats: credswapStats });
+        assert.equal(instant.windows[0].loginsPerSecond, 0, `a window of ${endMs} ms (under a microsecond) has no rate`);
+      }
+    });
+
     it('failover: counts read-only refusals issued before the flip plus the settle margin as refused, and nothing else', function () {
       const ro = (at: number, errno = 1290) => outcome(at, 2, { ok: false, code: 'ER_OPTION_PREVENTS_STATEMENT', errno, kind: 'write' });
       const windows: DrillWindow[] = [{ kind: 'failover', startMs: 1000, endMs: 2000, convergedMs: 2100 }];
@@ -229,12 +278,14 @@ describe('drill report', function () {
           startMs: fc.double({ min: 0, max: 10_000, noNaN: true }),
           lengthMs: fc.double({ min: 0, max: 2000, noNaN: true }),
           convergeAfterMs: fc.option(fc.double({ min: 0, max: 3000, noNaN: true }), { nil: undefined }),
+          logins: fc.option(fc.nat(5000), { nil: undefined }),
         })
-        .map(({ kind, startMs, lengthMs, convergeAfterMs }) => ({
+        .map(({ kind, startMs, lengthMs, convergeAfterMs, logins }) => ({
           kind,
           startMs,
           endMs: startMs + lengthMs,
           ...(convergeAfterMs !== undefined ? { convergedMs: startMs + convergeAfterMs } : {}),
+          ...(logins !== undefined ? { logins } : {}),
         }));
       fc.assert(
         fc.property(

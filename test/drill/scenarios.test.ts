@@ -153,6 +153,15 @@ describeEachFlavour('credswap drill scenarios', (flavour) => {
       mysql2.writeErrorWindowMs! > credswap.writeErrorWindowMs!,
       `mysql2 ${mysql2.writeErrorWindowMs} ms vs credswap ${credswap.writeErrorWindowMs} ms`,
     );
+    assert.ok(mysql2.writeErrorAfterFlipMs! > 0, 'the plain pool kept failing writes after the flip');
+    assert.ok(
+      mysql2.writeErrorAfterFlipMs! > credswap.writeErrorAfterFlipMs!,
+      `after the flip: mysql2 ${mysql2.writeErrorAfterFlipMs} ms vs credswap ${credswap.writeErrorAfterFlipMs} ms`,
+    );
+    for (const t of [credswap, mysql2]) {
+      const logins = t.windows[0].logins;
+      assert.ok(logins !== undefined && logins <= t.connectionsOpened, `${t.target}: ${logins} logins while read-only`);
+    }
     assert.equal(credswap.queries.refused, credswap.queries.failed, 'every failure was a write refused before the flip');
     assert.equal(report.ok, true);
     assert.ok(mysql2.queries.failed > mysql2.queries.refused, 'the plain pool kept writing to the read-only server after the flip');

@@ -6,7 +6,7 @@ import { DRILL_REPORT_SCHEMA, validate, validateReport, type JsonSchema } from '
 
 /** A report with every optional field present: both targets, a converged and an unconverged window, a failover. */
 function fullReport(): DrillReport {
-  const windows = [{ kind: 'failover' as const, startMs: 100, endMs: 400, convergedMs: 420 }];
+  const windows = [{ kind: 'failover' as const, startMs: 100, endMs: 400, convergedMs: 420, logins: 6 }];
   const credswap = summarize({
     outcomes: [
       { at: 50, durationMs: 1, kind: 'read', worker: 0, ok: true },
@@ -18,7 +18,7 @@ function fullReport(): DrillReport {
   });
   const mysql2 = summarize({
     outcomes: [{ at: 150, durationMs: 2, kind: 'write', worker: 0, ok: false, code: 'ER_OPTION_PREVENTS_STATEMENT', errno: 1290 }],
-    windows: [{ kind: 'failover', startMs: 100, endMs: 400 }],
+    windows: [{ kind: 'failover', startMs: 100, endMs: 400, logins: 30 }],
     stats: { target: 'mysql2', connectionsOpened: 8 },
     failover: true,
   });
@@ -43,7 +43,13 @@ describe('drill report schema and validator', function () {
 
   it('accepts a report with every optional field, as an object and as parsed JSON', function () {
     const report = fullReport();
-    assert.ok(report.targets[0].windows[0].convergenceMs !== undefined && report.targets[0].writeErrorWindowMs !== undefined);
+    const [window] = report.targets[0].windows;
+    assert.ok(window.convergenceMs !== undefined && report.targets[0].writeErrorWindowMs !== undefined);
+    assert.ok(
+      window.loginsPerSecond !== undefined &&
+        window.writeErrorAfterFlipMs !== undefined &&
+        report.targets[0].writeErrorAfterFlipMs !== undefined,
+    );
     assert.deepEqual(validateReport(report), []);
     assert.deepEqual(validateReport(json()), []);
   });

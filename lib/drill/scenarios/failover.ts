@@ -6,6 +6,8 @@
  * after a DNS change. The next failover goes back.
  *
  * Only on throwaway servers: it sets `read_only` on the primary (`super_read_only` on MySQL).
+ * From `read_only=ON` to the flip (`disrupt`'s `startAt` to `endAt`) every new connection
+ * reaches the old primary: the report counts each pool's logins in that window.
  *
  * @packageDocumentation
  */
@@ -74,11 +76,16 @@ export async function setup(settings: ScenarioSettings): Promise<Scenario> {
         await standby.setReadOnly(false);
         const startAt = performance.now();
         await primary.setReadOnly(true);
+        const accepted = proxy.stats.accepted;
         settings.log(`failover ${index + 1}: primary ${primary.port} is read-only; the proxy flips in ${settings.flipDelayMs} ms`);
         await sleep(Math.max(0, settings.flipDelayMs - (performance.now() - startAt)));
+        const reachedReadOnly = proxy.stats.accepted - accepted;
         proxy.flip(standby);
         const endAt = performance.now();
-        settings.log(`failover ${index + 1}: new connections go to ${standby.port}`);
+        // Every pool's connections together; the report counts each pool's own (its logins while read-only).
+        settings.log(
+          `failover ${index + 1}: new connections go to ${standby.port}; ${reachedReadOnly} reached ${primary.port} while it was read-only`,
+        );
         [primary, standby] = [standby, primary];
         return { startAt, endAt };
       },
