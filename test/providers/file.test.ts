@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHook } from 'node:async_hooks';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, watch } from 'node:fs';
+import fsPromises, { mkdir, rename, rm, symlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { inspect } from 'node:util';
@@ -20,7 +20,7 @@ const NEW_PASSWORD = 'Hy4$rT@2nLcB';
 const SENTINEL = 'Sentinel-8wQ';
 const INITIAL: FetchContext = { reason: 'initial' };
 /** Fast settings for watch tests; no polling, so that only the watcher can see a change. */
-const FAST: Partial<FileProviderOptions> = { debounceMs: 20, retryIntervalMs: 50, pollIntervalMs: 0 };
+const FAST = { debounceMs: 20, retryIntervalMs: 50, pollIntervalMs: 0 } satisfies Partial<FileProviderOptions>;
 
 let dir: string;
 let providers: FileProvider[];
@@ -39,15 +39,82 @@ function read(p: FileProvider, current?: Credentials): Promise<Credentials | und
   return p.getCredentials(new AbortController().signal, current as never, INITIAL);
 }
 
+// Captured before any test fakes them: waiting for the file system is real time.
+const realSetTimeout = setTimeout;
+const sleep = (ms: number): Promise<void> => new Promise((r) => realSetTimeout(r, ms));
+
 async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
+    await sleep(10);
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/**
+ * The provider's reads of the file so far. Each read opens the file once (with `open` of
+ * `node:fs/promises`) and is over when it closes it, or when the open fails. `open` is wrapped
+ * to count them, and still opens the real file.
+ */
+const reads = { started: 0, ended: 0 };
+
+function countReads(): sinon.SinonStub {
+  reads.started = reads.ended = 0;
+  const open = fsPromises.open;
+  return sinon.stub(fsPromises, 'open').callsFake(async (...args: Parameters<typeof open>) => {
+    reads.started++;
+    let handle: FileHandle;
+    try {
+      handle = await open(...args);
+    } catch (err) {
+      reads.ended++;
+      throw err;
+    }
+    const close = handle.close.bind(handle);
+    handle.close = () => close().finally(() => reads.ended++);
+    return handle;
+  });
+}
+
+/** Waits until no read of the file is under way and what the last one found has been handled. */
+async function readsSettled(): Promise<void> {
+  await waitFor(() => reads.ended === reads.started, 'the reads under way');
+  await sleep(0); // after the file is closed, a read ends in promise callbacks: they have run by now
+}
+
+/**
+ * Fakes the timers a subscription reads on (debounce, retries, poll): after a change, the file
+ * is read only when the test runs the clock. The file system and the watch's events stay real.
+ */
+function fakeTimers(): sinon.SinonFakeTimers {
+  return sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+}
+
+/**
+ * With {@link fakeTimers}: waits for the watch to see a change (its debounce timer is then the
+ * one timer pending), runs the debounce, and waits for the one read it starts to be over.
+ */
+async function debouncedRead(clock: sinon.SinonFakeTimers): Promise<void> {
+  await waitFor(() => clock.countTimers() === 1, 'the watch to see the change');
+  const started = reads.started;
+  clock.tick(FAST.debounceMs);
+  assert.equal(reads.started, started + 1, 'the debounce started one read');
+  await readsSettled();
+}
+
+/**
+ * Resolves once a watch of the test's own on `directory` reports `name`, after every other watch
+ * of the directory has been told too: the kernel's notice reaches them all in the same turn.
+ */
+function watchFor(directory: string, name: string): Promise<void> {
+  return new Promise((resolve) => {
+    const watcher = watch(directory, { persistent: false }, (_event, filename) => {
+      if (filename !== name) return;
+      watcher.close();
+      setImmediate(resolve);
+    });
+  });
+}
 
 /** Every 4-character piece of the password: none may appear in a message. */
 function assertNoPartOf(password: string, text: string): void {
@@ -72,21 +139,25 @@ async function reportsUntilSentinel(
   return onChange.args.map(([c]) => c.password);
 }
 
-/** Subscribes with spies, then gives the read that starts every subscription time to settle. */
+/** Subscribes with spies, then waits for the read that starts every subscription to be over. */
 async function subscribe(p: FileProvider) {
   const subscription = spySubscriber(p);
-  await sleep(100);
+  await readsSettled();
   return subscription;
 }
 
 describe('FileProvider', () => {
+  let openStub: sinon.SinonStub;
+
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'credswap-file-'));
     providers = [];
+    openStub = countReads();
   });
 
   afterEach(() => {
     for (const p of providers) p.close();
+    openStub.restore();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -466,33 +537,56 @@ describe('FileProvider', () => {
 
       await writeFile(path, `{"username":"app","password":"${NEW_PASSWORD}"`);
       await waitFor(() => onError.called, 'onError');
-      await writeFile(path, `{"username":"app","password":"${NEW_PASSWORD}",`); // still invalid: same problem
-      await sleep(400);
-      assert.equal(onError.callCount, 1);
-      const err = onError.firstCall.args[0];
-      assert.ok(err instanceof InvalidCredentialsError);
-      assertNoPartOf(NEW_PASSWORD, inspect(err));
-      assert.equal(onChange.callCount, 0);
+      // From here the test runs the watch's timers: the next content is read once, when it says.
+      const clock = fakeTimers();
+      try {
+        await writeFile(path, `{"username":"app","password":"${NEW_PASSWORD}",`); // still invalid: same problem
+        await debouncedRead(clock);
+        assert.equal(onError.callCount, 1);
+        const err = onError.firstCall.args[0];
+        assert.ok(err instanceof InvalidCredentialsError);
+        assertNoPartOf(NEW_PASSWORD, inspect(err));
+        assert.equal(onChange.callCount, 0);
 
-      await writeFile(path, json(NEW_PASSWORD));
-      await waitFor(() => onChange.called, 'onChange');
-      assert.equal(onChange.firstCall.args[0].password, NEW_PASSWORD);
+        await writeFile(path, json(NEW_PASSWORD));
+        await debouncedRead(clock);
+        assert.deepEqual(
+          onChange.args.map(([c]) => c.password),
+          [NEW_PASSWORD],
+        );
+      } finally {
+        clock.restore();
+      }
     });
 
     it('picks up by polling a change that no watcher event announces', async () => {
       // The path is a symlink into another directory: the watch on the path's directory sees
       // nothing when the target directory changes.
-      const { onChange } = await symlinkedElsewhere({ pollIntervalMs: 100 });
+      const { onChange, change } = await symlinkedElsewhere({ pollIntervalMs: 100 });
+      await change();
       await waitFor(() => onChange.called, 'onChange', 3000);
       assert.equal(onChange.firstCall.args[0].password, NEW_PASSWORD);
     });
 
     it('without polling, misses that change (which is what the poll is for)', async () => {
-      const { onChange } = await symlinkedElsewhere({ pollIntervalMs: 0 });
-      await sleep(800);
-      assert.equal(onChange.callCount, 0);
+      // Every timer the provider could read on is fake, so nothing reads the file unless the
+      // test runs the clock: a watch that saw the change would leave a debounce timer pending.
+      const clock = fakeTimers();
+      try {
+        const { onChange, change, elsewhere } = await symlinkedElsewhere({ pollIntervalMs: 0 });
+        const started = reads.started;
+        const told = watchFor(elsewhere, 'real.json');
+        await change();
+        await told; // a watch on the target's directory would have been told by now
+        assert.equal(clock.countTimers(), 0, 'a read is scheduled: the change was seen, or a poll runs');
+        assert.equal(reads.started, started, 'the file was read again');
+        assert.equal(onChange.callCount, 0);
+      } finally {
+        clock.restore();
+      }
     });
 
+    /** A provider subscribed to a symlink into another directory, and how to change the target. */
     async function symlinkedElsewhere(options: Partial<FileProviderOptions>) {
       const watched = join(dir, 'watched');
       const elsewhere = join(dir, 'elsewhere');
@@ -503,10 +597,11 @@ describe('FileProvider', () => {
       const p = provider({ path: join(watched, 'creds.json'), ...FAST, ...options });
       await read(p);
       const spies = await subscribe(p);
-      await sleep(50);
-      await writeFile(join(elsewhere, 'real.json.tmp'), json(NEW_PASSWORD));
-      await rename(join(elsewhere, 'real.json.tmp'), join(elsewhere, 'real.json'));
-      return spies;
+      const change = async (): Promise<void> => {
+        await writeFile(join(elsewhere, 'real.json.tmp'), json(NEW_PASSWORD));
+        await rename(join(elsewhere, 'real.json.tmp'), join(elsewhere, 'real.json'));
+      };
+      return { ...spies, change, elsewhere };
     }
 
     it('watches the new directory after the directory was replaced', async () => {
@@ -600,15 +695,22 @@ describe('FileProvider', () => {
     it('does not report credentials already returned by getCredentials', async () => {
       const path = join(dir, 'creds.json');
       await writeFile(path, json(PASSWORD));
-      const p = provider({ path, ...FAST, debounceMs: 200 });
+      const p = provider({ path, ...FAST });
       await read(p);
       const { onChange } = await subscribe(p);
 
-      await writeFile(path, json(NEW_PASSWORD));
-      // The pool asks (say after a 1045) before the debounced read runs.
-      assert.equal((await read(p))?.password, NEW_PASSWORD);
-      await sleep(500);
-      assert.equal(onChange.callCount, 0);
+      // The debounced read runs when the test says: after the pool's read.
+      const clock = fakeTimers();
+      try {
+        await writeFile(path, json(NEW_PASSWORD));
+        await waitFor(() => clock.countTimers() === 1, 'the watch to see the change');
+        // The pool asks (say after a 1045) before the debounced read runs.
+        assert.equal((await read(p))?.password, NEW_PASSWORD);
+        await debouncedRead(clock);
+        assert.equal(onChange.callCount, 0);
+      } finally {
+        clock.restore();
+      }
     });
   });
 
@@ -642,18 +744,30 @@ describe('FileProvider', () => {
 
     /** Subscribes with a poll timer and a pending retry timer, then runs `stop`. */
     async function busySubscription(stop: (p: FileProvider, unsubscribe: () => void) => void): Promise<void> {
+      const debounceMs = 20;
       const path = join(dir, 'creds.json');
       await writeFile(path, json(PASSWORD));
-      const p = provider({ path, debounceMs: 20, pollIntervalMs: 60_000, retryIntervalMs: 60_000 });
+      const p = provider({ path, debounceMs, pollIntervalMs: 60_000, retryIntervalMs: 60_000 });
       await read(p);
       const { onChange, unsubscribe } = await subscribe(p);
       await writeFile(path, json(NEW_PASSWORD));
       await waitFor(() => onChange.called, 'onChange');
-      await writeFile(path, '{"username":'); // leaves a retry timer pending
-      await sleep(100);
+      const before = reads.started;
+      await writeFile(path, '{"username":');
+      // Read and found invalid: a retry timer is pending.
+      await waitFor(() => reads.started > before, 'the read of the invalid file');
+      await readsSettled();
+
+      const stopped = reads.started;
       stop(p, unsubscribe);
-      await writeFile(path, json(PASSWORD));
-      await sleep(100);
+      const told = watchFor(dir, 'creds.json');
+      await writeFile(`${path}.tmp`, json(PASSWORD));
+      await rename(`${path}.tmp`, path);
+      await told;
+      // A watch still running was told of the rename too, and armed its debounce timer before
+      // this timer of the same length: it would have fired, and started a read, by now.
+      await sleep(debounceMs);
+      assert.equal(reads.started, stopped, 'the file was read after stopping');
       assert.equal(onChange.callCount, 1, 'a change after stopping was reported');
     }
 

@@ -217,14 +217,28 @@ describe('VaultStaticRoleProvider', function () {
   });
 
   describe('subscribe()', function () {
-    it('does not read again before the ttl Vault returned has passed', async function () {
-      const p = provider();
-      await get(p);
-      spySubscriber(p);
+    it('does not read again before the ttl Vault returned has passed, and reads at the ttl', async function () {
+      // The provider's timers and the emulator's clock (performance.now()) stand still unless the
+      // test moves them; HTTP and the database stay real. A read is counted when the provider
+      // calls its node-vault client. (The role's rotation timer from beforeEach is a real one.)
+      const clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'], shouldClearNativeTimers: true });
+      try {
+        await vault.configureStaticRole('app', { username: account.user, rotationPeriodS: 60 }); // Vault answers ttl 60
+        const client = vaultClient({ endpoint: vault.endpoint, token: vault.rootToken });
+        const read = sinon.spy(client, 'read');
+        const reads = () => read.args.filter(([path]) => path === 'database/static-creds/app').length;
+        const p = provider({ client, vault: undefined, refreshJitterMs: 0 });
+        await get(p);
+        spySubscriber(p);
 
-      await new Promise((resolve) => setTimeout(resolve, 300));
-
-      assert.equal(vault.calls[ROUTE], 1);
+        await clock.tickAsync(59_999);
+        assert.equal(reads(), 1, 'read again before the ttl');
+        await clock.tickAsync(1);
+        assert.equal(reads(), 2, 'not read again at the ttl');
+      } finally {
+        clock.restore();
+      }
+      await eventually(() => (vault.calls[ROUTE] ?? 0) >= 2, 10_000, 'the second read to reach Vault');
     });
 
     it("pushes the new password once Vault's rotation period has passed", async function () {
