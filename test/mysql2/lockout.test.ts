@@ -3,31 +3,8 @@ import { AccountUnavailableError } from '../../lib/errors.js';
 import { createPool, type Pool } from '../../lib/mysql2/promise.js';
 import type { MariaDBServer } from '../../lib/testing/mariadb.js';
 import { eventually } from '../helpers/load.js';
+import { killSessionsOf, lockingUser, refusedLogins } from '../helpers/lockout.js';
 import { describeEachFlavour, startServer } from '../helpers/servers.js';
-
-/** Refused logins the server counted so far (every account): MariaDB's `Access_denied_errors`, MySQL's `Aborted_connects`. */
-async function refusedLogins(server: MariaDBServer): Promise<number> {
-  const counter = server.flavour === 'mysql' ? 'Aborted_connects' : 'Access_denied_errors';
-  const rows = await server.query<Array<{ Value: string }>>(`SHOW GLOBAL STATUS LIKE '${counter}'`);
-  return Number(rows[0]?.Value);
-}
-
-/** A user the server locks at its third refused login in a row. */
-async function lockingUser(server: MariaDBServer, prefix: string): Promise<{ user: string; password: string }> {
-  const account = await server.createUser({ prefix });
-  if (server.flavour === 'mysql') {
-    for (const host of ['%', 'localhost']) {
-      await server.query(`ALTER USER ?@? FAILED_LOGIN_ATTEMPTS 3 PASSWORD_LOCK_TIME 1`, [account.user, host]);
-    }
-  }
-  return account;
-}
-
-async function killSessionsOf(server: MariaDBServer, user: string): Promise<void> {
-  for (const session of await server.processlist(user)) {
-    await server.query(`KILL CONNECTION ${Number(session.id)}`).catch(() => {}); // gone already
-  }
-}
 
 describeEachFlavour('credswap/mysql2 pool: logins that never lock an account', (flavour) => {
   let server: MariaDBServer;

@@ -9,12 +9,10 @@
  */
 
 import { performance } from 'node:perf_hooks';
-import { describeCause } from '../../errors.js';
-import { DrillTargetError } from '../errors.js';
 import { startSecretsManagerEmulator, type SecretsManagerEmulator } from '../../testing/secrets-manager.js';
 import { createRotationHandler } from '../../../providers/aws/rotation/handler.js';
 import { loadSecretsManagerSdk, type SecretsManagerClientLike } from '../../../providers/aws/sdk.js';
-import { windowHoldMs } from '../scenarios/aws.js';
+import { rotateOnEmulator, windowHoldMs } from '../scenarios/aws.js';
 import { createDrillDatabase, openDrillServer, type DrillServer } from '../scenarios/server.js';
 import { TABLE_STATEMENTS } from '../scenarios/types.js';
 import type { FleetEnvironment, FleetSettings } from './environment.js';
@@ -75,17 +73,7 @@ export async function setupFleetAws(settings: FleetSettings): Promise<FleetEnvir
       async disrupt(index) {
         const startAt = performance.now();
         settings.log(`rotation ${index + 1}: single-user rotation of ${secretId} started`);
-        const pause = em.pauseRotation({ secretId, after: 'setSecret', ms: holdMs });
-        await client.send(new sdk.RotateSecretCommand({ SecretId: secretId, RotationLambdaARN: functionArn }));
-        await pause.reached;
-        const result = await em.waitForRotation(secretId, { timeoutMs: 60_000 });
-        if (result.status !== 'succeeded') {
-          throw new DrillTargetError(
-            `secret ${secretId}`,
-            `rotation ${result.status} in ${result.failedStep ?? 'a step'}: ${describeCause(result.error)}`,
-            { cause: result.error },
-          );
-        }
+        await rotateOnEmulator({ emulator: em, client, sdk, functionArn }, secretId, holdMs);
         settings.log(`rotation ${index + 1}: finished, AWSCURRENT moved`);
         return { startAt, endAt: performance.now() };
       },

@@ -18,7 +18,7 @@ import { createRotationHandler } from '../../../providers/aws/rotation/handler.j
 import { serverInfoOf } from '../../../providers/aws/rotation/sql.js';
 import { loadSecretsManagerSdk, type SecretsManagerClientLike } from '../../../providers/aws/sdk.js';
 import { SecretsManagerProvider } from '../../../providers/aws/secrets-manager.js';
-import { DRILL_SECRET_REFRESH_INTERVAL_MS, windowHoldMs } from './aws.js';
+import { DRILL_SECRET_REFRESH_INTERVAL_MS, rotateOnEmulator, windowHoldMs } from './aws.js';
 import { credswapTarget, plainPool, readOnce } from './pools.js';
 import { createDrillDatabase, openDrillServer, type DrillServer } from './server.js';
 import { TABLE_STATEMENTS, type Scenario, type ScenarioSettings } from './types.js';
@@ -79,17 +79,7 @@ export async function setup(settings: ScenarioSettings): Promise<Scenario> {
       async disrupt(index) {
         const startAt = performance.now();
         settings.log(`rotation ${index + 1}: ${STRATEGY} rotation of ${SECRET_ID} started (window held ${holdMs} ms)`);
-        const pause = em.pauseRotation({ secretId: SECRET_ID, after: 'setSecret', ms: holdMs });
-        await client.send(new sdk.RotateSecretCommand({ SecretId: SECRET_ID, RotationLambdaARN: functionArn }));
-        await pause.reached;
-        const result = await em.waitForRotation(SECRET_ID, { timeoutMs: 60_000 });
-        if (result.status !== 'succeeded') {
-          throw new DrillTargetError(
-            `secret ${SECRET_ID}`,
-            `rotation ${result.status} in ${result.failedStep ?? 'a step'}: ${describeCause(result.error)}`,
-            { cause: result.error },
-          );
-        }
+        await rotateOnEmulator({ emulator: em, client, sdk, functionArn }, SECRET_ID, holdMs);
         settings.log(`rotation ${index + 1}: finished, AWSCURRENT moved and the old password discarded`);
         return { startAt, endAt: performance.now() };
       },

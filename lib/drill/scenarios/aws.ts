@@ -21,6 +21,7 @@ import {
   newSdkClient,
   type SecretsManagerClientConfig,
   type SecretsManagerClientLike,
+  type SecretsManagerSdk,
 } from '../../../providers/aws/sdk.js';
 import { SecretsManagerProvider } from '../../../providers/aws/secrets-manager.js';
 import { credswapTarget, plainPool, readOnce } from './pools.js';
@@ -50,6 +51,33 @@ interface SecretSide {
  * The single-user window to hold open in each rotation: long enough for new logins to land in
  * it, short enough to leave room between rotations.
  */
+/** What {@link rotateOnEmulator} needs: the emulator, a client of it, and the rotation function's ARN. */
+export interface EmulatedRotation {
+  readonly emulator: SecretsManagerEmulator;
+  readonly client: SecretsManagerClientLike;
+  readonly sdk: SecretsManagerSdk;
+  readonly functionArn: string;
+}
+
+/**
+ * `RotateSecret` on the emulator, the setSecret..finishSecret window held `holdMs` (0: not
+ * held), and its outcome: a {@link DrillTargetError} naming the secret and the failed step.
+ */
+export async function rotateOnEmulator(rotation: EmulatedRotation, secretId: string, holdMs: number): Promise<void> {
+  const { emulator, client, sdk, functionArn } = rotation;
+  const pause = holdMs > 0 ? emulator.pauseRotation({ secretId, after: 'setSecret', ms: holdMs }) : undefined;
+  await client.send(new sdk.RotateSecretCommand({ SecretId: secretId, RotationLambdaARN: functionArn }));
+  await pause?.reached;
+  const result = await emulator.waitForRotation(secretId, { timeoutMs: 60_000 });
+  if (result.status !== 'succeeded') {
+    throw new DrillTargetError(
+      `secret ${secretId}`,
+      `rotation ${result.status} in ${result.failedStep ?? 'a step'}: ${describeCause(result.error)}`,
+      { cause: result.error },
+    );
+  }
+}
+
 export function windowHoldMs(intervalMs: number): number {
   return Math.round(Math.min(3_000, Math.max(300, intervalMs / 3)));
 }
@@ -128,19 +156,7 @@ async function embeddedSecret(sdk: Sdk, name: ScenarioName, strategy: Strategy, 
     const side: SecretSide = {
       secretId,
       clientConfig: em.clientConfig(),
-      async rotate(holdMs) {
-        const pause = holdMs > 0 ? em.pauseRotation({ secretId, after: 'setSecret', ms: holdMs }) : undefined;
-        await client.send(new sdk.RotateSecretCommand({ SecretId: secretId, RotationLambdaARN: functionArn }));
-        await pause?.reached;
-        const result = await em.waitForRotation(secretId, { timeoutMs: 60_000 });
-        if (result.status !== 'succeeded') {
-          throw new DrillTargetError(
-            `secret ${secretId}`,
-            `rotation ${result.status} in ${result.failedStep ?? 'a step'}: ${describeCause(result.error)}`,
-            { cause: result.error },
-          );
-        }
-      },
+      rotate: (holdMs) => rotateOnEmulator({ emulator: em, client, sdk, functionArn }, secretId, holdMs),
       async close() {
         client.destroy();
         await em.close();
