@@ -40,12 +40,13 @@ export interface FailoverOptions {
   probeIntervalMs?: number;
   /**
    * Once per this many milliseconds without a login, open one connection to see which server
-   * the address leads to now (a full pool closes an idle connection for it): a pool whose
-   * connections all stay open, and that is never refused a write (one that only reads), then
-   * follows a proxy or virtual IP that moved within about two intervals. Costs up to one login
-   * per interval per pool. `0`: no such check; the pool moves at its next login, and
-   * `maxLifetimeMs` makes sure there is one.
-   * @defaultValue 0
+   * the address leads to now (a full pool closes an idle connection, or the next one released,
+   * for it): a pool whose connections all stay open and that is never refused a write (one that
+   * only reads) then follows a DNS name, proxy or virtual IP that moved, within about one
+   * interval. Costs up to one login per interval per pool, only while the pool logs in nothing
+   * else. `0`: no such check; the pool moves at its next login, and `maxLifetimeMs` makes sure
+   * there is one.
+   * @defaultValue 1000
    */
   checkIntervalMs?: number;
 }
@@ -53,7 +54,7 @@ export interface FailoverOptions {
 export const DEFAULT_FAILOVER: Readonly<Required<FailoverOptions>> = Object.freeze({
   waitMs: 5_000,
   probeIntervalMs: 40,
-  checkIntervalMs: 0,
+  checkIntervalMs: 1_000,
 });
 
 /** With nothing waiting, an episode probes at most this often... */

@@ -80,7 +80,7 @@ export interface PoolOptions extends Mysql2PoolOptions {
    * With `rejectReadOnly`: how a failover episode waits and probes. `false`: no episodes; a
    * connection refused as read-only is destroyed and `query`/`execute` run again at once on a new
    * connection (a login per refused write while the address still leads to the old primary).
-   * @defaultValue `{ waitMs: 5000, probeIntervalMs: 40, checkIntervalMs: 0 }`
+   * @defaultValue `{ waitMs: 5000, probeIntervalMs: 40, checkIntervalMs: 1000 }`
    */
   failover?: false | FailoverOptions;
   /**

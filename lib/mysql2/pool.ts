@@ -80,8 +80,7 @@ export class CallbackPool extends PoolSurface {
   readonly #drain: PoolDrain;
   /** Discarded connections whose sockets have not closed yet: each will free a slot. */
   #socketsClosing = 0;
-  /** Which server the address leads to, and the failover episode; `undefined` with `failover: false`. */
-  /** @internal What the pool does about read-only servers. */
+  /** @internal What the pool does about read-only servers: which server the address leads to, the failover episode. */
   readonly _failover: ReadOnlyPolicy;
   #stopSweep: (() => void) | undefined;
   #ending: Promise<Error | undefined> | undefined;

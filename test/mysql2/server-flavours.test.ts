@@ -29,6 +29,8 @@ describeEachFlavour('credswap/mysql2 pool: server behaviours', (flavour) => {
       port: server.port,
       connectionLimit: 2,
       credentials: async () => ({ user: account.user, password: account.password }),
+      // The pool must sit idle until the server closes its connection: no server check login.
+      failover: { checkIntervalMs: 0 },
     });
     const p = pool;
     const [first] = await p.query<Array<{ id: number }> & import('mysql2').RowDataPacket[]>('SELECT CONNECTION_ID() AS id');
