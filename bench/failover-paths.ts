@@ -260,34 +260,8 @@ export const PATHS: readonly PathDefinition[] = [
       };
     },
   },
-  {
-    name: 'reads',
-    label: 'credswap pool.query, reads only, failover.checkIntervalMs 0',
-    workers: { autocommit: 0, transaction: 0, read: 8 },
-    async open(c) {
-      const pool = c.credswap.promise.createPool({
-        ...c.endpoint,
-        connectionLimit: c.connectionLimit,
-        credentials: c.credentials,
-        failover: { checkIntervalMs: 0 },
-      });
-      return { read: () => pool.query('SELECT COUNT(*) FROM writes'), close: () => pool.end() };
-    },
-  },
-  {
-    name: 'reads-checked',
-    label: 'credswap pool.query, reads only, failover.checkIntervalMs 1000 (the default)',
-    workers: { autocommit: 0, transaction: 0, read: 8 },
-    async open(c) {
-      const pool = c.credswap.promise.createPool({
-        ...c.endpoint,
-        connectionLimit: c.connectionLimit,
-        credentials: c.credentials,
-        failover: { checkIntervalMs: 1_000 },
-      });
-      return { read: () => pool.query('SELECT COUNT(*) FROM writes'), close: () => pool.end() };
-    },
-  },
+  readsOnly('reads', 0, ''),
+  readsOnly('reads-checked', 1_000, ' (the default)'),
   {
     name: 'mysql2-query',
     label: 'plain mysql2 pool.query',
@@ -307,6 +281,24 @@ export const PATHS: readonly PathDefinition[] = [
     },
   },
 ];
+
+/** A credswap pool that only reads, with the server check every `checkIntervalMs` (0: off). */
+function readsOnly(name: string, checkIntervalMs: number, note: string): PathDefinition {
+  return {
+    name,
+    label: `credswap pool.query, reads only, failover.checkIntervalMs ${checkIntervalMs}${note}`,
+    workers: { autocommit: 0, transaction: 0, read: 8 },
+    async open(c) {
+      const pool = c.credswap.promise.createPool({
+        ...c.endpoint,
+        connectionLimit: c.connectionLimit,
+        credentials: c.credentials,
+        failover: { checkIntervalMs },
+      });
+      return { read: () => pool.query('SELECT COUNT(*) FROM writes'), close: () => pool.end() };
+    },
+  };
+}
 
 function plainPool(c: PathContext): mysql2Promise.Pool {
   return mysql2Promise.createPool({ ...c.endpoint, user: c.user, password: c.password, connectionLimit: c.connectionLimit });
